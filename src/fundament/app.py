@@ -1,0 +1,176 @@
+"""The composition root: builds the ASGI app from settings and installs each module.
+
+Modules plug in through one ``install(app)`` each; cross-cutting behaviour attaches to
+the kernel's request/transaction lifecycle here, never inside routes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from sqlalchemy.engine import make_url
+
+from fundament import __version__, identity, ops, records, tenancy
+from fundament.migrations import current_head
+from fundament.platform import EXCEPTION_HANDLERS, Database, EdgeMiddleware, Settings
+
+log = logging.getLogger("fundament")
+
+APP_ROLE = "fundament_app"
+
+DESCRIPTION = """\
+Fundament serves a tenant's collections as a versioned REST API with hard tenant
+isolation (PostgreSQL row-level security), role-scoped API keys and RFC 9457 errors.
+
+Conventions: JSON in and out; errors are `application/problem+json`. Authenticate with
+`Authorization: Bearer <key>`. Unknown keys get 401, too small a role 403, and another
+tenant's resources 404 (never 403). Lists take `limit` (1–200, default 50) and an opaque
+`cursor`, and answer `{"items": [...], "next_cursor": ...}`. Unknown query parameters and
+body fields are refused. Every response carries `X-Request-Id`.
+"""
+
+
+def app_dsn(settings: Settings, admin_dsn: str) -> str:
+    """The DSN of the unprivileged request-path role."""
+    if settings.app_database_url is not None:
+        return settings.app_database_url.get_secret_value()
+    url = make_url(admin_dsn).set(username=APP_ROLE)
+    password = settings.app_db_password.get_secret_value() if settings.app_db_password else None
+    url = url.set(password=password)
+    return url.render_as_string(hide_password=False)
+
+
+def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None) -> FastAPI:
+    """Build the app. ``admin_dsn`` defaults to ``settings.database_url``."""
+    settings = settings or Settings()
+    if admin_dsn is None:
+        if settings.database_url is None:
+            raise RuntimeError(
+                "No database: set FUNDAMENT_DATABASE_URL or start with `fundament serve`, "
+                "which starts the embedded PostgreSQL."
+            )
+        admin_dsn = settings.database_url.get_secret_value()
+    db = Database(
+        app_dsn(settings, admin_dsn),
+        min_size=settings.pool_min_size,
+        max_size=settings.pool_max_size,
+        statement_timeout_ms=settings.statement_timeout_ms,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await db.open()
+        try:
+            yield
+        finally:
+            app.state.shutting_down = True
+            await app.state.records.indexes.wait()
+            await db.close()
+
+    app = FastAPI(
+        title="Fundament API",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_url="/v1/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+        exception_handlers=EXCEPTION_HANDLERS,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.shutting_down = False
+    app.state.expected_migration = current_head()
+    app.state.authenticator = identity.KeyAuthenticator(
+        db, ttl_seconds=settings.key_cache_ttl_seconds
+    )
+    ops.install(app)
+    tenancy.install(app)
+    identity.install(app)
+    records.install(app, db=db, admin_dsn=admin_dsn)
+    app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+# --- OpenAPI ------------------------------------------------------------------------------
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details.",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["path", "message"],
+                "properties": {"path": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+_COMMON = {
+    400: "Malformed request: bad JSON, unknown or invalid query parameter, bad filter.",
+    401: "Missing, unknown, expired or revoked API key.",
+    403: "The key's role is too small, or its tenant is suspended.",
+    404: "No such resource in this tenant (also for other tenants' resources).",
+    405: "Method not allowed on this path.",
+    413: "Body larger than the configured limit.",
+    415: "Body is not JSON.",
+    422: "Body failed validation; `errors` lists each problem.",
+    503: "Database unavailable or overloaded; retry after `Retry-After` seconds.",
+}
+_PUBLIC_PATHS = {"/healthz", "/readyz"}
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """Generate once, then make every error response a documented problem document."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, openapi_version="3.1.0",
+        description=app.description, routes=app.routes,
+    )
+    components = schema.setdefault("components", {})
+    components.setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    for name in ("HTTPValidationError", "ValidationError"):
+        components["schemas"].pop(name, None)
+    components["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer", "description": "Operator or tenant key."}
+    }
+    problem_content = {
+        "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+    }
+    for path, item in schema.get("paths", {}).items():
+        for method, op in item.items():
+            responses = op.setdefault("responses", {})
+            if path not in _PUBLIC_PATHS:
+                op["security"] = [{"bearer": []}]
+                for code, text in _COMMON.items():
+                    responses.setdefault(str(code), {"description": text})
+            for code, resp in responses.items():
+                if code.isdigit() and int(code) >= 400:
+                    resp["content"] = problem_content
+                if code in ("204", "304"):
+                    resp.pop("content", None)
+            # Declared response headers, so clients and schemathesis know them.
+            for code, resp in responses.items():
+                if code in ("200", "201") and "/records" in path and method != "get" or (
+                    code == "200" and path.endswith("{record_id}") and method == "get"
+                ):
+                    resp.setdefault("headers", {})["ETag"] = {
+                        "schema": {"type": "string"}, "description": "The record's version."
+                    }
+    app.openapi_schema = schema
+    return schema

@@ -1,0 +1,122 @@
+"""The ``fundament`` command: serve, migrate, operator keys.
+
+This is a composition root like :mod:`fundament.app`; it is also the one place that
+starts the embedded PostgreSQL and hands its DSN to server workers through the
+environment (uvicorn starts workers as fresh processes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from typing import Annotated
+
+import typer
+
+from fundament.platform import Settings
+
+cli = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+operator_key = typer.Typer(no_args_is_help=True, help="Operator keys (act on every tenant).")
+cli.add_typer(operator_key, name="operator-key")
+
+
+@contextlib.contextmanager
+def admin_database(settings: Settings, *, migrate_now: bool | None = None) -> Iterator[str]:
+    """Yield an admin DSN: the configured server, or the embedded one (started if needed)."""
+    from fundament.migrations import migrate
+
+    if settings.database_url is not None:
+        dsn = settings.database_url.get_secret_value()
+        if migrate_now:
+            migrate(dsn, app_password=_app_password(settings))
+        yield dsn
+        return
+    from fundament.platform.embedded import EmbeddedPostgres
+
+    with EmbeddedPostgres(settings.data_dir.resolve() / "pg") as pg:
+        should = migrate_now if migrate_now is not None else settings.auto_migrate is not False
+        if should:
+            migrate(pg.dsn, app_password=_app_password(settings))
+        yield pg.dsn
+
+
+def _app_password(settings: Settings) -> str | None:
+    return settings.app_db_password.get_secret_value() if settings.app_db_password else None
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+) -> None:
+    """Run the API server (and, without FUNDAMENT_DATABASE_URL, an embedded PostgreSQL)."""
+    import uvicorn
+
+    settings = Settings()
+    migrate_now = settings.auto_migrate if settings.auto_migrate is not None else settings.embedded
+    with admin_database(settings, migrate_now=migrate_now) as dsn:
+        # Workers are new processes: they read the DSN of this embedded server from here.
+        os.environ["FUNDAMENT_DATABASE_URL"] = dsn
+        n = workers or settings.workers
+        typer.echo(
+            f"Fundament serving on http://{host or settings.host}:{port or settings.port}"
+            f" ({n} worker{'s' if n > 1 else ''}); API docs at /docs",
+            err=True,
+        )
+        uvicorn.run(
+            "fundament.app:create_app",
+            factory=True,
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=n,
+            loop="uvloop",
+            http="httptools",
+            log_level=settings.log_level,
+            access_log=False,
+            proxy_headers=False,
+            timeout_graceful_shutdown=20,
+        )
+
+
+@cli.command(name="migrate")
+def migrate_cmd() -> None:
+    """Bring the database schema, roles and policies up to date."""
+    settings = Settings()
+    with admin_database(settings, migrate_now=True):
+        typer.echo("migrations are current")
+
+
+@operator_key.command("create")
+def operator_key_create(
+    name: Annotated[str, typer.Option(help="A label for the key.")] = "operator",
+) -> None:
+    """Create an operator key; the key is printed as the last line."""
+    import asyncpg
+
+    from fundament.identity import create_operator_key
+
+    settings = Settings()
+
+    async def run(dsn: str) -> tuple[str, str]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            return await create_operator_key(conn, name=name)
+        finally:
+            await conn.close()
+
+    with admin_database(settings, migrate_now=True) as dsn:
+        key_id, key = asyncio.run(run(dsn))
+    typer.echo(f"created operator key {key_id} ({name}); store it now, it is not shown again:")
+    typer.echo(key)
+
+
+def main() -> None:
+    cli(prog_name="fundament")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

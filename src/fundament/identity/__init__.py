@@ -1,0 +1,17 @@
+"""Identity: API keys (hashed, prefixed, role-scoped), users and roles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fundament.identity.keys import KeyAuthenticator, hash_key
+from fundament.identity.service import create_operator_key
+
+__all__ = ["KeyAuthenticator", "create_operator_key", "hash_key", "install"]
+
+
+def install(app: Any) -> None:
+    """Mount key and user routes; the app factory installs the authenticator."""
+    from fundament.identity.api import router
+
+    app.include_router(router)

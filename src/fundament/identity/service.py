@@ -1,0 +1,225 @@
+"""Key and user use cases. Functions take an open :class:`Tx` and never commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from fundament.identity.keys import hash_key, make_operator_key, make_tenant_key
+from fundament.platform import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    NotFound,
+    Page,
+    Principal,
+    Tx,
+    ValidationFailed,
+    decode_id_cursor,
+    encode_id_cursor,
+    looks_like_id,
+    new_id,
+    rfc3339,
+    role_rank,
+    utcnow,
+)
+
+
+def _check_grant(principal: Principal | None, role: str) -> None:
+    """Nobody hands out more power than they hold."""
+    assert principal is not None
+    if role_rank(role) > role_rank(principal.role):
+        raise Forbidden(f"A '{principal.role}' key cannot grant the '{role}' role.")
+
+
+# --- API keys ---------------------------------------------------------------------------
+
+_KEY_COLUMNS = "id, name, role, prefix, created_at, expires_at"
+
+
+def _key_json(rec: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "id": rec["id"],
+        "name": rec["name"],
+        "role": rec["role"],
+        "prefix": rec["prefix"],
+        "created_at": rfc3339(rec["created_at"]),
+        "expires_at": rfc3339(rec["expires_at"]) if rec["expires_at"] else None,
+    }
+
+
+async def create_api_key(
+    tx: Tx, *, name: str, role: str, expires_at: datetime | None
+) -> dict[str, Any]:
+    """Create a tenant key; the returned dict holds the secret, shown only this once."""
+    _check_grant(tx.ctx.principal, role)
+    now = utcnow()
+    if expires_at is not None:
+        if expires_at.tzinfo is None:
+            raise ValidationFailed(
+                "expires_at needs a UTC offset.",
+                errors=[FieldError("/expires_at", "must include a time zone offset")],
+            )
+        if expires_at <= now:
+            raise ValidationFailed(
+                "expires_at lies in the past.",
+                errors=[FieldError("/expires_at", "must lie in the future")],
+            )
+    assert tx.tenant_id is not None
+    key, prefix = make_tenant_key(tx.tenant_id)
+    key_id = new_id("key")
+    rec = await tx.conn.fetchrow(
+        "INSERT INTO api_keys (tenant_id, id, name, role, prefix, secret_hash, created_at,"
+        f" expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {_KEY_COLUMNS}",
+        tx.tenant_id, key_id, name, role, prefix, hash_key(key), now, expires_at,
+    )
+    tx.emit("api_key.created", "api_key", key_id, role=role)
+    return {**_key_json(rec), "key": key}
+
+
+async def list_api_keys(tx: Tx, *, limit: int, cursor: str | None) -> Page[dict[str, Any]]:
+    after = decode_id_cursor(cursor)
+    rows = await tx.conn.fetch(
+        f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 AND revoked_at IS NULL"
+        " AND ($2::text IS NULL OR id > $2) ORDER BY id LIMIT $3",
+        tx.tenant_id, after, limit + 1,
+    )
+    items = [_key_json(r) for r in rows[:limit]]
+    return Page(items, encode_id_cursor(items[-1]["id"]) if len(rows) > limit else None)
+
+
+async def revoke_api_key(tx: Tx, key_id: str) -> None:
+    """Revoke at once: the commit notifies every instance to drop the cached key."""
+    if not looks_like_id(key_id, "key"):
+        raise NotFound("No such API key.")
+    role = await tx.conn.fetchval(
+        "SELECT role FROM api_keys WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL",
+        tx.tenant_id, key_id,
+    )
+    if role is None:
+        raise NotFound("No such API key.")
+    _check_grant(tx.ctx.principal, role)
+    await tx.conn.execute(
+        "UPDATE api_keys SET revoked_at = now() WHERE tenant_id = $1 AND id = $2",
+        tx.tenant_id, key_id,
+    )
+    tx.emit("api_key.revoked", "api_key", key_id)
+    tx.invalidate(f"key:{key_id}")
+
+
+async def create_operator_key(conn: asyncpg.Connection, *, name: str) -> tuple[str, str]:
+    """Create an operator key through an admin connection (the CLI); returns (id, key)."""
+    key, prefix = make_operator_key()
+    key_id = new_id("opk")
+    await conn.execute(
+        "INSERT INTO operator_keys (id, name, prefix, secret_hash, created_at)"
+        " VALUES ($1, $2, $3, $4, $5)",
+        key_id, name, prefix, hash_key(key), utcnow(),
+    )
+    return key_id, key
+
+
+# --- users ------------------------------------------------------------------------------
+
+_USER_COLUMNS = "id, email, name, role, created_at, updated_at"
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    id: str
+    email: str
+    name: str | None
+    role: str
+    created_at: datetime
+    updated_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "email": self.email,
+            "name": self.name,
+            "role": self.role,
+            "created_at": rfc3339(self.created_at),
+            "updated_at": rfc3339(self.updated_at),
+        }
+
+
+def _email_taken(email: str) -> Conflict:
+    return Conflict(f"A user with the email {email!r} already exists in this tenant.")
+
+
+async def create_user(tx: Tx, *, email: str, name: str | None, role: str) -> UserRow:
+    _check_grant(tx.ctx.principal, role)
+    user_id = new_id("usr")
+    now = utcnow()
+    try:
+        rec = await tx.conn.fetchrow(
+            "INSERT INTO users (tenant_id, id, email, name, role, created_at, updated_at)"
+            f" VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING {_USER_COLUMNS}",
+            tx.tenant_id, user_id, email, name, role, now,
+        )
+    except asyncpg.UniqueViolationError as exc:
+        raise _email_taken(email) from exc
+    tx.emit("user.created", "user", user_id, role=role)
+    return UserRow(**dict(rec))
+
+
+async def get_user(tx: Tx, user_id: str) -> UserRow:
+    if not looks_like_id(user_id, "usr"):
+        raise NotFound("No such user.")
+    rec = await tx.conn.fetchrow(
+        f"SELECT {_USER_COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2",
+        tx.tenant_id, user_id,
+    )
+    if rec is None:
+        raise NotFound("No such user.")
+    return UserRow(**dict(rec))
+
+
+async def list_users(tx: Tx, *, limit: int, cursor: str | None) -> Page[UserRow]:
+    after = decode_id_cursor(cursor)
+    rows = await tx.conn.fetch(
+        f"SELECT {_USER_COLUMNS} FROM users WHERE tenant_id = $1"
+        " AND ($2::text IS NULL OR id > $2) ORDER BY id LIMIT $3",
+        tx.tenant_id, after, limit + 1,
+    )
+    items = [UserRow(**dict(r)) for r in rows[:limit]]
+    return Page(items, encode_id_cursor(items[-1].id) if len(rows) > limit else None)
+
+
+async def update_user(tx: Tx, user_id: str, *, changes: dict[str, Any]) -> UserRow:
+    current = await get_user(tx, user_id)
+    _check_grant(tx.ctx.principal, current.role)
+    for field in ("email", "role"):
+        if field in changes and changes[field] is None:
+            raise ValidationFailed(
+                f"'{field}' cannot be removed.", errors=[FieldError(f"/{field}", "may not be null")]
+            )
+    if "role" in changes:
+        _check_grant(tx.ctx.principal, changes["role"])
+    fields = {k: changes[k] for k in ("email", "name", "role") if k in changes}
+    if not fields:
+        return current
+    sets = ", ".join(f"{k} = ${i}" for i, k in enumerate(fields, start=3))
+    try:
+        rec = await tx.conn.fetchrow(
+            f"UPDATE users SET {sets}, updated_at = now() WHERE tenant_id = $1 AND id = $2"
+            f" RETURNING {_USER_COLUMNS}",
+            tx.tenant_id, user_id, *fields.values(),
+        )
+    except asyncpg.UniqueViolationError as exc:
+        raise _email_taken(str(fields.get("email"))) from exc
+    tx.emit("user.updated", "user", user_id, changed=sorted(fields))
+    return UserRow(**dict(rec))
+
+
+async def delete_user(tx: Tx, user_id: str) -> None:
+    current = await get_user(tx, user_id)
+    _check_grant(tx.ctx.principal, current.role)
+    await tx.conn.execute(
+        "DELETE FROM users WHERE tenant_id = $1 AND id = $2", tx.tenant_id, user_id
+    )
+    tx.emit("user.deleted", "user", user_id)

@@ -1,0 +1,86 @@
+"""The authentication port and the one dependency every protected route uses.
+
+The kernel knows *that* a bearer key becomes a :class:`Principal`, not *how*: the identity
+module installs an :class:`Authenticator` on ``app.state`` at start. Routes declare
+``ctx: RequestContext = Depends(require_role("member"))`` and receive a resolved context,
+the way Sentry's ``convert_args`` resolves the organization once per request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from fastapi import Request
+from fastapi.security import HTTPBearer
+
+from fundament.platform.context import ROLES, Principal, RequestContext
+from fundament.platform.errors import Forbidden, NotFound, TenantSuspended, Unauthenticated
+
+
+class Authenticator(Protocol):
+    """Turns a bearer token into a principal. Implementations cache; revocation is instant."""
+
+    async def authenticate(self, token: str) -> Principal:
+        """Return the principal for ``token`` or raise :class:`Unauthenticated`."""
+        ...
+
+    async def tenant_status(self, tenant_id: str) -> str | None:
+        """``'active'``/``'suspended'`` for an existing tenant, None if there is none."""
+        ...
+
+
+# Declared for the OpenAPI document only (security scheme + lock icons in /docs); the
+# header is parsed below so a missing key is our 401 problem, not FastAPI's 403.
+bearer_scheme = HTTPBearer(auto_error=False, description="An operator or tenant API key.")
+
+
+async def authenticate_request(request: Request) -> Principal:
+    header = request.headers.get("authorization")
+    if not header:
+        raise Unauthenticated("Send an API key as 'Authorization: Bearer <key>'.")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthenticated("Send an API key as 'Authorization: Bearer <key>'.")
+    authenticator: Authenticator = request.app.state.authenticator
+    return await authenticator.authenticate(token)
+
+
+def require_role(role: str) -> Callable[[Request], Awaitable[RequestContext]]:
+    """A dependency that authenticates and authorizes, resolving the path's tenant.
+
+    Order matters for what a caller may learn: unknown key → 401; a tenant key asking for
+    another tenant (or a tenant that does not exist) → 404, never 403; a suspended
+    tenant's key → 403 ``tenant-suspended``; too small a role → 403.
+    """
+    if role != "operator" and role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+
+    async def dependency(request: Request) -> RequestContext:
+        principal = await authenticate_request(request)
+        tenant_id: str | None = request.path_params.get("tenant")
+        ctx = RequestContext(
+            request_id=request.scope["state"]["request_id"],
+            principal=principal,
+            tenant_id=tenant_id,
+        )
+        authenticator: Authenticator = request.app.state.authenticator
+        if principal.is_operator:
+            if tenant_id is not None and await authenticator.tenant_status(tenant_id) is None:
+                raise NotFound("No such tenant.")
+            return ctx
+        if role == "operator":
+            raise Forbidden("This endpoint needs an operator key.")
+        if tenant_id is not None and tenant_id != principal.tenant_id:
+            raise NotFound("No such tenant.")
+        status = await authenticator.tenant_status(principal.tenant_id or "")
+        if status is None:
+            raise Unauthenticated("This key's tenant no longer exists.")
+        if status == "suspended":
+            raise TenantSuspended("This tenant is suspended; its keys cannot be used.")
+        if not principal.has_role(role):
+            raise Forbidden(f"This action needs the '{role}' role; the key has '{principal.role}'.")
+        return ctx
+
+    return dependency

@@ -1,0 +1,17 @@
+"""The clock, injectable so tests move time instead of sleeping."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def rfc3339(value: datetime) -> str:
+    """RFC 3339 UTC with a ``Z`` suffix and microseconds, as the API promises."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

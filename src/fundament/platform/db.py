@@ -1,0 +1,189 @@
+"""Database access: one pool, one transaction helper, lifecycle hooks.
+
+Tenant data is reached only through :meth:`Database.transaction`, which sets the tenant
+for row-level security with ``set_config(..., true)`` (transaction-local, so a pooled
+connection never carries a tenant into the next request) and runs the registered
+``before_commit`` hooks, where cross-cutting modules (audit, metering) attach once instead
+of being copied into every route.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from fundament.platform.context import RequestContext
+from fundament.platform.errors import ServiceUnavailable, map_db_errors
+
+log = logging.getLogger("fundament.db")
+
+INVALIDATION_CHANNEL = "fundament_invalidate"
+
+_SET_SCOPE = (
+    "SELECT set_config('fundament.tenant_id', $1, true), "
+    "set_config('fundament.operator', $2, true)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteEvent:
+    """A write a service made inside a transaction; hooks (audit) consume these."""
+
+    action: str
+    target_type: str
+    target_id: str
+    tenant_id: str | None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Tx:
+    """An open transaction: the connection, the context, and what it wrote."""
+
+    conn: asyncpg.Connection
+    ctx: RequestContext
+    tenant_id: str | None
+    events: list[WriteEvent] = field(default_factory=list)
+    _notifications: list[str] = field(default_factory=list)
+
+    def emit(
+        self, action: str, target_type: str, target_id: str, **details: Any
+    ) -> None:
+        """Record a write so before-commit hooks see it."""
+        self.events.append(WriteEvent(action, target_type, target_id, self.tenant_id, details))
+
+    def invalidate(self, message: str) -> None:
+        """Tell every instance to drop cached state named by ``message`` once this commits."""
+        self._notifications.append(message)
+
+
+TxHook = Callable[[Tx], Awaitable[None]]
+InvalidationHandler = Callable[[str], None]
+
+
+class Database:
+    """Connection pool plus the request transaction lifecycle."""
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        min_size: int = 4,
+        max_size: int = 32,
+        statement_timeout_ms: int = 15_000,
+        acquire_timeout: float = 10.0,
+    ) -> None:
+        self._dsn = dsn
+        self._min = min_size
+        self._max = max_size
+        self._statement_timeout_ms = statement_timeout_ms
+        self._acquire_timeout = acquire_timeout
+        self._pool: asyncpg.Pool | None = None
+        self.before_commit: list[TxHook] = []
+        self._invalidation_handlers: list[InvalidationHandler] = []
+        self._listener_task: asyncio.Task[None] | None = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("Database.open() was not called")
+        return self._pool
+
+    async def open(self) -> None:
+        self._pool = await asyncpg.create_pool(
+            self._dsn,
+            min_size=self._min,
+            max_size=self._max,
+            max_inactive_connection_lifetime=300,
+            server_settings={
+                "application_name": "fundament",
+                "statement_timeout": str(self._statement_timeout_ms),
+                "idle_in_transaction_session_timeout": "60000",
+            },
+        )
+        self._listener_task = asyncio.create_task(self._listen_forever())
+
+    async def close(self) -> None:
+        if self._listener_task is not None:
+            self._listener_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._listener_task
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    @asynccontextmanager
+    async def transaction(
+        self, ctx: RequestContext, *, tenant_id: str | None = None
+    ) -> AsyncIterator[Tx]:
+        """Begin, scope to a tenant, yield, run hooks, commit; roll back on any error.
+
+        ``tenant_id`` defaults to ``ctx.tenant_id``. Nothing is kept unless the block
+        exits normally. Database errors surface as problems (409, 503, ...).
+        """
+        tenant = tenant_id if tenant_id is not None else ctx.tenant_id
+        operator = "on" if ctx.principal is not None and ctx.principal.is_operator else ""
+        with map_db_errors():
+            try:
+                conn = await self.pool.acquire(timeout=self._acquire_timeout)
+            except TimeoutError as exc:
+                raise ServiceUnavailable("All database connections are busy; retry.") from exc
+            try:
+                async with conn.transaction():
+                    await conn.execute(_SET_SCOPE, tenant or "", operator)
+                    tx = Tx(conn, ctx, tenant)
+                    yield tx
+                    for hook in self.before_commit:
+                        await hook(tx)
+                    for message in tx._notifications:
+                        await conn.execute(
+                            "SELECT pg_notify($1, $2)", INVALIDATION_CHANNEL, message
+                        )
+            finally:
+                await self.pool.release(conn)
+        # Committed: this instance drops its caches now rather than when its own
+        # notification comes back from the listener a moment later.
+        for message in tx._notifications:
+            self._dispatch(message)
+
+    # --- cross-instance cache invalidation -------------------------------------------
+    def on_invalidate(self, handler: InvalidationHandler) -> None:
+        """Call ``handler(message)`` for each invalidation; ``"*"`` means drop everything."""
+        self._invalidation_handlers.append(handler)
+
+    def _dispatch(self, message: str) -> None:
+        for handler in self._invalidation_handlers:
+            try:
+                handler(message)
+            except Exception:  # a cache bug must not kill the listener
+                log.exception("invalidation handler failed")
+
+    async def _listen_forever(self) -> None:
+        """LISTEN on a dedicated connection; after any gap, flush every cache."""
+        while True:
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await asyncpg.connect(self._dsn)
+                lost = asyncio.Event()
+                conn.add_termination_listener(lambda _c: lost.set())
+                await conn.add_listener(
+                    INVALIDATION_CHANNEL, lambda _c, _pid, _ch, payload: self._dispatch(payload)
+                )
+                self._dispatch("*")  # anything may have changed while we were not listening
+                await lost.wait()
+            except asyncio.CancelledError:
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        await conn.close(timeout=1)
+                raise
+            except Exception as exc:
+                log.warning("invalidation listener lost its connection: %s", exc)
+            self._dispatch("*")
+            await asyncio.sleep(1.0)

@@ -1,0 +1,26 @@
+"""Records: collections with JSON Schema, record CRUD, SCIM filters, keyset pagination."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fundament.records.collections import CollectionCache, IndexBuilder
+
+__all__ = ["RecordsState", "install"]
+
+
+@dataclass
+class RecordsState:
+    cache: CollectionCache
+    indexes: IndexBuilder
+
+
+def install(app: Any, *, db: Any, admin_dsn: str | None) -> RecordsState:
+    """Mount collection and record routes and create the module's caches."""
+    from fundament.records.api import router
+
+    state = RecordsState(cache=CollectionCache(db), indexes=IndexBuilder(admin_dsn))
+    app.state.records = state
+    app.include_router(router)
+    return state

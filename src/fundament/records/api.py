@@ -1,0 +1,266 @@
+"""Routes for collections (admin writes, viewer reads) and records (member writes)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
+from fastapi.responses import Response
+
+from fundament.platform import (
+    ListParams,
+    StoredResponse,
+    check_idempotency_key,
+    request_fingerprint,
+    run_idempotent,
+    RequestContext,
+    StrictRoute,
+    database,
+    doc_responses,
+    json_response,
+    list_params,
+    require_role,
+)
+from fundament.records import collections as colls
+from fundament.records import service
+from fundament.records.schemas import (
+    Collection,
+    CollectionCreate,
+    CollectionList,
+    CollectionPatch,
+    Record,
+    RecordList,
+    RecordWrite,
+)
+
+router = APIRouter(prefix="/v1/tenants/{tenant}/collections", route_class=StrictRoute)
+
+Viewer = Annotated[RequestContext, Depends(require_role("viewer"))]
+Member = Annotated[RequestContext, Depends(require_role("member"))]
+Admin = Annotated[RequestContext, Depends(require_role("admin"))]
+Page = Annotated[ListParams, Depends(list_params)]
+Name = Annotated[str, Path(max_length=63, description="Collection name.")]
+RecordId = Annotated[str, Path(max_length=64, description="Record id (`rec_…`).")]
+IfMatch = Annotated[
+    str | None, Header(alias="If-Match", description="Optimistic concurrency: an ETag from a read.")
+]
+MERGE_PATCH = {
+    "requestBody": {
+        "content": {
+            "application/merge-patch+json": {"schema": {"type": "object"}},
+        }
+    }
+}
+
+
+def _state(request: Request) -> Any:
+    return request.app.state.records
+
+
+def _record_headers(tenant: str, name: str, row: service.RecordRow) -> dict[str, str]:
+    return {
+        "ETag": row.etag,
+        "Location": f"/v1/tenants/{tenant}/collections/{name}/records/{row.id}",
+    }
+
+
+# --- collections ------------------------------------------------------------------------
+
+@router.post(
+    "", status_code=201, response_model=Collection, tags=["collections"],
+    responses=doc_responses(409), summary="Create a collection",
+)
+async def create_collection(
+    tenant: str, body: CollectionCreate, request: Request, ctx: Admin
+) -> Response:
+    async with database(request).transaction(ctx) as tx:
+        coll = await colls.create_collection(tx, body.model_dump(by_alias=True))
+    _state(request).indexes.ensure(coll.indexes)
+    return json_response(
+        coll.to_json(), 201, {"Location": f"/v1/tenants/{tenant}/collections/{coll.name}"}
+    )
+
+
+@router.get("", response_model=CollectionList, tags=["collections"], summary="List collections")
+async def list_collections(tenant: str, request: Request, ctx: Viewer, page: Page) -> Response:
+    async with database(request).transaction(ctx) as tx:
+        result = await colls.list_collections(tx, limit=page.limit, cursor=page.cursor)
+    return json_response(result.to_json(lambda c: c.to_json()))
+
+
+@router.get("/{name}", response_model=Collection, tags=["collections"], summary="Get a collection")
+async def get_collection(tenant: str, name: Name, request: Request, ctx: Viewer) -> Response:
+    async with database(request).transaction(ctx) as tx:
+        coll = await colls.get_collection(tx, name)
+    return json_response(coll.to_json())
+
+
+@router.patch(
+    "/{name}", response_model=Collection, tags=["collections"], responses=doc_responses(409),
+    summary="Change a collection (JSON Merge Patch)",
+    description="A schema change that existing records would fail is refused with 409; the "
+    "problem's `record_ids` names up to 10 of them.",
+)
+async def patch_collection(
+    tenant: str, name: Name, body: CollectionPatch, request: Request, ctx: Admin
+) -> Response:
+    patch = body.model_dump(by_alias=True, exclude_unset=True)
+    async with database(request).transaction(ctx) as tx:
+        coll = await colls.update_collection(tx, name, patch)
+    _state(request).indexes.ensure(coll.indexes)
+    return json_response(coll.to_json())
+
+
+@router.delete(
+    "/{name}", status_code=204, response_class=Response, tags=["collections"],
+    summary="Delete a collection and its records",
+)
+async def delete_collection(tenant: str, name: Name, request: Request, ctx: Admin) -> Response:
+    async with database(request).transaction(ctx) as tx:
+        await colls.delete_collection(tx, name)
+    return Response(status_code=204)
+
+
+# --- records ----------------------------------------------------------------------------
+
+@router.post(
+    "/{name}/records", status_code=201, response_model=Record, tags=["records"],
+    summary="Create a record",
+    description="Send `Idempotency-Key` to make retries safe: the same key and body return "
+    "the first answer without a second write; the same key with another body is a 422.",
+)
+async def create_record(
+    tenant: str,
+    name: Name,
+    body: RecordWrite,
+    request: Request,
+    ctx: Member,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", max_length=255)
+    ] = None,
+) -> Response:
+    state = _state(request)
+    coll = await state.cache.get(ctx, tenant, name)
+
+    async def produce() -> StoredResponse:
+        row = await service.create_record(tx, state.cache, coll, body.data)
+        return StoredResponse(201, _record_headers(tenant, name, row), row.render())
+
+    async with database(request).transaction(ctx) as tx:
+        if idempotency_key is None:
+            result = await produce()
+        else:
+            fingerprint = request_fingerprint("POST", request.url.path, await request.body())
+            result = await run_idempotent(
+                tx, key=check_idempotency_key(idempotency_key), scope=f"POST {request.url.path}",
+                fingerprint=fingerprint, produce=produce,
+            )
+    headers = dict(result.headers)
+    if result.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(result.body, result.status, headers, media_type="application/json")
+
+
+@router.get(
+    "/{name}/records", response_model=RecordList, tags=["records"], summary="List records",
+    description="`filter` is a SCIM filter (RFC 7644 §3.4.2.2) over fields of `data` and "
+    "`id`, `created_at`, `updated_at`; string comparisons are case-sensitive. `sort` is a "
+    "comma-separated list of fields, `-` for descending (default `created_at`).",
+)
+async def list_records(
+    tenant: str,
+    name: Name,
+    request: Request,
+    ctx: Viewer,
+    page: Page,
+    filter: Annotated[str | None, Query(max_length=2000, examples=['score gt 10'])] = None,
+    sort: Annotated[str | None, Query(max_length=300, examples=["-score,created_at"])] = None,
+) -> Response:
+    await _state(request).cache.get(ctx, tenant, name)
+    async with database(request).transaction(ctx) as tx:
+        result = await service.list_records(
+            tx, name, limit=page.limit, cursor=page.cursor, filter=filter, sort=sort
+        )
+    return Response(result.render(), media_type="application/json")
+
+
+@router.get(
+    "/{name}/records/{record_id}", response_model=Record, tags=["records"],
+    responses=doc_responses(304), summary="Get a record",
+)
+async def get_record(
+    tenant: str,
+    name: Name,
+    record_id: RecordId,
+    request: Request,
+    ctx: Viewer,
+    if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
+) -> Response:
+    await _state(request).cache.get(ctx, tenant, name)
+    async with database(request).transaction(ctx) as tx:
+        row = await service.get_record(tx, name, record_id)
+    if service.if_none_match_hits(if_none_match, row.etag):
+        return Response(status_code=304, headers={"ETag": row.etag})
+    return Response(row.render(), headers={"ETag": row.etag}, media_type="application/json")
+
+
+@router.put(
+    "/{name}/records/{record_id}", response_model=Record, tags=["records"],
+    responses=doc_responses(412), summary="Replace a record",
+)
+async def put_record(
+    tenant: str,
+    name: Name,
+    record_id: RecordId,
+    body: RecordWrite,
+    request: Request,
+    ctx: Member,
+    if_match: IfMatch = None,
+) -> Response:
+    state = _state(request)
+    coll = await state.cache.get(ctx, tenant, name)
+    async with database(request).transaction(ctx) as tx:
+        row = await service.replace_record(
+            tx, state.cache, coll, record_id, body.data, if_match=if_match
+        )
+    return Response(row.render(), headers={"ETag": row.etag}, media_type="application/json")
+
+
+@router.patch(
+    "/{name}/records/{record_id}", response_model=Record, tags=["records"],
+    responses=doc_responses(412), openapi_extra=MERGE_PATCH,
+    summary="Change a record (JSON Merge Patch of data)",
+    description="The body is an RFC 7396 merge patch applied to `data`; send it as "
+    "`application/merge-patch+json` (`application/json` is accepted too). The result must "
+    "pass the schema.",
+)
+async def patch_record(
+    tenant: str,
+    name: Name,
+    record_id: RecordId,
+    request: Request,
+    ctx: Member,
+    patch: Annotated[dict[str, Any], Body(media_type="application/merge-patch+json")],
+    if_match: IfMatch = None,
+) -> Response:
+    state = _state(request)
+    coll = await state.cache.get(ctx, tenant, name)
+    async with database(request).transaction(ctx) as tx:
+        row = await service.patch_record(
+            tx, state.cache, coll, record_id, patch, if_match=if_match
+        )
+    return Response(row.render(), headers={"ETag": row.etag}, media_type="application/json")
+
+
+@router.delete(
+    "/{name}/records/{record_id}", status_code=204, response_class=Response, tags=["records"],
+    responses=doc_responses(412), summary="Delete a record",
+)
+async def delete_record(
+    tenant: str, name: Name, record_id: RecordId, request: Request, ctx: Member,
+    if_match: IfMatch = None,
+) -> Response:
+    await _state(request).cache.get(ctx, tenant, name)
+    async with database(request).transaction(ctx) as tx:
+        await service.delete_record(tx, name, record_id, if_match=if_match)
+    return Response(status_code=204)

@@ -1,0 +1,390 @@
+"""Collections: schema compilation, the schema cache, declared indexes.
+
+A collection's JSON Schema is compiled once per version and cached in-process; a change
+commits a ``collection:<tenant>:<name>`` notification so every instance recompiles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import orjson
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from referencing import Registry
+
+from fundament.platform import (
+    merge_patch,
+    Conflict,
+    Database,
+    FieldError,
+    NotFound,
+    Page,
+    RequestContext,
+    Tx,
+    ValidationFailed,
+    decode_id_cursor,
+    encode_id_cursor,
+    new_id,
+    rfc3339,
+    utcnow,
+)
+from fundament.records._query import QueryError, field_sql
+
+log = logging.getLogger("fundament.records")
+
+_COLUMNS = (
+    "name, schema::text AS schema, indexes::text AS indexes, personal_fields::text AS"
+    " personal_fields, subject_field, retention_days, purpose, legal_basis, on_erasure,"
+    " version, created_at, updated_at"
+)
+# An empty registry: ``$ref`` may point inside the schema only. Never fetch a URL a
+# tenant wrote into a schema (that would be a server-side request forgery).
+_NO_REMOTE_REFS: Registry[Any] = Registry()
+MAX_SCHEMA_CHECK_ERRORS = 10
+
+
+@dataclass(slots=True)
+class CollectionDef:
+    tenant_id: str
+    name: str
+    schema: dict[str, Any]
+    indexes: list[str]
+    personal_fields: list[str]
+    subject_field: str | None
+    retention_days: int | None
+    purpose: str | None
+    legal_basis: str | None
+    on_erasure: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    validator: Draft202012Validator = field(repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "schema": self.schema,
+            "indexes": self.indexes,
+            "personal_fields": self.personal_fields,
+            "subject_field": self.subject_field,
+            "retention_days": self.retention_days,
+            "purpose": self.purpose,
+            "legal_basis": self.legal_basis,
+            "on_erasure": self.on_erasure,
+            "version": self.version,
+            "created_at": rfc3339(self.created_at),
+            "updated_at": rfc3339(self.updated_at),
+        }
+
+    def validate(self, data: Any) -> None:
+        """Raise 422 with every schema violation (JSON Pointer paths) if ``data`` fails."""
+        try:
+            errors = sorted(self.validator.iter_errors(data), key=lambda e: list(e.path))[:50]
+        except Exception as exc:  # unresolvable $ref, a bad regex in the schema, ...
+            raise ValidationFailed(
+                "The collection schema cannot be applied to this record.",
+                errors=[FieldError("/", str(exc)[:300])],
+            ) from exc
+        if errors:
+            raise ValidationFailed(
+                "The record does not match the collection schema.",
+                errors=[FieldError(_pointer(e.absolute_path), e.message[:500]) for e in errors],
+            )
+
+
+def _pointer(path: Any) -> str:
+    parts = [str(p).replace("~", "~0").replace("/", "~1") for p in path]
+    return "/data" + ("/" + "/".join(parts) if parts else "")
+
+
+def compile_schema(schema: dict[str, Any]) -> Draft202012Validator:
+    """Check ``schema`` against the 2020-12 meta-schema and compile it; 422 if invalid."""
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        where = "/schema" + "".join(f"/{p}" for p in exc.absolute_path)
+        raise ValidationFailed(
+            "The schema is not a valid JSON Schema (draft 2020-12).",
+            errors=[FieldError(where, exc.message[:500])],
+        ) from exc
+    return Draft202012Validator(schema, registry=_NO_REMOTE_REFS)
+
+
+def _check_paths(body: dict[str, Any]) -> None:
+    errors: list[FieldError] = []
+    for key in ("indexes", "personal_fields"):
+        for i, path in enumerate(body.get(key) or []):
+            try:
+                field_sql(path)
+            except QueryError as exc:
+                errors.append(FieldError(f"/{key}/{i}", exc.detail))
+    subject = body.get("subject_field")
+    if subject is not None and subject not in (body.get("personal_fields") or []):
+        # The subject identifies a person, so it is personal data by definition.
+        errors.append(FieldError("/subject_field", "must also be listed in personal_fields"))
+    if len(set(body.get("indexes") or [])) != len(body.get("indexes") or []):
+        errors.append(FieldError("/indexes", "lists a field twice"))
+    if errors:
+        raise ValidationFailed("The collection definition is invalid.", errors=errors)
+
+
+def _from_row(tenant_id: str, rec: asyncpg.Record) -> CollectionDef:
+    schema = orjson.loads(rec["schema"])
+    return CollectionDef(
+        tenant_id=tenant_id,
+        name=rec["name"],
+        schema=schema,
+        indexes=orjson.loads(rec["indexes"]),
+        personal_fields=orjson.loads(rec["personal_fields"]),
+        subject_field=rec["subject_field"],
+        retention_days=rec["retention_days"],
+        purpose=rec["purpose"],
+        legal_basis=rec["legal_basis"],
+        on_erasure=rec["on_erasure"],
+        version=rec["version"],
+        created_at=rec["created_at"],
+        updated_at=rec["updated_at"],
+        validator=Draft202012Validator(schema, registry=_NO_REMOTE_REFS),
+    )
+
+
+class CollectionCache:
+    """Compiled collections by (tenant, name), dropped on invalidation notifications."""
+
+    def __init__(self, db: Database, *, ttl_seconds: float = 300.0) -> None:
+        self._db = db
+        self._ttl = ttl_seconds
+        self._items: dict[tuple[str, str], tuple[CollectionDef, float]] = {}
+        self._generation = 0
+        db.on_invalidate(self.invalidate)
+
+    def invalidate(self, message: str) -> None:
+        self._generation += 1
+        kind, _, rest = message.partition(":")
+        if message == "*":
+            self._items.clear()
+        elif kind == "collection":
+            tenant, _, name = rest.partition(":")
+            self._items.pop((tenant, name), None)
+        elif kind == "tenant":
+            for k in [k for k in self._items if k[0] == rest]:
+                self._items.pop(k, None)
+
+    async def get(self, ctx: RequestContext, tenant_id: str, name: str) -> CollectionDef:
+        """The collection, from cache or the database; 404 if it does not exist."""
+        hit = self._items.get((tenant_id, name))
+        now = time.monotonic()
+        if hit is not None and now - hit[1] <= self._ttl:
+            return hit[0]
+        generation = self._generation
+        async with self._db.transaction(ctx, tenant_id=tenant_id) as tx:
+            found = await find_collection(tx, name)
+        if found is None:
+            raise NotFound(f"No collection named {name!r}.")
+        if generation == self._generation:
+            if len(self._items) > 50_000:
+                self._items.clear()
+            self._items[(tenant_id, name)] = (found, now)
+        return found
+
+    def put(self, coll: CollectionDef) -> None:
+        self._items[(coll.tenant_id, coll.name)] = (coll, time.monotonic())
+
+
+async def find_collection(tx: Tx, name: str, *, for_update: bool = False) -> CollectionDef | None:
+    lock = " FOR UPDATE" if for_update else ""
+    rec = await tx.conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM collections WHERE tenant_id = $1 AND name = $2{lock}",
+        tx.tenant_id, name,
+    )
+    return None if rec is None else _from_row(str(tx.tenant_id), rec)
+
+
+async def get_collection(tx: Tx, name: str, *, for_update: bool = False) -> CollectionDef:
+    found = await find_collection(tx, name, for_update=for_update)
+    if found is None:
+        raise NotFound(f"No collection named {name!r}.")
+    return found
+
+
+async def list_collections(tx: Tx, *, limit: int, cursor: str | None) -> Page[CollectionDef]:
+    after = decode_id_cursor(cursor)
+    rows = await tx.conn.fetch(
+        f"SELECT {_COLUMNS} FROM collections WHERE tenant_id = $1"
+        " AND ($2::text IS NULL OR name > $2) ORDER BY name LIMIT $3",
+        tx.tenant_id, after, limit + 1,
+    )
+    items = [_from_row(str(tx.tenant_id), r) for r in rows[:limit]]
+    return Page(items, encode_id_cursor(items[-1].name) if len(rows) > limit else None)
+
+
+async def create_collection(tx: Tx, body: dict[str, Any]) -> CollectionDef:
+    compile_schema(body["schema"])
+    _check_paths(body)
+    now = utcnow()
+    try:
+        rec = await tx.conn.fetchrow(
+            "INSERT INTO collections (tenant_id, name, id, schema, indexes, personal_fields,"
+            " subject_field, retention_days, purpose, legal_basis, on_erasure, version,"
+            " created_at, updated_at) VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6::jsonb,"
+            f" $7, $8, $9, $10, $11, 1, $12, $12) RETURNING {_COLUMNS}",
+            tx.tenant_id, body["name"], new_id("col"), _dumps(body["schema"]),
+            _dumps(body.get("indexes") or []), _dumps(body.get("personal_fields") or []),
+            body.get("subject_field"), body.get("retention_days"), body.get("purpose"),
+            body.get("legal_basis"), body.get("on_erasure") or "delete", now,
+        )
+    except asyncpg.UniqueViolationError as exc:
+        raise Conflict(f"A collection named {body['name']!r} already exists.") from exc
+    tx.emit("collection.created", "collection", body["name"])
+    return _from_row(str(tx.tenant_id), rec)
+
+
+_PATCHABLE = (
+    "schema", "indexes", "personal_fields", "subject_field", "retention_days", "purpose",
+    "legal_basis", "on_erasure",
+)
+
+
+async def update_collection(tx: Tx, name: str, patch: dict[str, Any]) -> CollectionDef:
+    """Apply a merge patch. A schema that existing records fail is refused with 409.
+
+    The collection row is locked FOR UPDATE first: record writes hold FOR KEY SHARE on it
+    and re-check the schema version, so no record validated against the old schema can
+    commit after the check below has passed.
+    """
+    current = await get_collection(tx, name, for_update=True)
+    merged = merge_patch(current.to_json(), patch)
+    for required in ("schema", "indexes", "personal_fields", "on_erasure"):
+        if merged.get(required) is None:
+            raise ValidationFailed(
+                f"'{required}' cannot be removed.",
+                errors=[FieldError(f"/{required}", "may not be null")],
+            )
+    if not isinstance(merged["schema"], dict):
+        raise ValidationFailed("schema must be an object.", errors=[FieldError("/schema", "not an object")])
+    validator = compile_schema(merged["schema"])
+    _check_paths(merged)
+    if merged["schema"] != current.schema:
+        offenders = await _records_failing(tx, name, validator)
+        if offenders:
+            raise Conflict(
+                f"{len(offenders)} existing record(s) do not match the new schema.",
+                type="https://fundament.dev/problems/schema-conflict",
+                title="Schema conflicts with existing records",
+                extra={"record_ids": offenders},
+            )
+    rec = await tx.conn.fetchrow(
+        "UPDATE collections SET schema = $3::jsonb, indexes = $4::jsonb,"
+        " personal_fields = $5::jsonb, subject_field = $6, retention_days = $7, purpose = $8,"
+        " legal_basis = $9, on_erasure = $10, version = version + 1, updated_at = $11"
+        f" WHERE tenant_id = $1 AND name = $2 RETURNING {_COLUMNS}",
+        tx.tenant_id, name, _dumps(merged["schema"]), _dumps(merged["indexes"]),
+        _dumps(merged["personal_fields"]), merged.get("subject_field"),
+        merged.get("retention_days"), merged.get("purpose"), merged.get("legal_basis"),
+        merged["on_erasure"], utcnow(),
+    )
+    changed = sorted(k for k in _PATCHABLE if merged.get(k) != current.to_json().get(k))
+    tx.emit("collection.updated", "collection", name, changed=changed)
+    tx.invalidate(f"collection:{tx.tenant_id}:{name}")
+    return _from_row(str(tx.tenant_id), rec)
+
+
+async def _records_failing(tx: Tx, name: str, validator: Draft202012Validator) -> list[str]:
+    offenders: list[str] = []
+    async for row in tx.conn.cursor(
+        "SELECT id, data::text AS data FROM records WHERE tenant_id = $1 AND collection = $2"
+        " ORDER BY id",
+        tx.tenant_id, name, prefetch=500,
+    ):
+        try:
+            ok = validator.is_valid(orjson.loads(row["data"]))
+        except Exception:
+            ok = False
+        if not ok:
+            offenders.append(row["id"])
+            if len(offenders) >= MAX_SCHEMA_CHECK_ERRORS:
+                break
+    return offenders
+
+
+async def delete_collection(tx: Tx, name: str) -> None:
+    await get_collection(tx, name, for_update=True)
+    await tx.conn.execute(
+        "DELETE FROM collections WHERE tenant_id = $1 AND name = $2", tx.tenant_id, name
+    )
+    tx.emit("collection.deleted", "collection", name)
+    tx.invalidate(f"collection:{tx.tenant_id}:{name}")
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+# --- declared indexes -------------------------------------------------------------------
+
+def index_name(path: str) -> str:
+    return "records_f_" + hashlib.sha256(path.encode()).hexdigest()[:20]
+
+
+def index_ddl(path: str) -> str:
+    """One expression index per field path, shared by every tenant and collection.
+
+    Leading with ``(tenant_id, collection)`` keeps each tenant's entries together, and
+    sharing one index per path (instead of one per collection) bounds the index count by
+    the number of distinct field names, not by the number of tenants.
+    """
+    return (
+        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {index_name(path)} ON records"
+        f" (tenant_id, collection, {field_sql(path).replace('r.data', 'data')})"
+    )
+
+
+class IndexBuilder:
+    """Builds declared indexes in the background through the admin connection.
+
+    The request path's role owns no table and so cannot create indexes; building
+    CONCURRENTLY outside the request keeps writes flowing while a large index builds.
+    Filters work before the index exists, only slower.
+    """
+
+    def __init__(self, admin_dsn: str | None) -> None:
+        self._dsn = admin_dsn
+        self._known: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def ensure(self, paths: list[str]) -> None:
+        todo = [p for p in paths if p not in self._known]
+        if not todo or self._dsn is None:
+            return
+        task = asyncio.create_task(self._build(todo))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _build(self, paths: list[str]) -> None:
+        try:
+            conn = await asyncpg.connect(self._dsn)
+        except Exception as exc:
+            log.warning("cannot connect to build indexes: %s", exc)
+            return
+        try:
+            for path in paths:
+                try:
+                    await conn.execute(index_ddl(path))
+                    self._known.add(path)
+                except Exception as exc:
+                    log.warning("building index for %r failed: %s", path, exc)
+        finally:
+            await conn.close()
+
+    async def wait(self) -> None:
+        """Wait for builds in flight (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)

@@ -1,0 +1,96 @@
+"""Request and response models of collections and records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CollectionName = Annotated[
+    str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$", description="`[a-z][a-z0-9_]{0,62}`")
+]
+FieldPath = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}(\.[A-Za-z][A-Za-z0-9_-]{0,63}){0,7}$",
+        description="A field of the record's data; dot paths for nested fields.",
+    ),
+]
+Text = Annotated[str, Field(min_length=1, max_length=500)]
+
+EXAMPLE_SCHEMA = {
+    "type": "object",
+    "properties": {"email": {"type": "string"}, "score": {"type": "integer"}},
+    "required": ["email"],
+    "additionalProperties": False,
+}
+
+
+class CollectionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: CollectionName
+    schema_: dict[str, Any] = Field(
+        alias="schema",
+        description="JSON Schema (draft 2020-12) for each record's `data`.",
+        examples=[EXAMPLE_SCHEMA],
+    )
+    indexes: Annotated[list[FieldPath], Field(max_length=32)] = []
+    personal_fields: Annotated[list[FieldPath], Field(max_length=200)] = []
+    subject_field: FieldPath | None = None
+    retention_days: Annotated[int, Field(ge=1, le=36500)] | None = None
+    purpose: Text | None = None
+    legal_basis: Text | None = None
+    on_erasure: Literal["delete", "anonymize"] = "delete"
+
+
+class CollectionPatch(BaseModel):
+    """JSON Merge Patch of a collection; ``schema`` is merged too (RFC 7396 is recursive)."""
+
+    model_config = ConfigDict(extra="forbid")
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    indexes: Annotated[list[FieldPath], Field(max_length=32)] | None = None
+    personal_fields: Annotated[list[FieldPath], Field(max_length=200)] | None = None
+    subject_field: FieldPath | None = None
+    retention_days: Annotated[int, Field(ge=1, le=36500)] | None = None
+    purpose: Text | None = None
+    legal_basis: Text | None = None
+    on_erasure: Literal["delete", "anonymize"] | None = None
+
+
+class Collection(BaseModel):
+    name: str
+    schema_: dict[str, Any] = Field(alias="schema")
+    indexes: list[str]
+    personal_fields: list[str]
+    subject_field: str | None
+    retention_days: int | None
+    purpose: str | None
+    legal_basis: str | None
+    on_erasure: Literal["delete", "anonymize"]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class CollectionList(BaseModel):
+    items: list[Collection]
+    next_cursor: str | None
+
+
+class RecordWrite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    data: dict[str, Any] = Field(description="The record's fields; must pass the collection schema.")
+
+
+class Record(BaseModel):
+    id: str
+    data: dict[str, Any]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class RecordList(BaseModel):
+    items: list[Record]
+    next_cursor: str | None

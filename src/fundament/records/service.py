@@ -1,0 +1,276 @@
+"""Record use cases: CRUD with optimistic concurrency, filtered keyset-paginated lists.
+
+Writes validate against the cached, compiled schema and then re-check, in the same
+statement, that the collection is still at that schema version (``FOR KEY SHARE``); if a
+schema change committed in between, the write revalidates against the new schema.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from fundament.platform import (
+    merge_patch,
+    InvalidFilter,
+    BadRequest,
+    NotFound,
+    PreconditionFailed,
+    Tx,
+    looks_like_id,
+    new_id,
+    rfc3339,
+    utcnow,
+)
+from fundament.records import _query
+from fundament.records.collections import CollectionCache, CollectionDef
+
+
+@dataclass(frozen=True, slots=True)
+class RecordRow:
+    id: str
+    data_json: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.version}"'
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "data": orjson.Fragment(self.data_json),
+            "version": self.version,
+            "created_at": rfc3339(self.created_at),
+            "updated_at": rfc3339(self.updated_at),
+        }
+
+    def render(self) -> bytes:
+        return orjson.dumps(self.to_json())
+
+
+_RETURNING = "id, data::text AS data, version, created_at, updated_at"
+
+
+def _row(rec: Any) -> RecordRow:
+    return RecordRow(rec[0], rec[1], rec[2], rec[3], rec[4])
+
+
+# --- conditional requests (RFC 9110 §13.1) -------------------------------------------------
+
+def _tags(header: str) -> list[str]:
+    return [t.strip() for t in header.split(",") if t.strip()]
+
+
+def if_none_match_hits(header: str | None, etag: str) -> bool:
+    """Weak comparison, as RFC 9110 §13.1.2 prescribes for If-None-Match."""
+    if header is None:
+        return False
+    for tag in _tags(header):
+        if tag == "*" or tag.removeprefix("W/") == etag:
+            return True
+    return False
+
+
+def check_if_match(header: str | None, current: RecordRow | None) -> None:
+    """Strong comparison (RFC 9110 §13.1.1); a stale or unmatched tag is a 412."""
+    if header is None:
+        return
+    tags = _tags(header)
+    if current is not None and ("*" in tags or current.etag in tags):
+        return
+    raise PreconditionFailed(
+        "The record has changed since you read it (If-Match does not match its ETag)."
+    )
+
+
+def parse_version_tag(header: str | None) -> int | None:
+    """The version an If-Match names when it is exactly one strong tag, else None."""
+    if header is None:
+        return None
+    tags = _tags(header)
+    if len(tags) == 1 and tags[0].startswith('"') and tags[0].endswith('"'):
+        inner = tags[0][1:-1]
+        if inner.isdigit() and len(inner) < 10:
+            return int(inner)
+    return None
+
+
+# --- reads --------------------------------------------------------------------------------
+
+async def find_record(tx: Tx, collection: str, record_id: str) -> RecordRow | None:
+    if not looks_like_id(record_id, "rec"):
+        return None
+    rec = await tx.conn.fetchrow(
+        f"SELECT {_RETURNING} FROM records WHERE tenant_id = $1 AND collection = $2 AND id = $3",
+        tx.tenant_id, collection, record_id,
+    )
+    return None if rec is None else _row(rec)
+
+
+async def get_record(tx: Tx, collection: str, record_id: str) -> RecordRow:
+    found = await find_record(tx, collection, record_id)
+    if found is None:
+        raise NotFound("No such record.")
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class RecordPage:
+    items: list[RecordRow]
+    next_cursor: str | None
+
+    def render(self) -> bytes:
+        return orjson.dumps(
+            {"items": [r.to_json() for r in self.items], "next_cursor": self.next_cursor}
+        )
+
+
+async def list_records(
+    tx: Tx,
+    collection: str,
+    *,
+    limit: int,
+    cursor: str | None,
+    filter: str | None,
+    sort: str | None,
+) -> RecordPage:
+    """A page of records matching ``filter`` (SCIM, RFC 7644 §3.4.2.2) in ``sort`` order."""
+    args: list[object] = [tx.tenant_id, collection]
+    where = ["r.tenant_id = $1", "r.collection = $2"]
+    try:
+        keys = _query.parse_sort(sort)
+        if filter:
+            where.append(_query.compile_filter(_query.parse_filter(filter), args))
+        if cursor:
+            where.append(_query.keyset_sql(keys, cursor, args))
+    except _query.QueryError as exc:
+        if exc.param == "filter":
+            raise InvalidFilter(exc.detail, extra={"position": exc.position}) from exc
+        raise BadRequest(f"Invalid {exc.param}: {exc.detail}") from exc
+    args.append(limit + 1)
+    rows = await tx.conn.fetch(
+        f"SELECT r.id, r.data::text, r.version, r.created_at, r.updated_at,"
+        f" {_query.select_sort_values_sql(keys)} FROM records r WHERE {' AND '.join(where)}"
+        f" ORDER BY {_query.order_by_sql(keys)} LIMIT ${len(args)}",
+        *args,
+    )
+    items = [_row(r) for r in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = _query.encode_cursor(keys, [last[5 + i] for i in range(len(keys))])
+    return RecordPage(items, next_cursor)
+
+
+# --- writes -------------------------------------------------------------------------------
+
+async def create_record(tx: Tx, cache: CollectionCache, coll: CollectionDef, data: Any) -> RecordRow:
+    for attempt in range(3):
+        coll.validate(data)
+        now = utcnow()
+        rec = await tx.conn.fetchrow(
+            "INSERT INTO records (tenant_id, collection, id, data, version, created_at,"
+            " updated_at) SELECT c.tenant_id, c.name, $3, $4::jsonb, 1, $5, $5"
+            " FROM collections c WHERE c.tenant_id = $1 AND c.name = $2 AND c.version = $6"
+            f" FOR KEY SHARE RETURNING {_RETURNING}",
+            tx.tenant_id, coll.name, new_id("rec"), _dumps(data), now, coll.version,
+        )
+        if rec is not None:
+            row = _row(rec)
+            tx.emit("record.created", "record", row.id, collection=coll.name, data=data)
+            return row
+        coll = await _reload(tx, cache, coll, attempt)
+    raise AssertionError("unreachable")
+
+
+async def replace_record(
+    tx: Tx,
+    cache: CollectionCache,
+    coll: CollectionDef,
+    record_id: str,
+    data: Any,
+    *,
+    if_match: str | None,
+    action: str = "record.replaced",
+    before: RecordRow | None = None,
+) -> RecordRow:
+    """Replace ``data`` (PUT, and PATCH after merging); If-Match is checked atomically."""
+    current = before if before is not None else await _locked(tx, coll.name, record_id)
+    check_if_match(if_match, current)
+    for attempt in range(3):
+        coll.validate(data)
+        rec = await tx.conn.fetchrow(
+            "WITH c AS (SELECT 1 FROM collections WHERE tenant_id = $1 AND name = $2"
+            " AND version = $6 FOR KEY SHARE)"
+            " UPDATE records SET data = $4::jsonb, version = version + 1, updated_at = $5"
+            " WHERE tenant_id = $1 AND collection = $2 AND id = $3 AND EXISTS (SELECT 1 FROM c)"
+            f" RETURNING {_RETURNING}",
+            tx.tenant_id, coll.name, record_id, _dumps(data), utcnow(), coll.version,
+        )
+        if rec is not None:
+            row = _row(rec)
+            tx.emit(action, "record", record_id, collection=coll.name, data=data,
+                    before=orjson.loads(current.data_json) if current else None)
+            return row
+        coll = await _reload(tx, cache, coll, attempt)
+    raise AssertionError("unreachable")
+
+
+async def patch_record(
+    tx: Tx, cache: CollectionCache, coll: CollectionDef, record_id: str, patch: Any,
+    *, if_match: str | None,
+) -> RecordRow:
+    
+    current = await _locked(tx, coll.name, record_id)
+    check_if_match(if_match, current)
+    data = merge_patch(orjson.loads(current.data_json), patch)
+    return await replace_record(
+        tx, cache, coll, record_id, data, if_match=None, action="record.updated", before=current
+    )
+
+
+async def delete_record(tx: Tx, collection: str, record_id: str, *, if_match: str | None) -> None:
+    current = await _locked(tx, collection, record_id)
+    check_if_match(if_match, current)
+    await tx.conn.execute(
+        "DELETE FROM records WHERE tenant_id = $1 AND collection = $2 AND id = $3",
+        tx.tenant_id, collection, record_id,
+    )
+    tx.emit("record.deleted", "record", record_id, collection=collection,
+            before=orjson.loads(current.data_json))
+
+
+async def _locked(tx: Tx, collection: str, record_id: str) -> RecordRow:
+    """Read and lock the row so If-Match and the write see the same version."""
+    if not looks_like_id(record_id, "rec"):
+        raise NotFound("No such record.")
+    rec = await tx.conn.fetchrow(
+        f"SELECT {_RETURNING} FROM records WHERE tenant_id = $1 AND collection = $2 AND id = $3"
+        " FOR UPDATE",
+        tx.tenant_id, collection, record_id,
+    )
+    if rec is None:
+        raise NotFound("No such record.")
+    return _row(rec)
+
+
+async def _reload(tx: Tx, cache: CollectionCache, stale: CollectionDef, attempt: int) -> CollectionDef:
+    """The collection changed (or vanished) under us: fetch it fresh and retry."""
+    from fundament.records.collections import get_collection
+
+    if attempt >= 2:
+        raise BadRequest("The collection kept changing during the write; retry the request.")
+    cache.invalidate(f"collection:{stale.tenant_id}:{stale.name}")
+    fresh = await get_collection(tx, stale.name)
+    cache.put(fresh)
+    return fresh
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()

@@ -1,0 +1,156 @@
+"""Tenant use cases. Functions take an open :class:`Tx`; they never commit themselves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from fundament.platform import (
+    Conflict,
+    NotFound,
+    Page,
+    Tx,
+    ValidationFailed,
+    FieldError,
+    decode_id_cursor,
+    encode_id_cursor,
+    looks_like_id,
+    new_id,
+    rfc3339,
+    utcnow,
+)
+from fundament.tenancy.schemas import PLANS
+
+_COLUMNS = "id, slug, name, region, plan, status, created_at"
+
+
+@dataclass(frozen=True, slots=True)
+class TenantRow:
+    id: str
+    slug: str
+    name: str
+    region: str
+    plan: str
+    status: str
+    created_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "slug": self.slug,
+            "name": self.name,
+            "region": self.region,
+            "plan": self.plan,
+            "status": self.status,
+            "created_at": rfc3339(self.created_at),
+        }
+
+
+def _row(rec: asyncpg.Record) -> TenantRow:
+    return TenantRow(**dict(rec))
+
+
+def _check_plan(plan: str) -> None:
+    if plan not in PLANS:
+        raise ValidationFailed(
+            f"Unknown plan {plan!r}.",
+            errors=[FieldError("/plan", f"must be one of: {', '.join(PLANS)}")],
+        )
+
+
+async def create_tenant(tx: Tx, *, name: str, slug: str, region: str, plan: str) -> TenantRow:
+    """Create a tenant; 409 if the slug is taken. ``tx`` must be scoped to the new id."""
+    _check_plan(plan)
+    assert tx.tenant_id is not None and looks_like_id(tx.tenant_id, "tnt")
+    now = utcnow()
+    try:
+        rec = await tx.conn.fetchrow(
+            f"INSERT INTO tenants (id, slug, name, region, plan, status, created_at, updated_at)"
+            f" VALUES ($1, $2, $3, $4, $5, 'active', $6, $6) RETURNING {_COLUMNS}",
+            tx.tenant_id, slug, name, region, plan, now,
+        )
+    except asyncpg.UniqueViolationError as exc:
+        raise Conflict(f"The slug {slug!r} is already taken.") from exc
+    tx.emit("tenant.created", "tenant", tx.tenant_id, slug=slug, region=region, plan=plan)
+    return _row(rec)
+
+
+def new_tenant_id() -> str:
+    return new_id("tnt")
+
+
+async def find_tenant(tx: Tx, tenant_id: str) -> TenantRow | None:
+    if not looks_like_id(tenant_id, "tnt"):
+        return None
+    rec = await tx.conn.fetchrow(f"SELECT {_COLUMNS} FROM tenants WHERE id = $1", tenant_id)
+    return None if rec is None else _row(rec)
+
+
+async def get_tenant(tx: Tx, tenant_id: str) -> TenantRow:
+    found = await find_tenant(tx, tenant_id)
+    if found is None:
+        raise NotFound("No such tenant.")
+    return found
+
+
+async def tenant_status(conn: asyncpg.Connection, tenant_id: str) -> str | None:
+    """Status of a tenant, read through a connection already scoped to it (or operator)."""
+    if not looks_like_id(tenant_id, "tnt"):
+        return None
+    value: str | None = await conn.fetchval("SELECT status FROM tenants WHERE id = $1", tenant_id)
+    return value
+
+
+async def list_tenants(tx: Tx, *, limit: int, cursor: str | None) -> Page[TenantRow]:
+    after = decode_id_cursor(cursor)
+    rows = await tx.conn.fetch(
+        f"SELECT {_COLUMNS} FROM tenants WHERE ($1::text IS NULL OR id > $1)"
+        " ORDER BY id LIMIT $2",
+        after, limit + 1,
+    )
+    items = [_row(r) for r in rows[:limit]]
+    nxt = encode_id_cursor(items[-1].id) if len(rows) > limit else None
+    return Page(items, nxt)
+
+
+async def update_tenant(
+    tx: Tx, tenant_id: str, *, changes: dict[str, Any]
+) -> TenantRow:
+    """Apply a merge patch. The region is fixed at creation (residency): changing it is a 422."""
+    current = await get_tenant(tx, tenant_id)
+    if "region" in changes and changes["region"] != current.region:
+        raise ValidationFailed(
+            "A tenant's region is fixed at creation; move the tenant instead of renaming it.",
+            errors=[FieldError("/region", "cannot be changed")],
+        )
+    for field in ("name", "plan", "status"):
+        if field in changes and changes[field] is None:
+            raise ValidationFailed(
+                f"'{field}' cannot be removed.", errors=[FieldError(f"/{field}", "may not be null")]
+            )
+    if "plan" in changes:
+        _check_plan(changes["plan"])
+    fields = {k: changes[k] for k in ("name", "plan", "status") if k in changes}
+    if not fields:
+        return current
+    sets = ", ".join(f"{k} = ${i}" for i, k in enumerate(fields, start=2))
+    rec = await tx.conn.fetchrow(
+        f"UPDATE tenants SET {sets}, updated_at = now() WHERE id = $1 RETURNING {_COLUMNS}",
+        tenant_id, *fields.values(),
+    )
+    if rec is None:
+        raise NotFound("No such tenant.")
+    tx.emit("tenant.updated", "tenant", tenant_id, changed=sorted(fields))
+    tx.invalidate(f"tenant:{tenant_id}")
+    return _row(rec)
+
+
+async def offboard_tenant(tx: Tx, tenant_id: str) -> None:
+    """Delete the tenant and, by cascade, every row it owns; its keys stop working at once."""
+    await get_tenant(tx, tenant_id)
+    await tx.conn.execute("DELETE FROM tenants WHERE id = $1", tenant_id)
+    tx.emit("tenant.offboarded", "tenant", tenant_id)
+    tx.invalidate(f"tenant:{tenant_id}")
