@@ -166,7 +166,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                     resp.pop("content", None)
             # Declared response headers, so clients and schemathesis know them.
             for code, resp in responses.items():
-                if code in ("200", "201") and "/records" in path and method != "get" or (
+                if (code in ("200", "201") and "/records" in path and method != "get") or (
                     code == "200" and path.endswith("{record_id}") and method == "get"
                 ):
                     resp.setdefault("headers", {})["ETag"] = {

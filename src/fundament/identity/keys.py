@@ -153,7 +153,8 @@ class KeyAuthenticator:
         generation = self._generation
         async with self._db.transaction(_AUTH_CTX, tenant_id=tenant_id) as tx:
             status = await read_tenant_status(tx.conn, tenant_id)
-        if status is not None and generation == self._generation:  # never cache absence: a tenant may be created next second
+        # Never cache absence: a tenant may be created the next second.
+        if status is not None and generation == self._generation:
             if len(self._status) >= self._max:
                 self._status.clear()
             self._status[tenant_id] = (status, now)

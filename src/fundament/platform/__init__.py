@@ -36,29 +36,31 @@ from fundament.platform.idempotency import (
     request_fingerprint,
     run_idempotent,
 )
-from fundament.platform.merge_patch import merge_patch
 from fundament.platform.ids import looks_like_id, new_id, new_secret
-from fundament.platform.pagination import Page, decode_id_cursor, encode_id_cursor, list_params, ListParams
+from fundament.platform.merge_patch import merge_patch
+from fundament.platform.pagination import (
+    ListParams,
+    Page,
+    decode_id_cursor,
+    encode_id_cursor,
+    list_params,
+)
 from fundament.platform.settings import Settings
 
 __all__ = [
     "EXCEPTION_HANDLERS",
-    "EdgeMiddleware",
-    "StoredResponse",
-    "check_idempotency_key",
-    "request_fingerprint",
-    "run_idempotent",
-    "merge_patch",
     "ROLES",
     "Authenticator",
     "BadRequest",
     "Clock",
     "Conflict",
     "Database",
+    "EdgeMiddleware",
     "FieldError",
     "Forbidden",
     "InvalidFilter",
     "JSONResponse",
+    "ListParams",
     "NotFound",
     "Page",
     "PreconditionFailed",
@@ -67,6 +69,7 @@ __all__ = [
     "RequestContext",
     "ServiceUnavailable",
     "Settings",
+    "StoredResponse",
     "StrictRoute",
     "T",
     "Tx",
@@ -74,18 +77,21 @@ __all__ = [
     "ValidationFailed",
     "WriteEvent",
     "bearer_scheme",
+    "check_idempotency_key",
     "database",
     "decode_id_cursor",
     "doc_responses",
     "encode_id_cursor",
-    "list_params",
-    "ListParams",
     "json_response",
+    "list_params",
     "looks_like_id",
+    "merge_patch",
     "new_id",
     "new_secret",
+    "request_fingerprint",
     "require_role",
     "rfc3339",
     "role_rank",
+    "run_idempotent",
     "utcnow",
 ]

@@ -172,12 +172,17 @@ class Database:
             try:
                 conn = await asyncpg.connect(self._dsn)
                 lost = asyncio.Event()
-                conn.add_termination_listener(lambda _c: lost.set())
+                conn.add_termination_listener(lambda _c, ev=lost: ev.set())
                 await conn.add_listener(
                     INVALIDATION_CHANNEL, lambda _c, _pid, _ch, payload: self._dispatch(payload)
                 )
                 self._dispatch("*")  # anything may have changed while we were not listening
-                await lost.wait()
+                while not lost.is_set():
+                    # A dead peer does not always close the socket: probe now and then.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(lost.wait(), timeout=10)
+                    if not lost.is_set():
+                        await asyncio.wait_for(conn.execute("SELECT 1"), timeout=5)
             except asyncio.CancelledError:
                 if conn is not None:
                     with contextlib.suppress(Exception):

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import orjson
 
+from fundament.platform.clock import utcnow
 from fundament.platform.db import Tx
 from fundament.platform.errors import BadRequest, T, ValidationFailed
-from fundament.platform.clock import utcnow
 
 MAX_KEY_LENGTH = 255
 

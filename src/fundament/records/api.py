@@ -9,17 +9,17 @@ from fastapi.responses import Response
 
 from fundament.platform import (
     ListParams,
-    StoredResponse,
-    check_idempotency_key,
-    request_fingerprint,
-    run_idempotent,
     RequestContext,
+    StoredResponse,
     StrictRoute,
+    check_idempotency_key,
     database,
     doc_responses,
     json_response,
     list_params,
+    request_fingerprint,
     require_role,
+    run_idempotent,
 )
 from fundament.records import collections as colls
 from fundament.records import service

@@ -21,7 +21,6 @@ from jsonschema.exceptions import SchemaError
 from referencing import Registry
 
 from fundament.platform import (
-    merge_patch,
     Conflict,
     Database,
     FieldError,
@@ -32,6 +31,7 @@ from fundament.platform import (
     ValidationFailed,
     decode_id_cursor,
     encode_id_cursor,
+    merge_patch,
     new_id,
     rfc3339,
     utcnow,

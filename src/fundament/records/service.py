@@ -14,13 +14,13 @@ from typing import Any
 import orjson
 
 from fundament.platform import (
-    merge_patch,
-    InvalidFilter,
     BadRequest,
+    InvalidFilter,
     NotFound,
     PreconditionFailed,
     Tx,
     looks_like_id,
+    merge_patch,
     new_id,
     rfc3339,
     utcnow,
@@ -71,10 +71,7 @@ def if_none_match_hits(header: str | None, etag: str) -> bool:
     """Weak comparison, as RFC 9110 §13.1.2 prescribes for If-None-Match."""
     if header is None:
         return False
-    for tag in _tags(header):
-        if tag == "*" or tag.removeprefix("W/") == etag:
-            return True
-    return False
+    return any(tag == "*" or tag.removeprefix("W/") == etag for tag in _tags(header))
 
 
 def check_if_match(header: str | None, current: RecordRow | None) -> None:
@@ -226,7 +223,7 @@ async def patch_record(
     tx: Tx, cache: CollectionCache, coll: CollectionDef, record_id: str, patch: Any,
     *, if_match: str | None,
 ) -> RecordRow:
-    
+
     current = await _locked(tx, coll.name, record_id)
     check_if_match(if_match, current)
     data = merge_patch(orjson.loads(current.data_json), patch)

@@ -19,7 +19,13 @@ from fundament.platform import (
     require_role,
 )
 from fundament.tenancy import service
-from fundament.tenancy.schemas import OffboardingAccepted, Tenant, TenantCreate, TenantList, TenantPatch
+from fundament.tenancy.schemas import (
+    OffboardingAccepted,
+    Tenant,
+    TenantCreate,
+    TenantList,
+    TenantPatch,
+)
 
 router = APIRouter(prefix="/v1/tenants", tags=["tenants"], route_class=StrictRoute)
 

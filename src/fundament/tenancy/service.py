@@ -10,11 +10,11 @@ import asyncpg
 
 from fundament.platform import (
     Conflict,
+    FieldError,
     NotFound,
     Page,
     Tx,
     ValidationFailed,
-    FieldError,
     decode_id_cursor,
     encode_id_cursor,
     looks_like_id,

@@ -1,0 +1,244 @@
+"""Reproducible load benchmark: Fundament beside the asyncpg floor, in one run.
+
+    python bench/run.py [--duration 15] [--connections 64] [--records 100000]
+
+Starts an embedded PostgreSQL (or uses FUNDAMENT_DATABASE_URL's server), creates a fresh
+database, seeds one tenant with --records records, then drives wrk (Debian package
+`wrk`) at 127.0.0.1 only: GET-by-id, list with an indexed filter, create — first against
+`fundament serve` (one worker), then against bench/floor.py (one worker) doing the same
+SQL. Prints a Markdown table and writes bench/results/latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from sqlalchemy.engine import make_url
+from ulid import ULID
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+SCENARIOS = ("get", "list", "create")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def server_dsn() -> Iterator[str]:
+    if os.environ.get("FUNDAMENT_DATABASE_URL"):
+        yield os.environ["FUNDAMENT_DATABASE_URL"]
+        return
+    from fundament.platform import EmbeddedPostgres
+
+    with EmbeddedPostgres(ROOT / ".fundament" / "bench-pg") as pg:
+        yield pg.dsn
+
+
+async def admin(dsn: str, sql: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@contextlib.contextmanager
+def process(cmd: list[str], env: dict[str, str], health: str) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+    try:
+        wait_http(health)
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+async def seed(dsn: str, base: str, operator_key: str, n: int) -> dict[str, Any]:
+    """Tenant, member key and collection through the API; records by COPY (fast, same rows)."""
+    async with httpx.AsyncClient(base_url=base, timeout=30) as c:
+        op = {"Authorization": f"Bearer {operator_key}"}
+        t = (await c.post("/v1/tenants", json={"name": "Bench", "slug": f"bench-{uuid.uuid4().hex[:8]}"}, headers=op)).json()
+        k = (await c.post(f"/v1/tenants/{t['id']}/api-keys", json={"name": "bench", "role": "member"}, headers=op)).json()
+        schema = {
+            "type": "object",
+            "properties": {"email": {"type": "string"}, "score": {"type": "integer"}},
+            "required": ["email"],
+            "additionalProperties": False,
+        }
+        r = await c.post(
+            f"/v1/tenants/{t['id']}/collections",
+            json={"name": "contacts", "schema": schema, "indexes": ["email", "score"]},
+            headers=op,
+        )
+        r.raise_for_status()
+    now = datetime.now(UTC)
+    ids = [f"rec_{ULID()}" for _ in range(n)]
+    rows = [
+        (t["id"], "contacts", rid, json.dumps({"email": f"user{i}@example.com", "score": i % 1000}), 1, now, now)
+        for i, rid in enumerate(ids)
+    ]
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.copy_records_to_table(
+            "records", records=rows,
+            columns=["tenant_id", "collection", "id", "data", "version", "created_at", "updated_at"],
+        )
+        # Wait for the declared indexes (built CONCURRENTLY in the background), then analyze.
+        for _ in range(600):
+            count = await conn.fetchval("SELECT count(*) FROM pg_indexes WHERE indexname LIKE 'records_f_%'")
+            if count >= 2:
+                break
+            await asyncio.sleep(0.1)
+        await conn.execute("ANALYZE records")
+    finally:
+        await conn.close()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "ids.txt").write_text("\n".join(ids[:: max(1, n // 20000)]) + "\n")
+    return {"tenant": t["id"], "key": k["key"]}
+
+
+_LAT = re.compile(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
+
+
+def parse_wrk(out: str) -> dict[str, float]:
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    lat = {}
+    for pct, value, unit in _LAT.findall(out):
+        factor = {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+        lat[pct] = float(value) * factor
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+    return {
+        "rps": rps, "p50_ms": lat.get("50", 0.0), "p99_ms": lat.get("99", 0.0),
+        "non_2xx": float(non2xx.group(1)) if non2xx else 0.0,
+        "socket_errors": errors.group(0) if errors else "",  # type: ignore[dict-item]
+    }
+
+
+def run_wrk(url: str, script: str, env: dict[str, str], args: argparse.Namespace) -> dict[str, float]:
+    cmd = [
+        "wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s", "--latency",
+        "--timeout", "10s", "-s", str(ROOT / "bench" / "wrk" / f"{script}.lua"), url,
+    ]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.duration + 60, check=True).stdout
+    return parse_wrk(out)
+
+
+def scenario_runs(base: str, prefix: str, token: str, floor: bool, args: argparse.Namespace) -> dict[str, Any]:
+    env = {**os.environ, "BENCH_PREFIX": prefix, "BENCH_TOKEN": token, "BENCH_IDS": str(RESULTS / "ids.txt"), "BENCH_FLOOR": "1" if floor else "0"}
+    results = {}
+    for name in args.scenarios:
+        run_wrk(base, name, env, argparse.Namespace(**{**vars(args), "duration": args.warmup}))
+        results[name] = run_wrk(base, name, env, args)
+        print(f"  {'floor' if floor else 'fundament'} {name}: {results[name]}", flush=True)
+    return results
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=int, default=15)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--records", type=int, default=100_000)
+    ap.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=SCENARIOS)
+    ap.add_argument("--profile", action="store_true", help="run the Fundament server under py-spy")
+    args = ap.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is missing: apt-get install -y wrk")
+
+    with server_dsn() as server:
+        db = f"fundament_bench_{uuid.uuid4().hex[:8]}"
+        asyncio.run(admin(server, f'CREATE DATABASE "{db}"'))
+        dsn = make_url(server).set(database=db).render_as_string(hide_password=False)
+        try:
+            env = {**os.environ, "FUNDAMENT_DATABASE_URL": dsn, "FUNDAMENT_LOG_LEVEL": "warning"}
+            out = subprocess.run(
+                [sys.executable, "-m", "fundament.cli", "operator-key", "create", "--name", "bench"],
+                env=env, capture_output=True, text=True, check=True, cwd=ROOT,
+            ).stdout
+            operator_key = out.strip().splitlines()[-1]
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            cmd = [sys.executable, "-m", "fundament.cli", "serve", "--port", str(port), "--workers", "1"]
+            if args.profile:
+                cmd = ["py-spy", "record", "-o", str(RESULTS / "profile.svg"), "--", *cmd]
+            with process(cmd, env, base + "/healthz"):
+                info = asyncio.run(seed(dsn, base, operator_key, args.records))
+                prefix = f"/v1/tenants/{info['tenant']}/collections/contacts"
+                print("fundament (1 worker)", flush=True)
+                ours = scenario_runs(base, prefix, info["key"], False, args)
+            port = free_port()
+            floor_base = f"http://127.0.0.1:{port}"
+            app_dsn = make_url(dsn).set(username="fundament_app").render_as_string(hide_password=False)
+            floor_env = {**os.environ, "FLOOR_DSN": app_dsn, "FLOOR_TENANT": info["tenant"]}
+            floor_cmd = [
+                sys.executable, "-m", "uvicorn", "bench.floor:app", "--port", str(port),
+                "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",
+            ]
+            with process(floor_cmd, floor_env, floor_base + "/records"):
+                print("floor (1 worker)", flush=True)
+                floor = scenario_runs(floor_base, "", "", True, args)
+        finally:
+            asyncio.run(admin(server, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+
+    report = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} vCPU, {platform.python_version()}",
+        "args": vars(args),
+        "fundament": ours,
+        "floor": floor,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(report, indent=2))
+    print()
+    print("| scenario | Fundament req/s | p50 ms | p99 ms | floor req/s | p50 ms | p99 ms | req/s ratio | p99 ratio |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name in args.scenarios:
+        a, b = ours[name], floor[name]
+        print(
+            f"| {name} | {a['rps']:.0f} | {a['p50_ms']:.2f} | {a['p99_ms']:.2f} | {b['rps']:.0f} |"
+            f" {b['p50_ms']:.2f} | {b['p99_ms']:.2f} | {a['rps'] / b['rps']:.0%} |"
+            f" {a['p99_ms'] / b['p99_ms']:.2f}x |"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""The transaction helper: commit on success, roll back on error, hooks, tenant scope."""
+
+from __future__ import annotations
+
+import pytest
+
+from fundament.app import app_dsn
+from fundament.platform import Database, Principal, RequestContext, Settings, ServiceUnavailable
+
+
+@pytest.fixture
+async def db(admin_dsn):
+    database = Database(app_dsn(Settings(), admin_dsn), min_size=1, max_size=3)
+    await database.open()
+    yield database
+    await database.close()
+
+
+def ctx(tenant_id: str | None = None) -> RequestContext:
+    return RequestContext("req_test", Principal("tenant_key", "key_x", "owner", tenant_id), tenant_id)
+
+
+async def _users(db, tenant_id):
+    async with db.transaction(ctx(tenant_id)) as tx:
+        return await tx.conn.fetchval("SELECT count(*) FROM users WHERE tenant_id = $1", tenant_id)
+
+
+INSERT = (
+    "INSERT INTO users (tenant_id, id, email, role, created_at, updated_at)"
+    " VALUES ($1, $2, $3, 'viewer', now(), now())"
+)
+
+
+async def test_commit_and_rollback(db, tenant):
+    async with db.transaction(ctx(tenant.id)) as tx:
+        await tx.conn.execute(INSERT, tenant.id, "usr_01JD0000000000000000000001", "a@x")
+    assert await _users(db, tenant.id) == 1
+    with pytest.raises(RuntimeError):
+        async with db.transaction(ctx(tenant.id)) as tx:
+            await tx.conn.execute(INSERT, tenant.id, "usr_01JD0000000000000000000002", "b@x")
+            raise RuntimeError("boom")
+    assert await _users(db, tenant.id) == 1
+
+
+async def test_hooks_see_events_and_can_veto(db, tenant):
+    seen = []
+
+    async def hook(tx):
+        seen.extend(tx.events)
+        if any(e.action == "veto" for e in tx.events):
+            raise ServiceUnavailable("hook refused")
+
+    db.before_commit.append(hook)
+    async with db.transaction(ctx(tenant.id)) as tx:
+        await tx.conn.execute(INSERT, tenant.id, "usr_01JD0000000000000000000003", "c@x")
+        tx.emit("user.created", "user", "usr_01JD0000000000000000000003")
+    assert [e.action for e in seen] == ["user.created"] and seen[0].tenant_id == tenant.id
+    with pytest.raises(ServiceUnavailable):
+        async with db.transaction(ctx(tenant.id)) as tx:
+            await tx.conn.execute(INSERT, tenant.id, "usr_01JD0000000000000000000004", "d@x")
+            tx.emit("veto", "user", "usr_01JD0000000000000000000004")
+    assert await _users(db, tenant.id) == 1  # the hook's failure rolled the write back
+
+
+async def test_tenant_unset_after_commit(db, tenant):
+    async with db.transaction(ctx(tenant.id)) as tx:
+        conn = tx.conn
+        assert await conn.fetchval("SELECT current_setting('fundament.tenant_id', true)") == tenant.id
+    async with db.pool.acquire() as raw:
+        assert await raw.fetchval("SELECT current_setting('fundament.tenant_id', true)") in ("", None)
+
+
+async def test_invalidation_reaches_local_handlers_after_commit(db, tenant):
+    got = []
+    db.on_invalidate(got.append)
+    with pytest.raises(RuntimeError):
+        async with db.transaction(ctx(tenant.id)) as tx:
+            tx.invalidate("key:nope")
+            raise RuntimeError
+    assert "key:nope" not in got
+    async with db.transaction(ctx(tenant.id)) as tx:
+        tx.invalidate("key:yes")
+    assert "key:yes" in got

