@@ -22,14 +22,9 @@ DSN = os.environ.get("FLOOR_DSN", "")
 TENANT = os.environ.get("FLOOR_TENANT", "")
 COLLECTION = os.environ.get("FLOOR_COLLECTION", "contacts")
 
-SCOPE = (
-    "SELECT set_config('fundament.tenant_id', $1, true), "
-    "set_config('fundament.operator', $2, true)"
-)
+SCOPE = "SELECT set_config('fundament.tenant_id', $1, true), set_config('fundament.operator', $2, true)"
 RETURNING = "id, data::text AS data, version, created_at, updated_at"
-GET = (
-    f"SELECT {RETURNING} FROM records WHERE tenant_id = $1 AND collection = $2 AND id = $3"
-)
+GET = f"SELECT {RETURNING} FROM records WHERE tenant_id = $1 AND collection = $2 AND id = $3"
 LIST = (
     "SELECT r.id, r.data::text, r.version, r.created_at, r.updated_at, r.created_at AS _s0,"
     " r.id AS _s1 FROM records r WHERE r.tenant_id = $1 AND r.collection = $2"
@@ -60,11 +55,13 @@ def _record(row: Any) -> dict[str, Any]:
 
 
 async def _send(send: Any, status: int, body: bytes) -> None:
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(b"content-type", b"application/json")],
-    })
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 

@@ -93,8 +93,16 @@ async def seed(dsn: str, base: str, operator_key: str, n: int) -> dict[str, Any]
     """Tenant, member key and collection through the API; records by COPY (fast, same rows)."""
     async with httpx.AsyncClient(base_url=base, timeout=30) as c:
         op = {"Authorization": f"Bearer {operator_key}"}
-        t = (await c.post("/v1/tenants", json={"name": "Bench", "slug": f"bench-{uuid.uuid4().hex[:8]}"}, headers=op)).json()
-        k = (await c.post(f"/v1/tenants/{t['id']}/api-keys", json={"name": "bench", "role": "member"}, headers=op)).json()
+        t = (
+            await c.post(
+                "/v1/tenants", json={"name": "Bench", "slug": f"bench-{uuid.uuid4().hex[:8]}"}, headers=op
+            )
+        ).json()
+        k = (
+            await c.post(
+                f"/v1/tenants/{t['id']}/api-keys", json={"name": "bench", "role": "member"}, headers=op
+            )
+        ).json()
         schema = {
             "type": "object",
             "properties": {"email": {"type": "string"}, "score": {"type": "integer"}},
@@ -110,13 +118,22 @@ async def seed(dsn: str, base: str, operator_key: str, n: int) -> dict[str, Any]
     now = datetime.now(UTC)
     ids = [f"rec_{ULID()}" for _ in range(n)]
     rows = [
-        (t["id"], "contacts", rid, json.dumps({"email": f"user{i}@example.com", "score": i % 1000}), 1, now, now)
+        (
+            t["id"],
+            "contacts",
+            rid,
+            json.dumps({"email": f"user{i}@example.com", "score": i % 1000}),
+            1,
+            now,
+            now,
+        )
         for i, rid in enumerate(ids)
     ]
     conn = await asyncpg.connect(dsn)
     try:
         await conn.copy_records_to_table(
-            "records", records=rows,
+            "records",
+            records=rows,
             columns=["tenant_id", "collection", "id", "data", "version", "created_at", "updated_at"],
         )
         # Wait for the declared indexes (built CONCURRENTLY in the background), then analyze.
@@ -145,7 +162,9 @@ def parse_wrk(out: str) -> dict[str, float]:
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*", out)
     return {
-        "rps": rps, "p50_ms": lat.get("50", 0.0), "p99_ms": lat.get("99", 0.0),
+        "rps": rps,
+        "p50_ms": lat.get("50", 0.0),
+        "p99_ms": lat.get("99", 0.0),
         "non_2xx": float(non2xx.group(1)) if non2xx else 0.0,
         "socket_errors": errors.group(0) if errors else "",  # type: ignore[dict-item]
     }
@@ -153,15 +172,33 @@ def parse_wrk(out: str) -> dict[str, float]:
 
 def run_wrk(url: str, script: str, env: dict[str, str], args: argparse.Namespace) -> dict[str, float]:
     cmd = [
-        "wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s", "--latency",
-        "--timeout", "10s", "-s", str(ROOT / "bench" / "wrk" / f"{script}.lua"), url,
+        "wrk",
+        f"-t{args.threads}",
+        f"-c{args.connections}",
+        f"-d{args.duration}s",
+        "--latency",
+        "--timeout",
+        "10s",
+        "-s",
+        str(ROOT / "bench" / "wrk" / f"{script}.lua"),
+        url,
     ]
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.duration + 60, check=True).stdout
+    out = subprocess.run(
+        cmd, env=env, capture_output=True, text=True, timeout=args.duration + 60, check=True
+    ).stdout
     return parse_wrk(out)
 
 
-def scenario_runs(base: str, prefix: str, token: str, floor: bool, args: argparse.Namespace) -> dict[str, Any]:
-    env = {**os.environ, "BENCH_PREFIX": prefix, "BENCH_TOKEN": token, "BENCH_IDS": str(RESULTS / "ids.txt"), "BENCH_FLOOR": "1" if floor else "0"}
+def scenario_runs(
+    base: str, prefix: str, token: str, floor: bool, args: argparse.Namespace
+) -> dict[str, Any]:
+    env = {
+        **os.environ,
+        "BENCH_PREFIX": prefix,
+        "BENCH_TOKEN": token,
+        "BENCH_IDS": str(RESULTS / "ids.txt"),
+        "BENCH_FLOOR": "1" if floor else "0",
+    }
     results = {}
     for name in args.scenarios:
         run_wrk(base, name, env, argparse.Namespace(**{**vars(args), "duration": args.warmup}))
@@ -191,7 +228,11 @@ def main() -> None:
             env = {**os.environ, "FUNDAMENT_DATABASE_URL": dsn, "FUNDAMENT_LOG_LEVEL": "warning"}
             out = subprocess.run(
                 [sys.executable, "-m", "fundament.cli", "operator-key", "create", "--name", "bench"],
-                env=env, capture_output=True, text=True, check=True, cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=ROOT,
             ).stdout
             operator_key = out.strip().splitlines()[-1]
             port = free_port()
@@ -209,8 +250,19 @@ def main() -> None:
             app_dsn = make_url(dsn).set(username="fundament_app").render_as_string(hide_password=False)
             floor_env = {**os.environ, "FLOOR_DSN": app_dsn, "FLOOR_TENANT": info["tenant"]}
             floor_cmd = [
-                sys.executable, "-m", "uvicorn", "bench.floor:app", "--port", str(port),
-                "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bench.floor:app",
+                "--port",
+                str(port),
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
+                "--no-access-log",
+                "--log-level",
+                "warning",
             ]
             with process(floor_cmd, floor_env, floor_base + "/records"):
                 print("floor (1 worker)", flush=True)
@@ -220,7 +272,9 @@ def main() -> None:
 
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip(),
+        "commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+        ).stdout.strip(),
         "machine": f"{platform.machine()}, {os.cpu_count()} vCPU, {platform.python_version()}",
         "args": vars(args),
         "fundament": ours,
@@ -229,7 +283,9 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(report, indent=2))
     print()
-    print("| scenario | Fundament req/s | p50 ms | p99 ms | floor req/s | p50 ms | p99 ms | req/s ratio | p99 ratio |")
+    print(
+        "| scenario | Fundament req/s | p50 ms | p99 ms | floor req/s | p50 ms | p99 ms | req/s ratio | p99 ratio |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in args.scenarios:
         a, b = ours[name], floor[name]

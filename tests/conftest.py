@@ -136,7 +136,8 @@ class TenantFixture:
 
     async def record(self, data: dict[str, Any], collection: str = "contacts") -> dict[str, Any]:
         r = await self.http.post(
-            f"{self.base}/collections/{collection}/records", json={"data": data},
+            f"{self.base}/collections/{collection}/records",
+            json={"data": data},
             headers=self.h("member"),
         )
         assert r.status_code == 201, r.text
@@ -153,7 +154,8 @@ async def make_tenant(http: httpx.AsyncClient, operator_key: str) -> TenantFixtu
     keys: dict[str, str] = {}
     for role in ("viewer", "member", "admin", "owner"):
         r = await http.post(
-            f"/v1/tenants/{tenant_id}/api-keys", json={"name": role, "role": role},
+            f"/v1/tenants/{tenant_id}/api-keys",
+            json={"name": role, "role": role},
             headers=bearer(operator_key),
         )
         assert r.status_code == 201, r.text

@@ -65,8 +65,13 @@ def test_serve_embedded_quick_start_and_crash_cleanup(tmp_path: Path) -> None:
 
         # the CLI works beside the running server, on the same embedded database
         out = subprocess.run(
-            _fundament("operator-key", "create", "--name", "smoke"), env=env, cwd=tmp_path,
-            capture_output=True, text=True, timeout=120, check=True,
+            _fundament("operator-key", "create", "--name", "smoke"),
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
         ).stdout
         key = out.strip().splitlines()[-1]
         assert key.startswith("fdo_")
@@ -80,9 +85,13 @@ def test_serve_embedded_quick_start_and_crash_cleanup(tmp_path: Path) -> None:
         server.send_signal(signal.SIGKILL)
         server.wait(10)
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in postmasters):
+        while time.monotonic() < deadline and any(
+            p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in postmasters
+        ):
             time.sleep(0.2)
-        assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in postmasters), "orphan postgres left behind"
+        assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in postmasters), (
+            "orphan postgres left behind"
+        )
 
         # a restart on the same data dir finds the data again
         server = subprocess.Popen(_fundament("serve", "--port", str(port)), env=env, cwd=tmp_path)

@@ -81,28 +81,46 @@ def live_server(admin_dsn: str, tmp_path: Path):
 def test_schemathesis_finds_no_server_errors(live_server: str, operator_key: str, tmp_path: Path):
     """Fuzz every operation as the operator, against a tenant with a real collection."""
     h = {"Authorization": f"Bearer {operator_key}"}
-    t = httpx.post(f"{live_server}/v1/tenants", json={"name": "Fuzz", "slug": f"fuzz-{os.getpid()}"}, headers=h).json()
+    t = httpx.post(
+        f"{live_server}/v1/tenants", json={"name": "Fuzz", "slug": f"fuzz-{os.getpid()}"}, headers=h
+    ).json()
     schema = {"type": "object", "properties": {"email": {"type": "string"}, "score": {"type": "integer"}}}
     r = httpx.post(
         f"{live_server}/v1/tenants/{t['id']}/collections",
-        json={"name": "contacts", "schema": schema, "indexes": ["score"]}, headers=h,
+        json={"name": "contacts", "schema": schema, "indexes": ["score"]},
+        headers=h,
     )
     assert r.status_code == 201
     config = tmp_path / "schemathesis.toml"
     config.write_text(
         f'[parameters]\n"path.tenant" = "{t["id"]}"\n"path.name" = "contacts"\n'
-        '[generation]\nallow-x00 = false\n'
+        "[generation]\nallow-x00 = false\n"
     )
     exe = shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or "schemathesis"
     cmd = [
-        exe, "--config-file", str(config), "run", f"{live_server}/v1/openapi.json",
-        "--header", f"Authorization: Bearer {operator_key}",
-        "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,"
+        exe,
+        "--config-file",
+        str(config),
+        "run",
+        f"{live_server}/v1/openapi.json",
+        "--header",
+        f"Authorization: Bearer {operator_key}",
+        "--checks",
+        "not_a_server_error,status_code_conformance,content_type_conformance,"
         "response_schema_conformance,response_headers_conformance",
-        "--max-examples", os.environ.get("FUNDAMENT_FUZZ_EXAMPLES", "40"),
-        "--phases", "examples,coverage,fuzzing",
-        "--workers", "2", "--seed", "1", "--no-color", "--request-timeout", "10",
-        "--max-time", "240",
+        "--max-examples",
+        os.environ.get("FUNDAMENT_FUZZ_EXAMPLES", "40"),
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--workers",
+        "2",
+        "--seed",
+        "1",
+        "--no-color",
+        "--request-timeout",
+        "10",
+        "--max-time",
+        "240",
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert out.returncode == 0, out.stdout[-8000:] + out.stderr[-2000:]

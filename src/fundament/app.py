@@ -86,9 +86,7 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
     app.state.db = db
     app.state.shutting_down = False
     app.state.expected_migration = current_head()
-    app.state.authenticator = identity.KeyAuthenticator(
-        db, ttl_seconds=settings.key_cache_ttl_seconds
-    )
+    app.state.authenticator = identity.KeyAuthenticator(db, ttl_seconds=settings.key_cache_ttl_seconds)
     ops.install(app)
     tenancy.install(app)
     identity.install(app)
@@ -139,8 +137,11 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(
-        title=app.title, version=app.version, openapi_version="3.1.0",
-        description=app.description, routes=app.routes,
+        title=app.title,
+        version=app.version,
+        openapi_version="3.1.0",
+        description=app.description,
+        routes=app.routes,
     )
     components = schema.setdefault("components", {})
     components.setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
@@ -149,9 +150,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     components["securitySchemes"] = {
         "bearer": {"type": "http", "scheme": "bearer", "description": "Operator or tenant key."}
     }
-    problem_content = {
-        "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
-    }
+    problem_content = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
     for path, item in schema.get("paths", {}).items():
         for method, op in item.items():
             responses = op.setdefault("responses", {})
@@ -170,7 +169,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                     code == "200" and path.endswith("{record_id}") and method == "get"
                 ):
                     resp.setdefault("headers", {})["ETag"] = {
-                        "schema": {"type": "string"}, "description": "The record's version."
+                        "schema": {"type": "string"},
+                        "description": "The record's version.",
                     }
     app.openapi_schema = schema
     return schema

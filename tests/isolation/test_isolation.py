@@ -21,10 +21,15 @@ async def populated(http, tenant, other_tenant):
     a = tenant
     await a.collection()
     rec = await a.record({"email": "secret@a.example"})
-    user = (await http.post(f"{a.base}/users", json={"email": "u@a.example", "role": "viewer"}, headers=a.h("admin"))).json()
+    user = (
+        await http.post(
+            f"{a.base}/users", json={"email": "u@a.example", "role": "viewer"}, headers=a.h("admin")
+        )
+    ).json()
     key = (await http.get(f"{a.base}/api-keys", headers=a.h("admin"))).json()["items"][0]
     await http.post(
-        f"{a.base}/collections/contacts/records", json={"data": {"email": "idem@a.example"}},
+        f"{a.base}/collections/contacts/records",
+        json={"data": {"email": "idem@a.example"}},
         headers={**a.h("member"), "Idempotency-Key": "k1"},
     )
     return a, other_tenant, rec, user, key
@@ -111,14 +116,16 @@ async def test_rls_without_context_sees_nothing_and_cannot_write(app_conn, popul
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         await app_conn.execute(
             "INSERT INTO users (tenant_id, id, email, role, created_at, updated_at)"
-            " VALUES ($1, 'usr_x', 'x@x', 'viewer', now(), now())", a.id,
+            " VALUES ($1, 'usr_x', 'x@x', 'viewer', now(), now())",
+            a.id,
         )
     async with app_conn.transaction():
         await app_conn.execute("SELECT set_config('fundament.tenant_id', 'tnt_somebody_else', true)")
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await app_conn.execute(
                 "INSERT INTO users (tenant_id, id, email, role, created_at, updated_at)"
-                " VALUES ($1, 'usr_x', 'x@x', 'viewer', now(), now())", a.id,
+                " VALUES ($1, 'usr_x', 'x@x', 'viewer', now(), now())",
+                a.id,
             )
 
 
@@ -141,8 +148,8 @@ async def test_app_role_is_unprivileged(app_conn):
     )
     assert owned == 0
     flags = await app_conn.fetch(
-        "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class"
-        " WHERE relname = ANY($1::text[])", [*TENANT_TABLES, "tenants"],
+        "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname = ANY($1::text[])",
+        [*TENANT_TABLES, "tenants"],
     )
     assert len(flags) == len(TENANT_TABLES) + 1
     assert all(f["relrowsecurity"] and f["relforcerowsecurity"] for f in flags)
@@ -154,7 +161,8 @@ async def test_every_tenant_table_leads_keys_with_tenant_id(app_conn):
     rows = await app_conn.fetch(
         "SELECT c.relname AS tbl, i.relname AS idx, pg_get_indexdef(i.oid) AS def"
         " FROM pg_index x JOIN pg_class c ON c.oid = x.indrelid JOIN pg_class i ON i.oid = x.indexrelid"
-        " WHERE c.relname = ANY($1::text[])", list(TENANT_TABLES),
+        " WHERE c.relname = ANY($1::text[])",
+        list(TENANT_TABLES),
     )
     assert rows
     for r in rows:

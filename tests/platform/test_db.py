@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fundament.app import app_dsn
-from fundament.platform import Database, Principal, RequestContext, Settings, ServiceUnavailable
+from fundament.platform import Database, Principal, RequestContext, ServiceUnavailable, Settings
 
 
 @pytest.fixture

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import orjson
+import contextlib
+import copy
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -52,9 +54,9 @@ def test_merge_patch_rfc_examples(target, patch, result):
 
 @given(json_objects, json_objects)
 def test_merge_patch_properties(target, patch):
-    before = orjson.dumps(target)
+    before = copy.deepcopy(target)
     out = merge_patch(target, patch)
-    assert orjson.dumps(target) == before  # inputs untouched
+    assert target == before  # inputs untouched
     for key, value in patch.items():
         if value is None:
             assert key not in out
@@ -70,10 +72,8 @@ def test_id_cursor_round_trip(value):
 
 @given(st.text(max_size=60))
 def test_garbage_cursor_is_a_clean_400(text):
-    try:
+    with contextlib.suppress(BadRequest):
         decode_id_cursor(text)
-    except BadRequest:
-        pass
 
 
 def test_ids_are_prefixed_and_sortable():

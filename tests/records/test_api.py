@@ -18,7 +18,9 @@ async def test_collection_crud(http, tenant):
     assert r.status_code == 200 and r.json() == coll
     r = await http.get(f"{tenant.base}/collections", headers=tenant.h("viewer"))
     assert [c["name"] for c in r.json()["items"]] == ["contacts"]
-    r = await http.post(f"{tenant.base}/collections", json={"name": "x", "schema": {}}, headers=tenant.h("member"))
+    r = await http.post(
+        f"{tenant.base}/collections", json={"name": "x", "schema": {}}, headers=tenant.h("member")
+    )
     assert r.status_code == 403
     assert (await http.get(f"{tenant.base}/collections/nope", headers=h)).status_code == 404
     assert (await http.delete(f"{tenant.base}/collections/contacts", headers=h)).status_code == 204
@@ -60,25 +62,34 @@ async def test_record_crud_etags(http, tenant):
     r = await http.get(f"{base}/{rec['id']}", headers={**tenant.h("viewer"), "If-None-Match": '"7"'})
     assert r.status_code == 200
 
-    r = await http.put(f"{base}/{rec['id']}", json={"data": {"email": "b@example.com"}}, headers={**h, "If-Match": '"1"'})
-    assert r.status_code == 200 and r.json()["version"] == 2 and r.json()["data"] == {"email": "b@example.com"}
+    r = await http.put(
+        f"{base}/{rec['id']}", json={"data": {"email": "b@example.com"}}, headers={**h, "If-Match": '"1"'}
+    )
+    assert (
+        r.status_code == 200 and r.json()["version"] == 2 and r.json()["data"] == {"email": "b@example.com"}
+    )
     assert r.headers["etag"] == '"2"'
-    r = await http.put(f"{base}/{rec['id']}", json={"data": {"email": "c@example.com"}}, headers={**h, "If-Match": '"1"'})
+    r = await http.put(
+        f"{base}/{rec['id']}", json={"data": {"email": "c@example.com"}}, headers={**h, "If-Match": '"1"'}
+    )
     assert r.status_code == 412 and r.headers["content-type"] == PROBLEM
 
     r = await http.patch(
-        f"{base}/{rec['id']}", content=b'{"score": 9, "address": {"city": "Bern"}}',
+        f"{base}/{rec['id']}",
+        content=b'{"score": 9, "address": {"city": "Bern"}}',
         headers={**h, "Content-Type": "application/merge-patch+json", "If-Match": '"2"'},
     )
     assert r.status_code == 200, r.text
     assert r.json()["data"] == {"email": "b@example.com", "score": 9, "address": {"city": "Bern"}}
     r = await http.patch(
-        f"{base}/{rec['id']}", content=b'{"score": null}',
+        f"{base}/{rec['id']}",
+        content=b'{"score": null}',
         headers={**h, "Content-Type": "application/merge-patch+json"},
     )
     assert r.json()["data"] == {"email": "b@example.com", "address": {"city": "Bern"}}
     r = await http.patch(
-        f"{base}/{rec['id']}", content=b'{"email": null}',
+        f"{base}/{rec['id']}",
+        content=b'{"email": null}',
         headers={**h, "Content-Type": "application/merge-patch+json"},
     )
     assert r.status_code == 422  # result fails the schema: email is required
@@ -86,7 +97,9 @@ async def test_record_crud_etags(http, tenant):
     assert (await http.delete(f"{base}/{rec['id']}", headers={**h, "If-Match": '"1"'})).status_code == 412
     assert (await http.delete(f"{base}/{rec['id']}", headers=h)).status_code == 204
     assert (await http.get(f"{base}/{rec['id']}", headers=h)).status_code == 404
-    assert (await http.put(f"{base}/{rec['id']}", json={"data": {"email": "x"}}, headers=h)).status_code == 404
+    assert (
+        await http.put(f"{base}/{rec['id']}", json={"data": {"email": "x"}}, headers=h)
+    ).status_code == 404
 
 
 async def test_record_validation_errors(http, tenant):
@@ -99,8 +112,12 @@ async def test_record_validation_errors(http, tenant):
     assert "/data/score" in paths and "/data" in paths
     for bad in ({"data": []}, {}, {"data": {"email": "a"}, "more": 1}, {"data": "x"}):
         assert (await http.post(base, json=bad, headers=h)).status_code == 422, bad
-    assert (await http.post(base, json={"data": {"email": "a"}}, headers=tenant.h("viewer"))).status_code == 403
-    assert (await http.post(f"{tenant.base}/collections/nope/records", json={"data": {}}, headers=h)).status_code == 404
+    assert (
+        await http.post(base, json={"data": {"email": "a"}}, headers=tenant.h("viewer"))
+    ).status_code == 403
+    assert (
+        await http.post(f"{tenant.base}/collections/nope/records", json={"data": {}}, headers=h)
+    ).status_code == 404
     assert (await http.get(f"{base}/not-an-id", headers=h)).status_code == 404
 
 
@@ -120,9 +137,9 @@ async def test_idempotency_key(http, tenant):
 
     # concurrent retries of one request write once
     h2 = {**tenant.h("member"), "Idempotency-Key": "burst"}
-    answers = await asyncio.gather(*[
-        http.post(base, json={"data": {"email": "burst@example.com"}}, headers=h2) for _ in range(8)
-    ])
+    answers = await asyncio.gather(
+        *[http.post(base, json={"data": {"email": "burst@example.com"}}, headers=h2) for _ in range(8)]
+    )
     assert {a.status_code for a in answers} == {201}
     assert len({a.json()["id"] for a in answers}) == 1
 
@@ -146,7 +163,9 @@ async def test_list_filter_sort_cursor(http, tenant):
     assert await ids({}) == list(range(12))  # default sort created_at
     assert await ids({"filter": "score gt 9"}) == [10, 11]
     assert await ids({"filter": 'score ge 4 and email ew "@example.com"'}) == [5, 7, 9, 11]
-    assert await ids({"filter": 'score gt 8 and (email ew "@example.com" or not (vip pr))'}) == [10, 11] or True
+    assert (
+        await ids({"filter": 'score gt 8 and (email ew "@example.com" or not (vip pr))'}) == [10, 11] or True
+    )
     assert await ids({"filter": "vip pr", "sort": "-score"}) == [9, 6, 3, 0]
     assert await ids({"filter": 'email sw "u1"'}) == [1, 10, 11]
     assert await ids({"filter": f'id eq "{created[4]["id"]}"'}) == [4]
@@ -167,7 +186,13 @@ async def test_list_filter_sort_cursor(http, tenant):
 
     r = await http.get(base, params={"filter": "score gt"}, headers=h)
     assert r.status_code == 400 and "position" in r.json()["detail"]
-    for bad in ({"filter": "score eq"}, {"filter": '"x" eq 1'}, {"sort": "a,,b"}, {"cursor": "garbage"}, {"filter": "(" * 500}):
+    for bad in (
+        {"filter": "score eq"},
+        {"filter": '"x" eq 1'},
+        {"sort": "a,,b"},
+        {"cursor": "garbage"},
+        {"filter": "(" * 500},
+    ):
         r = await http.get(base, params=bad, headers=h)
         assert r.status_code == 400, (bad, r.text)
         assert r.headers["content-type"] == PROBLEM
@@ -185,7 +210,11 @@ async def test_schema_change_refused_when_records_fail(http, tenant):
     assert r.status_code == 200 and r.json()["version"] == 2
     assert "nickname" in r.json()["schema"]["properties"] and "email" in r.json()["schema"]["properties"]
     # the new schema applies at once to writes
-    r = await http.post(f"{url}/records", json={"data": {"email": "n@example.com", "nickname": "n"}}, headers=tenant.h("member"))
+    r = await http.post(
+        f"{url}/records",
+        json={"data": {"email": "n@example.com", "nickname": "n"}},
+        headers=tenant.h("member"),
+    )
     assert r.status_code == 201
     r = await http.patch(url, json={"retention_days": 30, "purpose": "CRM"}, headers=h)
     assert r.status_code == 200 and r.json()["retention_days"] == 30

@@ -73,7 +73,8 @@ async def test_tenant_key_reads_only_own_tenant(http, tenant, other_tenant):
 async def test_patch_tenant_and_region_fixed(http, operator_key, tenant):
     h = bearer(operator_key)
     r = await http.patch(
-        f"/v1/tenants/{tenant.id}", content=b'{"name": "Renamed", "plan": "pro"}',
+        f"/v1/tenants/{tenant.id}",
+        content=b'{"name": "Renamed", "plan": "pro"}',
         headers={**h, "Content-Type": "application/merge-patch+json"},
     )
     assert r.status_code == 200 and r.json()["name"] == "Renamed" and r.json()["plan"] == "pro"
@@ -82,9 +83,15 @@ async def test_patch_tenant_and_region_fixed(http, operator_key, tenant):
     r = await http.patch(f"/v1/tenants/{tenant.id}", json={"plan": "gold"}, headers=h)
     assert r.status_code == 422
     # the owner may rename, but not change the plan; an admin may not patch at all
-    assert (await http.patch(f"/v1/tenants/{tenant.id}", json={"name": "Mine"}, headers=tenant.h("owner"))).status_code == 200
-    assert (await http.patch(f"/v1/tenants/{tenant.id}", json={"plan": "enterprise"}, headers=tenant.h("owner"))).status_code == 403
-    assert (await http.patch(f"/v1/tenants/{tenant.id}", json={"name": "x"}, headers=tenant.h("admin"))).status_code == 403
+    assert (
+        await http.patch(f"/v1/tenants/{tenant.id}", json={"name": "Mine"}, headers=tenant.h("owner"))
+    ).status_code == 200
+    assert (
+        await http.patch(f"/v1/tenants/{tenant.id}", json={"plan": "enterprise"}, headers=tenant.h("owner"))
+    ).status_code == 403
+    assert (
+        await http.patch(f"/v1/tenants/{tenant.id}", json={"name": "x"}, headers=tenant.h("admin"))
+    ).status_code == 403
 
 
 async def test_suspended_tenant_keys_get_403(http, operator_key, tenant):
@@ -133,13 +140,17 @@ async def test_request_id_echo_and_unknown_query(http, operator_key):
 
 async def test_malformed_bodies(http, operator_key):
     h = bearer(operator_key)
-    r = await http.post("/v1/tenants", content=b"{not json", headers={**h, "Content-Type": "application/json"})
+    r = await http.post(
+        "/v1/tenants", content=b"{not json", headers={**h, "Content-Type": "application/json"}
+    )
     assert r.status_code == 400 and r.headers["content-type"] == PROBLEM
     r = await http.post("/v1/tenants", content=b"name=x", headers={**h, "Content-Type": "text/plain"})
     assert r.status_code == 415
     r = await http.post("/v1/tenants", json=[1, 2], headers=h)
     assert r.status_code == 422
-    r = await http.post("/v1/tenants", content=b"x" * (2 * 1024 * 1024), headers={**h, "Content-Type": "application/json"})
+    r = await http.post(
+        "/v1/tenants", content=b"x" * (2 * 1024 * 1024), headers={**h, "Content-Type": "application/json"}
+    )
     assert r.status_code == 413
     r = await http.get("/v1/nothing-here", headers=h)
     assert r.status_code == 404 and r.headers["content-type"] == PROBLEM

@@ -36,16 +36,17 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 @router.post(
-    "/api-keys", status_code=201, response_model=ApiKeyCreated, tags=["api keys"],
+    "/api-keys",
+    status_code=201,
+    response_model=ApiKeyCreated,
+    tags=["api keys"],
     summary="Create a tenant API key",
     description="The secret `key` is returned only here (with `Cache-Control: no-store`). "
     "A key cannot be given a role above the caller's own.",
 )
 async def create_api_key(tenant: str, body: ApiKeyCreate, request: Request, ctx: Admin) -> Response:
     async with database(request).transaction(ctx) as tx:
-        created = await service.create_api_key(
-            tx, name=body.name, role=body.role, expires_at=body.expires_at
-        )
+        created = await service.create_api_key(tx, name=body.name, role=body.role, expires_at=body.expires_at)
     headers = {**NO_STORE, "Location": f"/v1/tenants/{tenant}/api-keys/{created['id']}"}
     return json_response(created, 201, headers)
 
@@ -58,7 +59,10 @@ async def list_api_keys(tenant: str, request: Request, ctx: Admin, page: Page) -
 
 
 @router.delete(
-    "/api-keys/{key_id}", status_code=204, tags=["api keys"], summary="Revoke a key",
+    "/api-keys/{key_id}",
+    status_code=204,
+    tags=["api keys"],
+    summary="Revoke a key",
     response_class=Response,
     description="Takes effect at once on every instance.",
 )
@@ -69,15 +73,17 @@ async def revoke_api_key(tenant: str, key_id: str, request: Request, ctx: Admin)
 
 
 @router.post(
-    "/users", status_code=201, response_model=User, tags=["users"],
-    responses=doc_responses(409), summary="Create a user",
+    "/users",
+    status_code=201,
+    response_model=User,
+    tags=["users"],
+    responses=doc_responses(409),
+    summary="Create a user",
 )
 async def create_user(tenant: str, body: UserCreate, request: Request, ctx: Admin) -> Response:
     async with database(request).transaction(ctx) as tx:
         user = await service.create_user(tx, email=body.email, name=body.name, role=body.role)
-    return json_response(
-        user.to_json(), 201, {"Location": f"/v1/tenants/{tenant}/users/{user.id}"}
-    )
+    return json_response(user.to_json(), 201, {"Location": f"/v1/tenants/{tenant}/users/{user.id}"})
 
 
 @router.get("/users", response_model=UserList, tags=["users"], summary="List users")
@@ -95,19 +101,23 @@ async def get_user(tenant: str, user_id: str, request: Request, ctx: Admin) -> R
 
 
 @router.patch(
-    "/users/{user_id}", response_model=User, tags=["users"], responses=doc_responses(409),
+    "/users/{user_id}",
+    response_model=User,
+    tags=["users"],
+    responses=doc_responses(409),
     summary="Change a user (JSON Merge Patch)",
 )
-async def patch_user(
-    tenant: str, user_id: str, body: UserPatch, request: Request, ctx: Admin
-) -> Response:
+async def patch_user(tenant: str, user_id: str, body: UserPatch, request: Request, ctx: Admin) -> Response:
     async with database(request).transaction(ctx) as tx:
         user = await service.update_user(tx, user_id, changes=body.model_dump(exclude_unset=True))
     return json_response(user.to_json())
 
 
 @router.delete(
-    "/users/{user_id}", status_code=204, tags=["users"], summary="Delete a user",
+    "/users/{user_id}",
+    status_code=204,
+    tags=["users"],
+    summary="Delete a user",
     response_class=Response,
 )
 async def delete_user(tenant: str, user_id: str, request: Request, ctx: Admin) -> Response:

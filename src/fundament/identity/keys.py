@@ -138,7 +138,8 @@ class KeyAuthenticator:
             row = await tx.conn.fetchrow(
                 "SELECT id, role, expires_at FROM api_keys"
                 " WHERE tenant_id = $1 AND secret_hash = $2 AND revoked_at IS NULL",
-                tenant_id, digest,
+                tenant_id,
+                digest,
             )
         if row is None:
             return None
@@ -159,4 +160,3 @@ class KeyAuthenticator:
                 self._status.clear()
             self._status[tenant_id] = (status, now)
         return status
-

@@ -51,9 +51,7 @@ def _key_json(rec: asyncpg.Record) -> dict[str, Any]:
     }
 
 
-async def create_api_key(
-    tx: Tx, *, name: str, role: str, expires_at: datetime | None
-) -> dict[str, Any]:
+async def create_api_key(tx: Tx, *, name: str, role: str, expires_at: datetime | None) -> dict[str, Any]:
     """Create a tenant key; the returned dict holds the secret, shown only this once."""
     _check_grant(tx.ctx.principal, role)
     now = utcnow()
@@ -74,7 +72,14 @@ async def create_api_key(
     rec = await tx.conn.fetchrow(
         "INSERT INTO api_keys (tenant_id, id, name, role, prefix, secret_hash, created_at,"
         f" expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {_KEY_COLUMNS}",
-        tx.tenant_id, key_id, name, role, prefix, hash_key(key), now, expires_at,
+        tx.tenant_id,
+        key_id,
+        name,
+        role,
+        prefix,
+        hash_key(key),
+        now,
+        expires_at,
     )
     tx.emit("api_key.created", "api_key", key_id, role=role)
     return {**_key_json(rec), "key": key}
@@ -85,7 +90,9 @@ async def list_api_keys(tx: Tx, *, limit: int, cursor: str | None) -> Page[dict[
     rows = await tx.conn.fetch(
         f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 AND revoked_at IS NULL"
         " AND ($2::text IS NULL OR id > $2) ORDER BY id LIMIT $3",
-        tx.tenant_id, after, limit + 1,
+        tx.tenant_id,
+        after,
+        limit + 1,
     )
     items = [_key_json(r) for r in rows[:limit]]
     return Page(items, encode_id_cursor(items[-1]["id"]) if len(rows) > limit else None)
@@ -97,14 +104,16 @@ async def revoke_api_key(tx: Tx, key_id: str) -> None:
         raise NotFound("No such API key.")
     role = await tx.conn.fetchval(
         "SELECT role FROM api_keys WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL",
-        tx.tenant_id, key_id,
+        tx.tenant_id,
+        key_id,
     )
     if role is None:
         raise NotFound("No such API key.")
     _check_grant(tx.ctx.principal, role)
     await tx.conn.execute(
         "UPDATE api_keys SET revoked_at = now() WHERE tenant_id = $1 AND id = $2",
-        tx.tenant_id, key_id,
+        tx.tenant_id,
+        key_id,
     )
     tx.emit("api_key.revoked", "api_key", key_id)
     tx.invalidate(f"key:{key_id}")
@@ -115,9 +124,12 @@ async def create_operator_key(conn: asyncpg.Connection, *, name: str) -> tuple[s
     key, prefix = make_operator_key()
     key_id = new_id("opk")
     await conn.execute(
-        "INSERT INTO operator_keys (id, name, prefix, secret_hash, created_at)"
-        " VALUES ($1, $2, $3, $4, $5)",
-        key_id, name, prefix, hash_key(key), utcnow(),
+        "INSERT INTO operator_keys (id, name, prefix, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+        key_id,
+        name,
+        prefix,
+        hash_key(key),
+        utcnow(),
     )
     return key_id, key
 
@@ -159,7 +171,12 @@ async def create_user(tx: Tx, *, email: str, name: str | None, role: str) -> Use
         rec = await tx.conn.fetchrow(
             "INSERT INTO users (tenant_id, id, email, name, role, created_at, updated_at)"
             f" VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING {_USER_COLUMNS}",
-            tx.tenant_id, user_id, email, name, role, now,
+            tx.tenant_id,
+            user_id,
+            email,
+            name,
+            role,
+            now,
         )
     except asyncpg.UniqueViolationError as exc:
         raise _email_taken(email) from exc
@@ -172,7 +189,8 @@ async def get_user(tx: Tx, user_id: str) -> UserRow:
         raise NotFound("No such user.")
     rec = await tx.conn.fetchrow(
         f"SELECT {_USER_COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2",
-        tx.tenant_id, user_id,
+        tx.tenant_id,
+        user_id,
     )
     if rec is None:
         raise NotFound("No such user.")
@@ -184,7 +202,9 @@ async def list_users(tx: Tx, *, limit: int, cursor: str | None) -> Page[UserRow]
     rows = await tx.conn.fetch(
         f"SELECT {_USER_COLUMNS} FROM users WHERE tenant_id = $1"
         " AND ($2::text IS NULL OR id > $2) ORDER BY id LIMIT $3",
-        tx.tenant_id, after, limit + 1,
+        tx.tenant_id,
+        after,
+        limit + 1,
     )
     items = [UserRow(**dict(r)) for r in rows[:limit]]
     return Page(items, encode_id_cursor(items[-1].id) if len(rows) > limit else None)
@@ -208,7 +228,9 @@ async def update_user(tx: Tx, user_id: str, *, changes: dict[str, Any]) -> UserR
         rec = await tx.conn.fetchrow(
             f"UPDATE users SET {sets}, updated_at = now() WHERE tenant_id = $1 AND id = $2"
             f" RETURNING {_USER_COLUMNS}",
-            tx.tenant_id, user_id, *fields.values(),
+            tx.tenant_id,
+            user_id,
+            *fields.values(),
         )
     except asyncpg.UniqueViolationError as exc:
         raise _email_taken(str(fields.get("email"))) from exc
@@ -219,7 +241,5 @@ async def update_user(tx: Tx, user_id: str, *, changes: dict[str, Any]) -> UserR
 async def delete_user(tx: Tx, user_id: str) -> None:
     current = await get_user(tx, user_id)
     _check_grant(tx.ctx.principal, current.role)
-    await tx.conn.execute(
-        "DELETE FROM users WHERE tenant_id = $1 AND id = $2", tx.tenant_id, user_id
-    )
+    await tx.conn.execute("DELETE FROM users WHERE tenant_id = $1 AND id = $2", tx.tenant_id, user_id)
     tx.emit("user.deleted", "user", user_id)

@@ -29,6 +29,7 @@ from fundament.platform.http import (
     database,
     doc_responses,
     json_response,
+    json_text,
 )
 from fundament.platform.idempotency import (
     StoredResponse,
@@ -83,6 +84,7 @@ __all__ = [
     "doc_responses",
     "encode_id_cursor",
     "json_response",
+    "json_text",
     "list_params",
     "looks_like_id",
     "merge_patch",

@@ -26,10 +26,7 @@ log = logging.getLogger("fundament.db")
 
 INVALIDATION_CHANNEL = "fundament_invalidate"
 
-_SET_SCOPE = (
-    "SELECT set_config('fundament.tenant_id', $1, true), "
-    "set_config('fundament.operator', $2, true)"
-)
+_SET_SCOPE = "SELECT set_config('fundament.tenant_id', $1, true), set_config('fundament.operator', $2, true)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,9 +50,7 @@ class Tx:
     events: list[WriteEvent] = field(default_factory=list)
     _notifications: list[str] = field(default_factory=list)
 
-    def emit(
-        self, action: str, target_type: str, target_id: str, **details: Any
-    ) -> None:
+    def emit(self, action: str, target_type: str, target_id: str, **details: Any) -> None:
         """Record a write so before-commit hooks see it."""
         self.events.append(WriteEvent(action, target_type, target_id, self.tenant_id, details))
 
@@ -120,9 +115,7 @@ class Database:
             self._pool = None
 
     @asynccontextmanager
-    async def transaction(
-        self, ctx: RequestContext, *, tenant_id: str | None = None
-    ) -> AsyncIterator[Tx]:
+    async def transaction(self, ctx: RequestContext, *, tenant_id: str | None = None) -> AsyncIterator[Tx]:
         """Begin, scope to a tenant, yield, run hooks, commit; roll back on any error.
 
         ``tenant_id`` defaults to ``ctx.tenant_id``. Nothing is kept unless the block
@@ -143,9 +136,7 @@ class Database:
                     for hook in self.before_commit:
                         await hook(tx)
                     for message in tx._notifications:
-                        await conn.execute(
-                            "SELECT pg_notify($1, $2)", INVALIDATION_CHANNEL, message
-                        )
+                        await conn.execute("SELECT pg_notify($1, $2)", INVALIDATION_CHANNEL, message)
             finally:
                 await self.pool.release(conn)
         # Committed: this instance drops its caches now rather than when its own

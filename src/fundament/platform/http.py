@@ -41,6 +41,21 @@ log = logging.getLogger("fundament.http")
 _CLIENT_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 
 
+def json_text(value: Any, *, where: str = "/") -> str:
+    """Serialise client-supplied JSON for a jsonb parameter.
+
+    orjson refuses integers beyond 64 bits, which JSON allows and pydantic accepts; that
+    is the client's problem (422), not a server error.
+    """
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError as exc:
+        raise ValidationFailed(
+            "A number is out of range (integers must fit in 64 bits).",
+            errors=[FieldError(where, "integer out of range")],
+        ) from exc
+
+
 class JSONResponse(Response):
     media_type = "application/json"
 
@@ -48,11 +63,11 @@ class JSONResponse(Response):
         return orjson.dumps(content)
 
 
-def json_response(
-    content: Any, status_code: int = 200, headers: Mapping[str, str] | None = None
-) -> Response:
+def json_response(content: Any, status_code: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     return Response(
-        orjson.dumps(content), status_code=status_code, headers=headers,
+        orjson.dumps(content),
+        status_code=status_code,
+        headers=headers,
         media_type="application/json",
     )
 
@@ -136,6 +151,7 @@ def _too_large(limit: int) -> PayloadTooLarge:
 
 # --- exception handlers ----------------------------------------------------------------
 
+
 def _loc_to_path(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body",)]
     return "/" + "/".join(parts) if parts else "/"
@@ -151,12 +167,11 @@ async def handle_validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
     if any(e.get("type") == "json_invalid" for e in errors):
-        return problem_response(
-            BadRequest("The request body is not valid JSON.", type=T.INVALID_JSON)
-        )
+        return problem_response(BadRequest("The request body is not valid JSON.", type=T.INVALID_JSON))
     field_errors = [
         FieldError(
-            path=_loc_to_path(tuple(e.get("loc", ()))) if e.get("loc", ("",))[0] == "body"
+            path=_loc_to_path(tuple(e.get("loc", ())))
+            if e.get("loc", ("",))[0] == "body"
             else ".".join(str(p) for p in e.get("loc", ())),
             message=str(e.get("msg", "invalid")),
         )
@@ -174,9 +189,7 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     if exc.status_code == 404:
         problem = NotFound("No such resource.")
     elif exc.status_code == 405:
-        problem = MethodNotAllowed(
-            "This method is not allowed on this resource.", headers=exc.headers or {}
-        )
+        problem = MethodNotAllowed("This method is not allowed on this resource.", headers=exc.headers or {})
     else:
         problem = BadRequest(str(exc.detail))
         problem.status = exc.status_code  # type: ignore[misc]
@@ -211,21 +224,16 @@ class StrictRoute(APIRoute):
     ``?limt=5`` must not silently return the default page.
     """
 
-    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        super().__init__(path, endpoint, **kwargs)
-        allowed: set[str] = set()
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        inner = super().get_route_handler()
+        allowed_names: set[str] = set()
         stack = [self.dependant]
         while stack:
             dep = stack.pop()
-            allowed.update(p.alias for p in dep.query_params)
+            allowed_names.update(p.alias for p in dep.query_params)
             stack.extend(dep.dependencies)
-        self.allowed_query = frozenset(allowed)
-        self.has_body = self.dependant.body_params != []
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        inner = super().get_route_handler()
-        allowed = self.allowed_query
-        has_body = self.has_body
+        allowed = frozenset(allowed_names)
+        has_body = bool(self.dependant.body_params)
 
         async def handler(request: Request) -> Response:
             query = request.scope.get("query_string", b"")
@@ -241,8 +249,7 @@ class StrictRoute(APIRoute):
                 media = ctype.split(";", 1)[0].strip().lower()
                 if media not in _JSON_TYPES and not (media == "" and not await request.body()):
                     raise UnsupportedMediaType(
-                        "Send the body as application/json (or application/merge-patch+json "
-                        "for PATCH)."
+                        "Send the body as application/json (or application/merge-patch+json for PATCH)."
                     )
             return await inner(request)
 

@@ -58,13 +58,18 @@ async def run_idempotent(
         "INSERT INTO idempotency_keys (tenant_id, key, scope, request_hash, status, headers,"
         " body, created_at) VALUES ($1, $2, $3, $4, 0, '{}', '', $5)"
         " ON CONFLICT (tenant_id, key) DO NOTHING RETURNING true",
-        tx.tenant_id, key, scope, fingerprint, utcnow(),
+        tx.tenant_id,
+        key,
+        scope,
+        fingerprint,
+        utcnow(),
     )
     if not claimed:
         row = await tx.conn.fetchrow(
             "SELECT scope, request_hash, status, headers, body FROM idempotency_keys"
             " WHERE tenant_id = $1 AND key = $2",
-            tx.tenant_id, key,
+            tx.tenant_id,
+            key,
         )
         if row is None or row["scope"] != scope or bytes(row["request_hash"]) != fingerprint:
             raise ValidationFailed(
@@ -72,14 +77,15 @@ async def run_idempotent(
                 type=T.IDEMPOTENCY_MISMATCH,
                 title="Idempotency key reused",
             )
-        return StoredResponse(
-            row["status"], orjson.loads(row["headers"]), bytes(row["body"]), replayed=True
-        )
+        return StoredResponse(row["status"], orjson.loads(row["headers"]), bytes(row["body"]), replayed=True)
     response = await produce()
     await tx.conn.execute(
         "UPDATE idempotency_keys SET status = $3, headers = $4::jsonb, body = $5"
         " WHERE tenant_id = $1 AND key = $2",
-        tx.tenant_id, key, response.status, orjson.dumps(response.headers).decode(),
+        tx.tenant_id,
+        key,
+        response.status,
+        orjson.dumps(response.headers).decode(),
         response.body,
     )
     return response

@@ -27,9 +27,7 @@ class ListParams:
 
 
 def list_params(
-    limit: Annotated[
-        int, Query(ge=1, le=200, description="Page size, 1–200.")
-    ] = 50,
+    limit: Annotated[int, Query(ge=1, le=200, description="Page size, 1–200.")] = 50,
     cursor: Annotated[
         str | None,
         Query(max_length=2048, description="Opaque cursor from a previous page's next_cursor."),

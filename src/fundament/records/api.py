@@ -66,19 +66,20 @@ def _record_headers(tenant: str, name: str, row: service.RecordRow) -> dict[str,
 
 # --- collections ------------------------------------------------------------------------
 
+
 @router.post(
-    "", status_code=201, response_model=Collection, tags=["collections"],
-    responses=doc_responses(409), summary="Create a collection",
+    "",
+    status_code=201,
+    response_model=Collection,
+    tags=["collections"],
+    responses=doc_responses(409),
+    summary="Create a collection",
 )
-async def create_collection(
-    tenant: str, body: CollectionCreate, request: Request, ctx: Admin
-) -> Response:
+async def create_collection(tenant: str, body: CollectionCreate, request: Request, ctx: Admin) -> Response:
     async with database(request).transaction(ctx) as tx:
         coll = await colls.create_collection(tx, body.model_dump(by_alias=True))
     _state(request).indexes.ensure(coll.indexes)
-    return json_response(
-        coll.to_json(), 201, {"Location": f"/v1/tenants/{tenant}/collections/{coll.name}"}
-    )
+    return json_response(coll.to_json(), 201, {"Location": f"/v1/tenants/{tenant}/collections/{coll.name}"})
 
 
 @router.get("", response_model=CollectionList, tags=["collections"], summary="List collections")
@@ -96,7 +97,10 @@ async def get_collection(tenant: str, name: Name, request: Request, ctx: Viewer)
 
 
 @router.patch(
-    "/{name}", response_model=Collection, tags=["collections"], responses=doc_responses(409),
+    "/{name}",
+    response_model=Collection,
+    tags=["collections"],
+    responses=doc_responses(409),
     summary="Change a collection (JSON Merge Patch)",
     description="A schema change that existing records would fail is refused with 409; the "
     "problem's `record_ids` names up to 10 of them.",
@@ -112,7 +116,10 @@ async def patch_collection(
 
 
 @router.delete(
-    "/{name}", status_code=204, response_class=Response, tags=["collections"],
+    "/{name}",
+    status_code=204,
+    response_class=Response,
+    tags=["collections"],
     summary="Delete a collection and its records",
 )
 async def delete_collection(tenant: str, name: Name, request: Request, ctx: Admin) -> Response:
@@ -123,8 +130,12 @@ async def delete_collection(tenant: str, name: Name, request: Request, ctx: Admi
 
 # --- records ----------------------------------------------------------------------------
 
+
 @router.post(
-    "/{name}/records", status_code=201, response_model=Record, tags=["records"],
+    "/{name}/records",
+    status_code=201,
+    response_model=Record,
+    tags=["records"],
     summary="Create a record",
     description="Send `Idempotency-Key` to make retries safe: the same key and body return "
     "the first answer without a second write; the same key with another body is a 422.",
@@ -135,9 +146,7 @@ async def create_record(
     body: RecordWrite,
     request: Request,
     ctx: Member,
-    idempotency_key: Annotated[
-        str | None, Header(alias="Idempotency-Key", max_length=255)
-    ] = None,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
 ) -> Response:
     state = _state(request)
     coll = await state.cache.get(ctx, tenant, name)
@@ -152,8 +161,11 @@ async def create_record(
         else:
             fingerprint = request_fingerprint("POST", request.url.path, await request.body())
             result = await run_idempotent(
-                tx, key=check_idempotency_key(idempotency_key), scope=f"POST {request.url.path}",
-                fingerprint=fingerprint, produce=produce,
+                tx,
+                key=check_idempotency_key(idempotency_key),
+                scope=f"POST {request.url.path}",
+                fingerprint=fingerprint,
+                produce=produce,
             )
     headers = dict(result.headers)
     if result.replayed:
@@ -162,7 +174,10 @@ async def create_record(
 
 
 @router.get(
-    "/{name}/records", response_model=RecordList, tags=["records"], summary="List records",
+    "/{name}/records",
+    response_model=RecordList,
+    tags=["records"],
+    summary="List records",
     description="`filter` is a SCIM filter (RFC 7644 §3.4.2.2) over fields of `data` and "
     "`id`, `created_at`, `updated_at`; string comparisons are case-sensitive. `sort` is a "
     "comma-separated list of fields, `-` for descending (default `created_at`).",
@@ -173,7 +188,7 @@ async def list_records(
     request: Request,
     ctx: Viewer,
     page: Page,
-    filter: Annotated[str | None, Query(max_length=2000, examples=['score gt 10'])] = None,
+    filter: Annotated[str | None, Query(max_length=2000, examples=["score gt 10"])] = None,
     sort: Annotated[str | None, Query(max_length=300, examples=["-score,created_at"])] = None,
 ) -> Response:
     await _state(request).cache.get(ctx, tenant, name)
@@ -185,8 +200,11 @@ async def list_records(
 
 
 @router.get(
-    "/{name}/records/{record_id}", response_model=Record, tags=["records"],
-    responses=doc_responses(304), summary="Get a record",
+    "/{name}/records/{record_id}",
+    response_model=Record,
+    tags=["records"],
+    responses=doc_responses(304),
+    summary="Get a record",
 )
 async def get_record(
     tenant: str,
@@ -205,8 +223,11 @@ async def get_record(
 
 
 @router.put(
-    "/{name}/records/{record_id}", response_model=Record, tags=["records"],
-    responses=doc_responses(412), summary="Replace a record",
+    "/{name}/records/{record_id}",
+    response_model=Record,
+    tags=["records"],
+    responses=doc_responses(412),
+    summary="Replace a record",
 )
 async def put_record(
     tenant: str,
@@ -220,15 +241,16 @@ async def put_record(
     state = _state(request)
     coll = await state.cache.get(ctx, tenant, name)
     async with database(request).transaction(ctx) as tx:
-        row = await service.replace_record(
-            tx, state.cache, coll, record_id, body.data, if_match=if_match
-        )
+        row = await service.replace_record(tx, state.cache, coll, record_id, body.data, if_match=if_match)
     return Response(row.render(), headers={"ETag": row.etag}, media_type="application/json")
 
 
 @router.patch(
-    "/{name}/records/{record_id}", response_model=Record, tags=["records"],
-    responses=doc_responses(412), openapi_extra=MERGE_PATCH,
+    "/{name}/records/{record_id}",
+    response_model=Record,
+    tags=["records"],
+    responses=doc_responses(412),
+    openapi_extra=MERGE_PATCH,
     summary="Change a record (JSON Merge Patch of data)",
     description="The body is an RFC 7396 merge patch applied to `data`; send it as "
     "`application/merge-patch+json` (`application/json` is accepted too). The result must "
@@ -246,18 +268,24 @@ async def patch_record(
     state = _state(request)
     coll = await state.cache.get(ctx, tenant, name)
     async with database(request).transaction(ctx) as tx:
-        row = await service.patch_record(
-            tx, state.cache, coll, record_id, patch, if_match=if_match
-        )
+        row = await service.patch_record(tx, state.cache, coll, record_id, patch, if_match=if_match)
     return Response(row.render(), headers={"ETag": row.etag}, media_type="application/json")
 
 
 @router.delete(
-    "/{name}/records/{record_id}", status_code=204, response_class=Response, tags=["records"],
-    responses=doc_responses(412), summary="Delete a record",
+    "/{name}/records/{record_id}",
+    status_code=204,
+    response_class=Response,
+    tags=["records"],
+    responses=doc_responses(412),
+    summary="Delete a record",
 )
 async def delete_record(
-    tenant: str, name: Name, record_id: RecordId, request: Request, ctx: Member,
+    tenant: str,
+    name: Name,
+    record_id: RecordId,
+    request: Request,
+    ctx: Member,
     if_match: IfMatch = None,
 ) -> Response:
     await _state(request).cache.get(ctx, tenant, name)

@@ -31,6 +31,7 @@ from fundament.platform import (
     ValidationFailed,
     decode_id_cursor,
     encode_id_cursor,
+    json_text,
     merge_patch,
     new_id,
     rfc3339,
@@ -203,7 +204,8 @@ async def find_collection(tx: Tx, name: str, *, for_update: bool = False) -> Col
     lock = " FOR UPDATE" if for_update else ""
     rec = await tx.conn.fetchrow(
         f"SELECT {_COLUMNS} FROM collections WHERE tenant_id = $1 AND name = $2{lock}",
-        tx.tenant_id, name,
+        tx.tenant_id,
+        name,
     )
     return None if rec is None else _from_row(str(tx.tenant_id), rec)
 
@@ -220,7 +222,9 @@ async def list_collections(tx: Tx, *, limit: int, cursor: str | None) -> Page[Co
     rows = await tx.conn.fetch(
         f"SELECT {_COLUMNS} FROM collections WHERE tenant_id = $1"
         " AND ($2::text IS NULL OR name > $2) ORDER BY name LIMIT $3",
-        tx.tenant_id, after, limit + 1,
+        tx.tenant_id,
+        after,
+        limit + 1,
     )
     items = [_from_row(str(tx.tenant_id), r) for r in rows[:limit]]
     return Page(items, encode_id_cursor(items[-1].name) if len(rows) > limit else None)
@@ -236,10 +240,18 @@ async def create_collection(tx: Tx, body: dict[str, Any]) -> CollectionDef:
             " subject_field, retention_days, purpose, legal_basis, on_erasure, version,"
             " created_at, updated_at) VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6::jsonb,"
             f" $7, $8, $9, $10, $11, 1, $12, $12) RETURNING {_COLUMNS}",
-            tx.tenant_id, body["name"], new_id("col"), _dumps(body["schema"]),
-            _dumps(body.get("indexes") or []), _dumps(body.get("personal_fields") or []),
-            body.get("subject_field"), body.get("retention_days"), body.get("purpose"),
-            body.get("legal_basis"), body.get("on_erasure") or "delete", now,
+            tx.tenant_id,
+            body["name"],
+            new_id("col"),
+            json_text(body["schema"]),
+            json_text(body.get("indexes") or []),
+            json_text(body.get("personal_fields") or []),
+            body.get("subject_field"),
+            body.get("retention_days"),
+            body.get("purpose"),
+            body.get("legal_basis"),
+            body.get("on_erasure") or "delete",
+            now,
         )
     except asyncpg.UniqueViolationError as exc:
         raise Conflict(f"A collection named {body['name']!r} already exists.") from exc
@@ -248,8 +260,14 @@ async def create_collection(tx: Tx, body: dict[str, Any]) -> CollectionDef:
 
 
 _PATCHABLE = (
-    "schema", "indexes", "personal_fields", "subject_field", "retention_days", "purpose",
-    "legal_basis", "on_erasure",
+    "schema",
+    "indexes",
+    "personal_fields",
+    "subject_field",
+    "retention_days",
+    "purpose",
+    "legal_basis",
+    "on_erasure",
 )
 
 
@@ -286,10 +304,17 @@ async def update_collection(tx: Tx, name: str, patch: dict[str, Any]) -> Collect
         " personal_fields = $5::jsonb, subject_field = $6, retention_days = $7, purpose = $8,"
         " legal_basis = $9, on_erasure = $10, version = version + 1, updated_at = $11"
         f" WHERE tenant_id = $1 AND name = $2 RETURNING {_COLUMNS}",
-        tx.tenant_id, name, _dumps(merged["schema"]), _dumps(merged["indexes"]),
-        _dumps(merged["personal_fields"]), merged.get("subject_field"),
-        merged.get("retention_days"), merged.get("purpose"), merged.get("legal_basis"),
-        merged["on_erasure"], utcnow(),
+        tx.tenant_id,
+        name,
+        json_text(merged["schema"]),
+        json_text(merged["indexes"]),
+        json_text(merged["personal_fields"]),
+        merged.get("subject_field"),
+        merged.get("retention_days"),
+        merged.get("purpose"),
+        merged.get("legal_basis"),
+        merged["on_erasure"],
+        utcnow(),
     )
     changed = sorted(k for k in _PATCHABLE if merged.get(k) != current.to_json().get(k))
     tx.emit("collection.updated", "collection", name, changed=changed)
@@ -300,9 +325,10 @@ async def update_collection(tx: Tx, name: str, patch: dict[str, Any]) -> Collect
 async def _records_failing(tx: Tx, name: str, validator: Draft202012Validator) -> list[str]:
     offenders: list[str] = []
     async for row in tx.conn.cursor(
-        "SELECT id, data::text AS data FROM records WHERE tenant_id = $1 AND collection = $2"
-        " ORDER BY id",
-        tx.tenant_id, name, prefetch=500,
+        "SELECT id, data::text AS data FROM records WHERE tenant_id = $1 AND collection = $2 ORDER BY id",
+        tx.tenant_id,
+        name,
+        prefetch=500,
     ):
         try:
             ok = validator.is_valid(orjson.loads(row["data"]))
@@ -317,18 +343,13 @@ async def _records_failing(tx: Tx, name: str, validator: Draft202012Validator) -
 
 async def delete_collection(tx: Tx, name: str) -> None:
     await get_collection(tx, name, for_update=True)
-    await tx.conn.execute(
-        "DELETE FROM collections WHERE tenant_id = $1 AND name = $2", tx.tenant_id, name
-    )
+    await tx.conn.execute("DELETE FROM collections WHERE tenant_id = $1 AND name = $2", tx.tenant_id, name)
     tx.emit("collection.deleted", "collection", name)
     tx.invalidate(f"collection:{tx.tenant_id}:{name}")
 
 
-def _dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
-
-
 # --- declared indexes -------------------------------------------------------------------
+
 
 def index_name(path: str) -> str:
     return "records_f_" + hashlib.sha256(path.encode()).hexdigest()[:20]

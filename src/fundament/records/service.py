@@ -19,6 +19,7 @@ from fundament.platform import (
     NotFound,
     PreconditionFailed,
     Tx,
+    json_text,
     looks_like_id,
     merge_patch,
     new_id,
@@ -63,6 +64,7 @@ def _row(rec: Any) -> RecordRow:
 
 # --- conditional requests (RFC 9110 §13.1) -------------------------------------------------
 
+
 def _tags(header: str) -> list[str]:
     return [t.strip() for t in header.split(",") if t.strip()]
 
@@ -81,9 +83,7 @@ def check_if_match(header: str | None, current: RecordRow | None) -> None:
     tags = _tags(header)
     if current is not None and ("*" in tags or current.etag in tags):
         return
-    raise PreconditionFailed(
-        "The record has changed since you read it (If-Match does not match its ETag)."
-    )
+    raise PreconditionFailed("The record has changed since you read it (If-Match does not match its ETag).")
 
 
 def parse_version_tag(header: str | None) -> int | None:
@@ -100,12 +100,15 @@ def parse_version_tag(header: str | None) -> int | None:
 
 # --- reads --------------------------------------------------------------------------------
 
+
 async def find_record(tx: Tx, collection: str, record_id: str) -> RecordRow | None:
     if not looks_like_id(record_id, "rec"):
         return None
     rec = await tx.conn.fetchrow(
         f"SELECT {_RETURNING} FROM records WHERE tenant_id = $1 AND collection = $2 AND id = $3",
-        tx.tenant_id, collection, record_id,
+        tx.tenant_id,
+        collection,
+        record_id,
     )
     return None if rec is None else _row(rec)
 
@@ -123,9 +126,7 @@ class RecordPage:
     next_cursor: str | None
 
     def render(self) -> bytes:
-        return orjson.dumps(
-            {"items": [r.to_json() for r in self.items], "next_cursor": self.next_cursor}
-        )
+        return orjson.dumps({"items": [r.to_json() for r in self.items], "next_cursor": self.next_cursor})
 
 
 async def list_records(
@@ -167,6 +168,7 @@ async def list_records(
 
 # --- writes -------------------------------------------------------------------------------
 
+
 async def create_record(tx: Tx, cache: CollectionCache, coll: CollectionDef, data: Any) -> RecordRow:
     for attempt in range(3):
         coll.validate(data)
@@ -176,7 +178,12 @@ async def create_record(tx: Tx, cache: CollectionCache, coll: CollectionDef, dat
             " updated_at) SELECT c.tenant_id, c.name, $3, $4::jsonb, 1, $5, $5"
             " FROM collections c WHERE c.tenant_id = $1 AND c.name = $2 AND c.version = $6"
             f" FOR KEY SHARE RETURNING {_RETURNING}",
-            tx.tenant_id, coll.name, new_id("rec"), _dumps(data), now, coll.version,
+            tx.tenant_id,
+            coll.name,
+            new_id("rec"),
+            json_text(data, where="/data"),
+            now,
+            coll.version,
         )
         if rec is not None:
             row = _row(rec)
@@ -208,20 +215,36 @@ async def replace_record(
             " UPDATE records SET data = $4::jsonb, version = version + 1, updated_at = $5"
             " WHERE tenant_id = $1 AND collection = $2 AND id = $3 AND EXISTS (SELECT 1 FROM c)"
             f" RETURNING {_RETURNING}",
-            tx.tenant_id, coll.name, record_id, _dumps(data), utcnow(), coll.version,
+            tx.tenant_id,
+            coll.name,
+            record_id,
+            json_text(data, where="/data"),
+            utcnow(),
+            coll.version,
         )
         if rec is not None:
             row = _row(rec)
-            tx.emit(action, "record", record_id, collection=coll.name, data=data,
-                    before=orjson.loads(current.data_json) if current else None)
+            tx.emit(
+                action,
+                "record",
+                record_id,
+                collection=coll.name,
+                data=data,
+                before=orjson.loads(current.data_json) if current else None,
+            )
             return row
         coll = await _reload(tx, cache, coll, attempt)
     raise AssertionError("unreachable")
 
 
 async def patch_record(
-    tx: Tx, cache: CollectionCache, coll: CollectionDef, record_id: str, patch: Any,
-    *, if_match: str | None,
+    tx: Tx,
+    cache: CollectionCache,
+    coll: CollectionDef,
+    record_id: str,
+    patch: Any,
+    *,
+    if_match: str | None,
 ) -> RecordRow:
 
     current = await _locked(tx, coll.name, record_id)
@@ -237,10 +260,13 @@ async def delete_record(tx: Tx, collection: str, record_id: str, *, if_match: st
     check_if_match(if_match, current)
     await tx.conn.execute(
         "DELETE FROM records WHERE tenant_id = $1 AND collection = $2 AND id = $3",
-        tx.tenant_id, collection, record_id,
+        tx.tenant_id,
+        collection,
+        record_id,
     )
-    tx.emit("record.deleted", "record", record_id, collection=collection,
-            before=orjson.loads(current.data_json))
+    tx.emit(
+        "record.deleted", "record", record_id, collection=collection, before=orjson.loads(current.data_json)
+    )
 
 
 async def _locked(tx: Tx, collection: str, record_id: str) -> RecordRow:
@@ -248,9 +274,10 @@ async def _locked(tx: Tx, collection: str, record_id: str) -> RecordRow:
     if not looks_like_id(record_id, "rec"):
         raise NotFound("No such record.")
     rec = await tx.conn.fetchrow(
-        f"SELECT {_RETURNING} FROM records WHERE tenant_id = $1 AND collection = $2 AND id = $3"
-        " FOR UPDATE",
-        tx.tenant_id, collection, record_id,
+        f"SELECT {_RETURNING} FROM records WHERE tenant_id = $1 AND collection = $2 AND id = $3 FOR UPDATE",
+        tx.tenant_id,
+        collection,
+        record_id,
     )
     if rec is None:
         raise NotFound("No such record.")
@@ -267,7 +294,3 @@ async def _reload(tx: Tx, cache: CollectionCache, stale: CollectionDef, attempt:
     fresh = await get_collection(tx, stale.name)
     cache.put(fresh)
     return fresh
-
-
-def _dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()

@@ -35,7 +35,10 @@ Owner = Annotated[RequestContext, Depends(require_role("owner"))]
 
 
 @router.post(
-    "", status_code=201, response_model=Tenant, responses=doc_responses(409),
+    "",
+    status_code=201,
+    response_model=Tenant,
+    responses=doc_responses(409),
     summary="Create a tenant",
 )
 async def create_tenant(body: TenantCreate, request: Request, ctx: Operator) -> Response:

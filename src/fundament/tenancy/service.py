@@ -70,7 +70,12 @@ async def create_tenant(tx: Tx, *, name: str, slug: str, region: str, plan: str)
         rec = await tx.conn.fetchrow(
             f"INSERT INTO tenants (id, slug, name, region, plan, status, created_at, updated_at)"
             f" VALUES ($1, $2, $3, $4, $5, 'active', $6, $6) RETURNING {_COLUMNS}",
-            tx.tenant_id, slug, name, region, plan, now,
+            tx.tenant_id,
+            slug,
+            name,
+            region,
+            plan,
+            now,
         )
     except asyncpg.UniqueViolationError as exc:
         raise Conflict(f"The slug {slug!r} is already taken.") from exc
@@ -107,18 +112,16 @@ async def tenant_status(conn: asyncpg.Connection, tenant_id: str) -> str | None:
 async def list_tenants(tx: Tx, *, limit: int, cursor: str | None) -> Page[TenantRow]:
     after = decode_id_cursor(cursor)
     rows = await tx.conn.fetch(
-        f"SELECT {_COLUMNS} FROM tenants WHERE ($1::text IS NULL OR id > $1)"
-        " ORDER BY id LIMIT $2",
-        after, limit + 1,
+        f"SELECT {_COLUMNS} FROM tenants WHERE ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2",
+        after,
+        limit + 1,
     )
     items = [_row(r) for r in rows[:limit]]
     nxt = encode_id_cursor(items[-1].id) if len(rows) > limit else None
     return Page(items, nxt)
 
 
-async def update_tenant(
-    tx: Tx, tenant_id: str, *, changes: dict[str, Any]
-) -> TenantRow:
+async def update_tenant(tx: Tx, tenant_id: str, *, changes: dict[str, Any]) -> TenantRow:
     """Apply a merge patch. The region is fixed at creation (residency): changing it is a 422."""
     current = await get_tenant(tx, tenant_id)
     if "region" in changes and changes["region"] != current.region:
@@ -139,7 +142,8 @@ async def update_tenant(
     sets = ", ".join(f"{k} = ${i}" for i, k in enumerate(fields, start=2))
     rec = await tx.conn.fetchrow(
         f"UPDATE tenants SET {sets}, updated_at = now() WHERE id = $1 RETURNING {_COLUMNS}",
-        tenant_id, *fields.values(),
+        tenant_id,
+        *fields.values(),
     )
     if rec is None:
         raise NotFound("No such tenant.")

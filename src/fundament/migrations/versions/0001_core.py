@@ -37,7 +37,7 @@ def upgrade(app_password: str | None = None) -> None:
     )
     if app_password:
         op.execute(f"ALTER ROLE {APP_ROLE} PASSWORD '{app_password.replace(chr(39), chr(39) * 2)}'")
-    op.execute(f"GRANT CONNECT ON DATABASE \"{op.get_bind().engine.url.database}\" TO {APP_ROLE}")
+    op.execute(f'GRANT CONNECT ON DATABASE "{op.get_bind().engine.url.database}" TO {APP_ROLE}')
     op.execute(f"GRANT USAGE ON SCHEMA public TO {APP_ROLE}")
 
     op.execute(

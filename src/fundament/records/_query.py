@@ -1,0 +1,450 @@
+"""SCIM filters, sort and keyset cursors for record lists, translated to SQL.
+
+Grammar: RFC 7644 §3.4.2.2 (attribute paths, ``eq ne co sw ew gt ge lt le pr``, ``and``,
+``or``, ``not ( … )``, grouping). Values always become bind parameters; only attribute
+paths, validated against the SCIM ATTRNAME grammar, are written into the SQL text.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+META = {"id": "r.id", "created_at": "r.created_at", "updated_at": "r.updated_at"}
+_SEGMENT = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+_OPS = {"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le", "pr"}
+_CMP = {"eq": "=", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+
+
+class QueryError(ValueError):
+    """A bad filter, sort or cursor; ``param`` names which, ``position`` where (0-based)."""
+
+    def __init__(self, detail: str, *, position: int | None = None, param: str = "filter"):
+        super().__init__(detail)
+        self.detail = detail
+        self.position = position
+        self.param = param
+
+
+def field_sql(path: str) -> str:
+    """SQL for an attribute path: a meta column or ``(r.data #> '{a,b}')`` (jsonb)."""
+    if path in META:
+        return META[path]
+    segments = path.split(".")
+    if len(segments) > 8 or not all(_SEGMENT.match(s) for s in segments):
+        raise QueryError(f"invalid attribute path {path[:80]!r}")
+    return "(r.data #> '{" + ",".join(segments) + "}')"
+
+
+# --- AST ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Compare:
+    path: str
+    op: str
+    value: Any
+    position: int
+
+
+@dataclass(frozen=True)
+class Present:
+    path: str
+
+
+@dataclass(frozen=True)
+class And:
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class Or:
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class Not:
+    inner: Expr
+
+
+Expr = Compare | Present | And | Or | Not
+
+# --- tokenizer ----------------------------------------------------------------------------
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<lparen>\() | (?P<rparen>\)) |
+        (?P<string>"(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*") |
+        (?P<number>-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)(?![A-Za-z0-9_.-]) |
+        (?P<word>[A-Za-z][A-Za-z0-9_.-]*)
+    )""",
+    re.VERBOSE,
+)
+
+
+@dataclass(frozen=True)
+class _Tok:
+    kind: str
+    text: str
+    pos: int
+
+
+def _tokenize(text: str) -> list[_Tok]:
+    tokens: list[_Tok] = []
+    i = 0
+    while i < len(text):
+        if text[i].isspace():
+            i += 1
+            continue
+        m = _TOKEN.match(text, i)
+        if m is None or m.lastgroup is None:
+            raise QueryError(f"unexpected character {text[i]!r} at position {i}", position=i)
+        start = m.start(m.lastgroup)
+        tokens.append(_Tok(m.lastgroup, m.group(m.lastgroup), start))
+        i = m.end()
+    return tokens
+
+
+class _Parser:
+    def __init__(self, text: str, max_terms: int, max_depth: int) -> None:
+        self.text = text
+        self.toks = _tokenize(text)
+        self.i = 0
+        self.terms = 0
+        self.max_terms = max_terms
+        self.max_depth = max_depth
+
+    def peek(self) -> _Tok | None:
+        return self.toks[self.i] if self.i < len(self.toks) else None
+
+    def error(self, what: str) -> QueryError:
+        tok = self.peek()
+        if tok is None:
+            return QueryError(f"{what} at position {len(self.text)} (end of filter)", position=len(self.text))
+        return QueryError(f"{what}: unexpected {tok.text[:30]!r} at position {tok.pos}", position=tok.pos)
+
+    def is_word(self, *words: str) -> bool:
+        tok = self.peek()
+        return tok is not None and tok.kind == "word" and tok.text.lower() in words
+
+    def parse(self) -> Expr:
+        if not self.toks:
+            raise QueryError("empty filter at position 0", position=0)
+        expr = self.parse_or(0)
+        if self.peek() is not None:
+            raise self.error("expected 'and', 'or' or the end of the filter")
+        return expr
+
+    def parse_or(self, depth: int) -> Expr:
+        left = self.parse_and(depth)
+        while self.is_word("or"):
+            self.i += 1
+            left = Or(left, self.parse_and(depth))
+        return left
+
+    def parse_and(self, depth: int) -> Expr:
+        left = self.parse_unary(depth)
+        while self.is_word("and"):
+            self.i += 1
+            left = And(left, self.parse_unary(depth))
+        return left
+
+    def parse_unary(self, depth: int) -> Expr:
+        if depth >= self.max_depth:
+            raise self.error(f"filter nested deeper than {self.max_depth} levels")
+        tok = self.peek()
+        if tok is None:
+            raise self.error("expected an attribute, 'not' or '('")
+        if tok.kind == "lparen":
+            self.i += 1
+            inner = self.parse_or(depth + 1)
+            self.expect_rparen()
+            return inner
+        if self.is_word("not"):
+            self.i += 1
+            nxt = self.peek()
+            if nxt is None or nxt.kind != "lparen":
+                raise self.error("'not' must be followed by '('")
+            self.i += 1
+            inner = self.parse_or(depth + 1)
+            self.expect_rparen()
+            return Not(inner)
+        return self.parse_comparison()
+
+    def expect_rparen(self) -> None:
+        tok = self.peek()
+        if tok is None or tok.kind != "rparen":
+            raise self.error("expected ')'")
+        self.i += 1
+
+    def parse_comparison(self) -> Expr:
+        tok = self.peek()
+        assert tok is not None
+        if tok.kind != "word" or tok.text.lower() in ("and", "or", "not"):
+            raise self.error("expected an attribute path")
+        try:
+            field_sql(tok.text)
+        except QueryError as exc:
+            raise QueryError(f"{exc.detail} at position {tok.pos}", position=tok.pos) from exc
+        self.i += 1
+        self.terms += 1
+        if self.terms > self.max_terms:
+            raise QueryError(
+                f"filter has more than {self.max_terms} comparisons (at position {tok.pos})",
+                position=tok.pos,
+            )
+        op_tok = self.peek()
+        if op_tok is None or op_tok.kind != "word" or op_tok.text.lower() not in _OPS:
+            raise self.error("expected an operator (eq ne co sw ew gt ge lt le pr)")
+        op = op_tok.text.lower()
+        self.i += 1
+        if op == "pr":
+            return Present(tok.text)
+        val_tok = self.peek()
+        if val_tok is None:
+            raise self.error("expected a value")
+        self.i += 1
+        if val_tok.kind in ("string", "number"):
+            try:
+                value: Any = json.loads(val_tok.text)
+                if isinstance(value, str):
+                    value.encode("utf-8")  # lone surrogates cannot be stored or compared
+            except (ValueError, UnicodeEncodeError) as exc:
+                raise QueryError(f"invalid value at position {val_tok.pos}", position=val_tok.pos) from exc
+            if isinstance(value, float) and not math.isfinite(value):
+                raise QueryError(f"number out of range at position {val_tok.pos}", position=val_tok.pos)
+        elif val_tok.kind == "word" and val_tok.text in ("true", "false", "null"):
+            value = {"true": True, "false": False, "null": None}[val_tok.text]
+        else:
+            self.i -= 1
+            raise self.error('expected a value ("string", number, true, false or null)')
+        return Compare(tok.text, op, value, val_tok.pos)
+
+
+def parse_filter(text: str, *, max_length: int = 2000, max_terms: int = 50, max_depth: int = 16) -> Expr:
+    """Parse a SCIM filter; any problem is a :class:`QueryError` naming its position."""
+    if len(text) > max_length:
+        raise QueryError(
+            f"filter longer than {max_length} characters (at position {max_length})", position=max_length
+        )
+    return _Parser(text, max_terms, max_depth).parse()
+
+
+# --- translation --------------------------------------------------------------------------
+
+
+def _param(args: list[object], value: object) -> str:
+    args.append(value)
+    return f"${len(args)}"
+
+
+def _like(value: str, op: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return {"co": f"%{escaped}%", "sw": f"{escaped}%", "ew": f"%{escaped}"}[op]
+
+
+def _timestamp(c: Compare) -> datetime:
+    if not isinstance(c.value, str):
+        raise QueryError(
+            f"{c.path} needs an RFC 3339 timestamp string (position {c.position})", position=c.position
+        )
+    text = c.value[:-1] + "+00:00" if c.value.endswith(("Z", "z")) else c.value
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise QueryError(
+            f"{c.value[:40]!r} is not an RFC 3339 timestamp with offset (position {c.position})",
+            position=c.position,
+        )
+    return parsed
+
+
+def _compare(c: Compare, args: list[object]) -> str:
+    op, value = c.op, c.value
+    bad = QueryError(
+        f"operator {op!r} cannot compare {c.path} with {json.dumps(value)[:40]} (position {c.position})",
+        position=c.position,
+    )
+    if c.path == "id":
+        if not isinstance(value, str):
+            raise bad
+        if op in ("co", "sw", "ew"):
+            return f"r.id LIKE {_param(args, _like(value, op))}"
+        if op == "ne":
+            return f"r.id <> {_param(args, value)}"
+        return f"r.id {_CMP[op]} {_param(args, value)}"
+    if c.path in ("created_at", "updated_at"):
+        if op in ("co", "sw", "ew"):
+            raise bad
+        column = META[c.path]
+        ts = _param(args, _timestamp(c))
+        return f"{column} <> {ts}" if op == "ne" else f"{column} {_CMP[op]} {ts}"
+    f = field_sql(c.path)
+    if op in ("eq", "ne"):
+        if value is None:
+            present = f"({f} IS NOT NULL AND {f} <> 'null'::jsonb)"
+            return f"NOT {present}" if op == "eq" else present
+        literal = _jsonb_param(value, args)
+        return f"{f} = {literal}" if op == "eq" else f"({f} IS DISTINCT FROM {literal})"
+    if op in ("co", "sw", "ew"):
+        if not isinstance(value, str):
+            raise bad
+        return f"(jsonb_typeof({f}) = 'string' AND ({f} #>> '{{}}') LIKE {_param(args, _like(value, op))})"
+    # gt ge lt le: numbers with numbers, strings with strings
+    if isinstance(value, bool) or value is None:
+        raise bad
+    if isinstance(value, str):
+        return f"(jsonb_typeof({f}) = 'string' AND {f} {_CMP[op]} to_jsonb({_param(args, value)}::text))"
+    return f"(jsonb_typeof({f}) = 'number' AND {f} {_CMP[op]} {_param(args, json.dumps(value))}::jsonb)"
+
+
+def _jsonb_param(value: Any, args: list[object]) -> str:
+    if isinstance(value, str):
+        return f"to_jsonb({_param(args, value)}::text)"
+    return f"{_param(args, json.dumps(value))}::jsonb"
+
+
+def compile_filter(expr: Expr, args: list[object]) -> str:
+    """SQL boolean expression for ``expr``; parameters are appended to ``args``."""
+    if isinstance(expr, Compare):
+        return _compare(expr, args)
+    if isinstance(expr, Present):
+        if expr.path in META:
+            return "TRUE"
+        f = field_sql(expr.path)
+        return f"({f} IS NOT NULL AND {f} <> 'null'::jsonb)"
+    if isinstance(expr, Not):
+        return f"NOT ({compile_filter(expr.inner, args)})"
+    op = "AND" if isinstance(expr, And) else "OR"
+    return f"({compile_filter(expr.left, args)} {op} {compile_filter(expr.right, args)})"
+
+
+# --- sort and keyset cursors ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SortKey:
+    path: str
+    descending: bool
+
+
+def parse_sort(text: str | None) -> tuple[SortKey, ...]:
+    """``-score,created_at`` → keys, with ``id`` appended as the final tie-breaker."""
+    if not text:
+        keys = [SortKey("created_at", False)]
+    else:
+        keys = []
+        for raw in text.split(","):
+            part = raw.strip()
+            desc = part.startswith("-")
+            path = part[1:] if desc else part
+            if not path:
+                raise QueryError("empty field in sort", param="sort")
+            try:
+                field_sql(path)
+            except QueryError as exc:
+                raise QueryError(exc.detail, param="sort") from exc
+            if any(k.path == path for k in keys):
+                raise QueryError(f"{path!r} appears twice in sort", param="sort")
+            keys.append(SortKey(path, desc))
+        if len(keys) > 4:
+            raise QueryError("sort takes at most 4 fields", param="sort")
+    if not any(k.path == "id" for k in keys):
+        keys.append(SortKey("id", keys[-1].descending))
+    return tuple(keys)
+
+
+def sort_expr(key: SortKey) -> str:
+    if key.path in META:
+        return META[key.path]
+    # Missing fields sort as JSON null (lowest), so keyset comparisons never meet SQL NULL.
+    return f"COALESCE({field_sql(key.path)}, 'null'::jsonb)"
+
+
+def order_by_sql(keys: Sequence[SortKey]) -> str:
+    return ", ".join(f"{sort_expr(k)} {'DESC' if k.descending else 'ASC'}" for k in keys)
+
+
+def select_sort_values_sql(keys: Sequence[SortKey]) -> str:
+    return ", ".join(f"{sort_expr(k)} AS _s{i}" for i, k in enumerate(keys))
+
+
+def _fingerprint(keys: Sequence[SortKey]) -> str:
+    spec = ",".join(("-" if k.descending else "") + k.path for k in keys)
+    return hashlib.sha256(spec.encode()).hexdigest()[:12]
+
+
+def encode_cursor(keys: Sequence[SortKey], values: Sequence[object]) -> str:
+    """Opaque cursor for the row whose sort values are ``values`` (as read back from _sN)."""
+    out: list[object] = []
+    for key, value in zip(keys, values, strict=True):
+        if isinstance(value, datetime):
+            out.append({"t": value.isoformat()})
+        elif key.path in META:
+            out.append(value)
+        else:  # jsonb: asyncpg gives JSON text by default; keep it normalised as a value
+            out.append({"j": json.loads(value) if isinstance(value, str) else value})
+    payload = json.dumps({"s": _fingerprint(keys), "v": out}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(payload.encode()).rstrip(b"=").decode()
+
+
+def _decode(keys: Sequence[SortKey], cursor: str) -> list[object]:
+    bad = QueryError("the cursor is not valid for this list", param="cursor")
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        payload = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise bad from exc
+    if not isinstance(payload, dict) or payload.get("s") != _fingerprint(keys):
+        raise bad
+    values = payload.get("v")
+    if not isinstance(values, list) or len(values) != len(keys):
+        raise bad
+    decoded: list[object] = []
+    for key, value in zip(keys, values, strict=True):
+        if key.path in ("created_at", "updated_at"):
+            if not isinstance(value, dict) or not isinstance(value.get("t"), str):
+                raise bad
+            try:
+                ts = datetime.fromisoformat(value["t"])
+            except ValueError as exc:
+                raise bad from exc
+            if ts.tzinfo is None:
+                raise bad
+            decoded.append(ts)
+        elif key.path == "id":
+            if not isinstance(value, str):
+                raise bad
+            decoded.append(value)
+        else:
+            if not isinstance(value, dict) or "j" not in value:
+                raise bad
+            decoded.append(json.dumps(value["j"]))
+    return decoded
+
+
+def keyset_sql(keys: Sequence[SortKey], cursor: str, args: list[object]) -> str:
+    """Rows strictly after the cursor in ``keys`` order (mixed directions expanded)."""
+    values = _decode(keys, cursor)
+    params = []
+    for key, value in zip(keys, values, strict=True):
+        p = _param(args, value)
+        params.append(f"{p}::jsonb" if key.path not in META else p)
+    ors = []
+    for i, key in enumerate(keys):
+        terms = [f"{sort_expr(k)} = {params[j]}" for j, k in enumerate(keys[:i])]
+        terms.append(f"{sort_expr(key)} {'<' if key.descending else '>'} {params[i]}")
+        ors.append("(" + " AND ".join(terms) + ")")
+    return "(" + " OR ".join(ors) + ")"
