@@ -31,7 +31,7 @@ def _server_dsn(tmp_root: Path) -> Iterator[str]:
     if external:
         yield external
         return
-    from fundament.platform.embedded import EmbeddedPostgres
+    from fundament.platform import EmbeddedPostgres
 
     with EmbeddedPostgres(tmp_root / "pg") as pg:
         yield pg.dsn

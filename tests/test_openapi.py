@@ -120,7 +120,7 @@ def test_schemathesis_finds_no_server_errors(live_server: str, operator_key: str
         "--request-timeout",
         "10",
         "--max-time",
-        "240",
+        os.environ.get("FUNDAMENT_FUZZ_SECONDS", "120"),
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert out.returncode == 0, out.stdout[-8000:] + out.stderr[-2000:]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from typing import Annotated
@@ -34,13 +35,17 @@ def admin_database(settings: Settings, *, migrate_now: bool | None = None) -> It
             migrate(dsn, app_password=_app_password(settings))
         yield dsn
         return
-    from fundament.platform.embedded import EmbeddedPostgres
+    from fundament.platform import EmbeddedPostgres
 
     with EmbeddedPostgres(settings.data_dir.resolve() / "pg") as pg:
         should = migrate_now if migrate_now is not None else settings.auto_migrate is not False
         if should:
             migrate(pg.dsn, app_password=_app_password(settings))
         yield pg.dsn
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _app_password(settings: Settings) -> str | None:
@@ -58,6 +63,11 @@ def serve(
 
     settings = Settings()
     migrate_now = settings.auto_migrate if settings.auto_migrate is not None else settings.embedded
+    # uvicorn drains in-flight requests on SIGTERM/SIGINT and then re-raises the signal
+    # with the handlers it found installed. Ours turns that into a clean exit, so the
+    # embedded database is stopped and the exit status is 0 (what orchestrators expect).
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _exit_cleanly)
     with admin_database(settings, migrate_now=migrate_now) as dsn:
         # Workers are new processes: they read the DSN of this embedded server from here.
         os.environ["FUNDAMENT_DATABASE_URL"] = dsn

@@ -7,6 +7,7 @@ from fundament.platform.auth import Authenticator, bearer_scheme, require_role
 from fundament.platform.clock import Clock, rfc3339, utcnow
 from fundament.platform.context import ROLES, Principal, RequestContext, role_rank
 from fundament.platform.db import Database, Tx, WriteEvent
+from fundament.platform.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from fundament.platform.errors import (
     BadRequest,
     Conflict,
@@ -38,7 +39,7 @@ from fundament.platform.idempotency import (
     run_idempotent,
 )
 from fundament.platform.ids import looks_like_id, new_id, new_secret
-from fundament.platform.merge_patch import merge_patch
+from fundament.platform.jsonpatch import merge_patch
 from fundament.platform.pagination import (
     ListParams,
     Page,
@@ -57,6 +58,8 @@ __all__ = [
     "Conflict",
     "Database",
     "EdgeMiddleware",
+    "EmbeddedPostgres",
+    "EmbeddedPostgresError",
     "FieldError",
     "Forbidden",
     "InvalidFilter",

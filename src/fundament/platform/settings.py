@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -46,6 +46,12 @@ class Settings(BaseSettings):
         description="Run migrations on start. Default: on in embedded mode, off otherwise.",
     )
     log_level: str = "info"
+
+    @field_validator("database_url", "app_database_url", "app_db_password", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # `FUNDAMENT_DATABASE_URL=` in a shell or compose file means "not set".
+        return None if value == "" else value
 
     @property
     def embedded(self) -> bool:
