@@ -238,13 +238,21 @@ def main() -> None:
             port = free_port()
             base = f"http://127.0.0.1:{port}"
             cmd = [sys.executable, "-m", "fundament.cli", "serve", "--port", str(port), "--workers", "1"]
-            if args.profile:
-                cmd = ["py-spy", "record", "-o", str(RESULTS / "profile.svg"), "--", *cmd]
-            with process(cmd, env, base + "/healthz"):
+            with process(cmd, env, base + "/healthz") as server:
                 info = asyncio.run(seed(dsn, base, operator_key, args.records))
                 prefix = f"/v1/tenants/{info['tenant']}/collections/contacts"
                 print("fundament (1 worker)", flush=True)
+                spy = None
+                if args.profile:  # sample the measured runs only, not the seeding
+                    seconds = (args.duration + args.warmup) * len(args.scenarios)
+                    spy = subprocess.Popen(
+                        ["py-spy", "record", "--pid", str(server.pid), "--format", "raw", "--rate", "250",
+                         "--duration", str(seconds), "--output", str(RESULTS / "profile.txt")],
+                        stdout=subprocess.DEVNULL,
+                    )
                 ours = scenario_runs(base, prefix, info["key"], False, args)
+                if spy is not None:
+                    spy.wait(60)
             port = free_port()
             floor_base = f"http://127.0.0.1:{port}"
             app_dsn = make_url(dsn).set(username="fundament_app").render_as_string(hide_password=False)

@@ -66,9 +66,10 @@ def settings() -> Settings:
     return Settings(key_cache_ttl_seconds=30.0, pool_min_size=2, pool_max_size=10)
 
 
-@pytest.fixture(scope="session")
-async def app(admin_dsn: str, settings: Settings) -> AsyncIterator[Any]:
-    application = create_app(settings, admin_dsn=admin_dsn)
+@pytest.fixture(scope="session", params=[True, False], ids=["fast-paths", "framework-only"])
+async def app(admin_dsn: str, settings: Settings, request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+    """The app twice: hot record operations via fast paths, and via FastAPI alone."""
+    application = create_app(settings.model_copy(update={"fast_paths": request.param}), admin_dsn=admin_dsn)
     async with application.router.lifespan_context(application):
         yield application
 

@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 
 from fundament import __version__, identity, ops, records, tenancy
 from fundament.migrations import current_head
-from fundament.platform import EXCEPTION_HANDLERS, Database, EdgeMiddleware, Settings
+from fundament.platform import EXCEPTION_HANDLERS, Database, EdgeMiddleware, FastPaths, Settings
 
 log = logging.getLogger("fundament")
 
@@ -87,10 +87,13 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
     app.state.shutting_down = False
     app.state.expected_migration = current_head()
     app.state.authenticator = identity.KeyAuthenticator(db, ttl_seconds=settings.key_cache_ttl_seconds)
+    app.state.fast_routes = []
     ops.install(app)
     tenancy.install(app)
     identity.install(app)
     records.install(app, db=db, admin_dsn=admin_dsn)
+    if settings.fast_paths:
+        app.add_middleware(FastPaths, routes=app.state.fast_routes)
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -25,12 +25,16 @@ from fundament.platform.errors import (
 from fundament.platform.http import (
     EXCEPTION_HANDLERS,
     EdgeMiddleware,
+    FastPaths,
+    FastRoute,
     JSONResponse,
     StrictRoute,
+    check_json_body,
     database,
     doc_responses,
     json_response,
     json_text,
+    validation_problem,
 )
 from fundament.platform.idempotency import (
     StoredResponse,
@@ -60,6 +64,8 @@ __all__ = [
     "EdgeMiddleware",
     "EmbeddedPostgres",
     "EmbeddedPostgresError",
+    "FastPaths",
+    "FastRoute",
     "FieldError",
     "Forbidden",
     "InvalidFilter",
@@ -82,6 +88,7 @@ __all__ = [
     "WriteEvent",
     "bearer_scheme",
     "check_idempotency_key",
+    "check_json_body",
     "database",
     "decode_id_cursor",
     "doc_responses",
@@ -99,4 +106,5 @@ __all__ = [
     "role_rank",
     "run_idempotent",
     "utcnow",
+    "validation_problem",
 ]

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
         description="Run migrations on start. Default: on in embedded mode, off otherwise.",
     )
     log_level: str = "info"
+    fast_paths: bool = Field(
+        default=True,
+        description="Serve hot record operations without FastAPI's router (same behaviour).",
+    )
 
     @field_validator("database_url", "app_database_url", "app_db_password", mode="before")
     @classmethod

@@ -18,9 +18,10 @@ class RecordsState:
 
 def install(app: Any, *, db: Any, admin_dsn: str | None) -> RecordsState:
     """Mount collection and record routes and create the module's caches."""
-    from fundament.records.api import router
+    from fundament.records.api import FAST_ROUTES, router
 
     state = RecordsState(cache=CollectionCache(db), indexes=IndexBuilder(admin_dsn))
     app.state.records = state
+    app.state.fast_routes.extend(FAST_ROUTES)
     app.include_router(router)
     return state

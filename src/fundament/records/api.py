@@ -6,13 +6,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
 from fastapi.responses import Response
+from pydantic import ValidationError
 
 from fundament.platform import (
+    FastRoute,
     ListParams,
     RequestContext,
     StoredResponse,
     StrictRoute,
     check_idempotency_key,
+    check_json_body,
     database,
     doc_responses,
     json_response,
@@ -20,6 +23,7 @@ from fundament.platform import (
     request_fingerprint,
     require_role,
     run_idempotent,
+    validation_problem,
 )
 from fundament.records import collections as colls
 from fundament.records import service
@@ -292,3 +296,84 @@ async def delete_record(
     async with database(request).transaction(ctx) as tx:
         await service.delete_record(tx, name, record_id, if_match=if_match)
     return Response(status_code=204)
+
+
+# --- fast paths for the hot operations --------------------------------------------------------
+# They call the endpoint functions above; only parameter extraction is done here, with the
+# same limits as the declarations (so both paths answer alike).
+
+_viewer = require_role("viewer")
+_member = require_role("member")
+_LIST_QUERY = frozenset({"limit", "cursor", "filter", "sort"})
+
+
+def _path(request: Request) -> tuple[str, str]:
+    p = request.path_params
+    if len(p["name"]) > 63 or len(p.get("record_id", "")) > 64:
+        raise validation_problem([{"loc": ("path",), "msg": "path parameter too long"}], body=False)
+    return p["tenant"], p["name"]
+
+
+def _query_param(request: Request, name: str, max_length: int) -> str | None:
+    value = request.query_params.get(name)
+    if value is not None and len(value) > max_length:
+        raise validation_problem(
+            [{"loc": ("query", name), "msg": f"at most {max_length} characters"}], body=False
+        )
+    return value
+
+
+async def _fast_get_record(request: Request) -> Response:
+    tenant, name = _path(request)
+    ctx = await _viewer(request)
+    return await get_record(
+        tenant,
+        name,
+        request.path_params["record_id"],
+        request,
+        ctx,
+        request.headers.get("if-none-match"),
+    )
+
+
+async def _fast_list_records(request: Request) -> Response:
+    tenant, name = _path(request)
+    ctx = await _viewer(request)
+    raw_limit = request.query_params.get("limit")
+    limit = 50
+    if raw_limit is not None:
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 200:
+            raise validation_problem(
+                [{"loc": ("query", "limit"), "msg": "must be an integer from 1 to 200"}], body=False
+            )
+        limit = int(raw_limit)
+    page = ListParams(limit=limit, cursor=_query_param(request, "cursor", 2048))
+    return await list_records(
+        tenant,
+        name,
+        request,
+        ctx,
+        page,
+        _query_param(request, "filter", 2000),
+        _query_param(request, "sort", 300),
+    )
+
+
+async def _fast_create_record(request: Request) -> Response:
+    tenant, name = _path(request)
+    ctx = await _member(request)
+    await check_json_body(request)
+    try:
+        body = RecordWrite.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise validation_problem(list(exc.errors())) from exc
+    key = request.headers.get("idempotency-key")
+    return await create_record(tenant, name, body, request, ctx, key)
+
+
+_RECORDS = "/v1/tenants/{tenant}/collections/{name}/records"
+FAST_ROUTES = [
+    FastRoute("GET", _RECORDS + "/{record_id}", _fast_get_record),
+    FastRoute("GET", _RECORDS, _fast_list_records, _LIST_QUERY),
+    FastRoute("POST", _RECORDS, _fast_create_record),
+]
