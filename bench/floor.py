@@ -99,6 +99,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             body = b""
             while True:
                 message = await receive()
+                if message["type"] == "http.disconnect":
+                    return  # wrk closed the connection at the end of a run
                 body += message.get("body", b"")
                 if not message.get("more_body"):
                     break

@@ -29,7 +29,9 @@ def main(path: Path) -> None:
         print(f"{v / samples:6.1%}  {k}")
     print("\ncumulative (our code and the web stack):")
     for k, v in total.most_common(200):
-        if any(s in k for s in ("fundament", "fastapi", "starlette", "asyncpg", "pydantic", "orjson", "uvicorn")):
+        if any(
+            s in k for s in ("fundament", "fastapi", "starlette", "asyncpg", "pydantic", "orjson", "uvicorn")
+        ):
             print(f"{v / samples:6.1%}  {k}")
 
 

@@ -238,32 +238,15 @@ def main() -> None:
             port = free_port()
             base = f"http://127.0.0.1:{port}"
             cmd = [sys.executable, "-m", "fundament.cli", "serve", "--port", str(port), "--workers", "1"]
-            with process(cmd, env, base + "/healthz") as server:
-                info = asyncio.run(seed(dsn, base, operator_key, args.records))
-                prefix = f"/v1/tenants/{info['tenant']}/collections/contacts"
-                print("fundament (1 worker)", flush=True)
-                spy = None
-                if args.profile:  # sample the measured runs only, not the seeding
-                    seconds = (args.duration + args.warmup) * len(args.scenarios)
-                    spy = subprocess.Popen(
-                        ["py-spy", "record", "--pid", str(server.pid), "--format", "raw", "--rate", "250",
-                         "--duration", str(seconds), "--output", str(RESULTS / "profile.txt")],
-                        stdout=subprocess.DEVNULL,
-                    )
-                ours = scenario_runs(base, prefix, info["key"], False, args)
-                if spy is not None:
-                    spy.wait(60)
-            port = free_port()
-            floor_base = f"http://127.0.0.1:{port}"
-            app_dsn = make_url(dsn).set(username="fundament_app").render_as_string(hide_password=False)
-            floor_env = {**os.environ, "FLOOR_DSN": app_dsn, "FLOOR_TENANT": info["tenant"]}
+            floor_port = free_port()
+            floor_base = f"http://127.0.0.1:{floor_port}"
             floor_cmd = [
                 sys.executable,
                 "-m",
                 "uvicorn",
                 "bench.floor:app",
                 "--port",
-                str(port),
+                str(floor_port),
                 "--loop",
                 "uvloop",
                 "--http",
@@ -272,9 +255,42 @@ def main() -> None:
                 "--log-level",
                 "warning",
             ]
-            with process(floor_cmd, floor_env, floor_base + "/records"):
-                print("floor (1 worker)", flush=True)
-                floor = scenario_runs(floor_base, "", "", True, args)
+            with process(cmd, env, base + "/healthz") as server_proc:
+                info = asyncio.run(seed(dsn, base, operator_key, args.records))
+                prefix = f"/v1/tenants/{info['tenant']}/collections/contacts"
+                app_dsn = make_url(dsn).set(username="fundament_app").render_as_string(hide_password=False)
+                floor_env = {**os.environ, "FLOOR_DSN": app_dsn, "FLOOR_TENANT": info["tenant"]}
+                with process(floor_cmd, floor_env, floor_base + "/records"):
+                    spy = None
+                    if args.profile:  # sample the measured runs only, not the seeding
+                        seconds = (args.duration + args.warmup) * len(args.scenarios) * 2
+                        spy = subprocess.Popen(
+                            [
+                                "py-spy",
+                                "record",
+                                "--pid",
+                                str(server_proc.pid),
+                                "--format",
+                                "raw",
+                                "--rate",
+                                "250",
+                                "--duration",
+                                str(seconds),
+                                "--output",
+                                str(RESULTS / "profile.txt"),
+                            ],
+                            stdout=subprocess.DEVNULL,
+                        )
+                    # Interleaved, scenario by scenario, so both sides meet the same table
+                    # state (the create runs add rows) and the same machine weather.
+                    ours, floor = {}, {}
+                    for name in args.scenarios:
+                        one = argparse.Namespace(**{**vars(args), "scenarios": [name]})
+                        ours.update(scenario_runs(base, prefix, info["key"], False, one))
+                        floor.update(scenario_runs(floor_base, "", "", True, one))
+                    if spy is not None:
+                        with contextlib.suppress(subprocess.TimeoutExpired):
+                            spy.wait(60)
         finally:
             asyncio.run(admin(server, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
 

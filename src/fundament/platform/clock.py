@@ -13,5 +13,7 @@ def utcnow() -> datetime:
 
 
 def rfc3339(value: datetime) -> str:
-    """RFC 3339 UTC with a ``Z`` suffix and microseconds, as the API promises."""
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    """RFC 3339 UTC with a ``Z`` suffix, as the API promises."""
+    if value.tzinfo is not UTC:  # asyncpg already returns UTC; skip the conversion then
+        value = value.astimezone(UTC)
+    return value.isoformat()[:-6] + "Z"
