@@ -1,0 +1,273 @@
+"""The SCIM filter, sort and cursor language (RFC 7644 §3.4.2.2): examples and properties."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fundament.records._query import (
+    And,
+    Compare,
+    Not,
+    Or,
+    Present,
+    QueryError,
+    SortKey,
+    compile_filter,
+    encode_cursor,
+    field_sql,
+    keyset_sql,
+    order_by_sql,
+    parse_filter,
+    parse_sort,
+)
+
+
+def compiled(text: str) -> tuple[str, list[object]]:
+    args: list[object] = ["tenant", "coll"]
+    sql = compile_filter(parse_filter(text), args)
+    return sql, args[2:]
+
+
+def test_contract_example_parses_with_precedence():
+    expr = parse_filter('score gt 10 and (email ew "@example.com" or not (vip pr))')
+    assert isinstance(expr, And)
+    assert isinstance(expr.left, Compare) and expr.left.op == "gt" and expr.left.value == 10
+    assert isinstance(expr.right, Or) and isinstance(expr.right.right, Not)
+    assert isinstance(expr.right.right.inner, Present)
+    # and binds tighter than or
+    expr = parse_filter("a eq 1 and b eq 2 or c eq 3")
+    assert isinstance(expr, Or) and isinstance(expr.left, And)
+
+
+def test_operators_are_case_insensitive_and_values_typed():
+    expr = parse_filter('name EQ "x\\"y\\u00e9" AnD n Le -1.5e2 oR flag eq true')
+    assert isinstance(expr, Or)
+    assert expr.left.left.value == 'x"yé' and expr.left.right.value == -150.0
+    assert expr.right.value is True
+
+
+def test_translation_shapes_and_parameters():
+    sql, args = compiled('email eq "a@b.c"')
+    assert sql == "(r.data #> '{email}') = to_jsonb($3::text)" and args == ["a@b.c"]
+    sql, args = compiled("score eq 10")
+    assert sql == "(r.data #> '{score}') = $3::jsonb" and args == ["10"]
+    sql, args = compiled("a.b gt 2")
+    assert "jsonb_typeof((r.data #> '{a,b}')) = 'number'" in sql and args == ["2"]
+    sql, args = compiled('name co "50%_off\\\\"')
+    assert "LIKE $3" in sql and args == ["%50\\%\\_off\\\\%"]
+    sql, args = compiled('name sw "ab"')
+    assert args == ["ab%"]
+    sql, _ = compiled("x ne null")
+    assert "IS NOT NULL" in sql
+    sql, _ = compiled("x ne 3")
+    assert "IS DISTINCT FROM" in sql
+    sql, args = compiled('created_at ge "2026-01-01T00:00:00Z"')
+    assert sql == "r.created_at >= $3" and args == [datetime(2026, 1, 1, tzinfo=UTC)]
+    sql, args = compiled('id eq "rec_1"')
+    assert sql == "r.id = $3"
+    assert compiled("id pr")[0] == "TRUE"
+
+
+@pytest.mark.parametrize(
+    ("text", "position"),
+    [
+        ("score gt", 8),
+        ("score zz 1", 6),
+        ("(a eq 1", 7),
+        ("a eq 1)", 6),
+        ('a eq "x', 5),
+        ("not a eq 1", 4),
+        ("a eq 1 b eq 2", 7),
+        ("", 0),
+        ("a eq 1 and", 10),
+    ],
+)
+def test_errors_name_their_position(text, position):
+    with pytest.raises(QueryError) as info:
+        parse_filter(text)
+    assert info.value.position == position
+    assert f"position {position}" in info.value.detail
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a gt true",
+        "a co 5",
+        "id eq 5",
+        'created_at gt "yesterday"',
+        'created_at gt "2026-01-01T00:00:00"',  # no offset
+        'created_at co "2026"',
+        "a lt null",
+        "a eq 1e999",
+        "x" * 3000,
+        "(" * 100 + "a pr" + ")" * 100,
+        " or ".join(["a pr"] * 60),
+        '"a" eq 1',
+        "a..b pr",
+        "a eq 99999999999999999999" + "9" * 5000,
+    ],
+)
+def test_semantic_and_limit_errors_are_query_errors(text):
+    with pytest.raises(QueryError):
+        compile_filter(parse_filter(text), [])
+
+
+def test_field_paths_are_validated_before_reaching_sql():
+    assert field_sql("a.b-c.d_e") == "(r.data #> '{a,b-c,d_e}')"
+    for bad in ("a'b", "a b", "1a", "a.", "a{b}", "a,b", ".".join(["a"] * 9)):
+        with pytest.raises(QueryError):
+            field_sql(bad)
+
+
+def test_sort_parsing():
+    assert parse_sort(None) == (SortKey("created_at", False), SortKey("id", False))
+    assert parse_sort("-score,name") == (SortKey("score", True), SortKey("name", False), SortKey("id", False))
+    assert parse_sort("-id") == (SortKey("id", True),)
+    assert "COALESCE((r.data #> '{score}'), 'null'::jsonb) DESC" in order_by_sql(parse_sort("-score"))
+    for bad in ("a,,b", "a,a", "a,b,c,d,e", "-", "a'"):
+        with pytest.raises(QueryError) as info:
+            parse_sort(bad)
+        assert info.value.param == "sort"
+
+
+def test_cursor_round_trip_and_mixed_directions():
+    keys = parse_sort("-score,created_at")
+    now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    cursor = encode_cursor(keys, ["7", now, "rec_1"])  # jsonb comes back from asyncpg as text
+    args: list[object] = []
+    sql = keyset_sql(keys, cursor, args)
+    assert args == ["7", now, "rec_1"]
+    assert sql.count(" OR ") == 2 and "< $1::jsonb" in sql and "r.created_at > $2" in sql
+    with pytest.raises(QueryError) as info:
+        keyset_sql(parse_sort("score"), cursor, [])  # a cursor of another sort
+    assert info.value.param == "cursor"
+
+
+# --- properties ----------------------------------------------------------------------------
+
+segment = st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,6}", fullmatch=True).filter(
+    lambda s: s.lower() not in ("and", "or", "not", "true", "false", "null")
+)
+paths = st.lists(segment, min_size=1, max_size=3).map(".".join)
+strings = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters='"\\'), max_size=8
+)
+values = st.one_of(
+    strings.map(lambda s: f'"{s}"'),
+    st.integers(-(10**9), 10**9).map(str),
+    st.sampled_from(["true", "false", "null"]),
+)
+
+
+@st.composite
+def comparisons(draw: st.DrawFn) -> str:
+    path = draw(paths)
+    op = draw(st.sampled_from(["eq", "ne", "gt", "ge", "lt", "le", "co", "sw", "ew", "pr"]))
+    if op == "pr":
+        return f"{path} pr"
+    if op in ("co", "sw", "ew"):
+        return f"{path} {op} {draw(strings.map(lambda s: chr(34) + s + chr(34)))}"
+    if op in ("gt", "ge", "lt", "le"):
+        return f"{path} {op} {draw(st.integers(-1000, 1000))}"
+    return f"{path} {op} {draw(values)}"
+
+
+filters = st.recursive(
+    comparisons(),
+    lambda inner: st.one_of(
+        st.tuples(inner, st.sampled_from(["and", "or", "AND", "Or"]), inner).map(" ".join),
+        inner.map(lambda f: f"({f})"),
+        inner.map(lambda f: f"not ({f})"),
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(filters)
+def test_every_generated_valid_filter_parses_and_translates(text):
+    args: list[object] = []
+    sql = compile_filter(parse_filter(text), args)
+    placeholders = {int(n) for n in re.findall(r"\$(\d+)", sql)}
+    assert placeholders == set(range(1, len(args) + 1))
+
+
+tokens = st.sampled_from(
+    [
+        "a",
+        "b.c",
+        "eq",
+        "ne",
+        "gt",
+        "co",
+        "pr",
+        "and",
+        "or",
+        "not",
+        "(",
+        ")",
+        '"x"',
+        '"',
+        "1",
+        "-2.5e3",
+        "true",
+        "null",
+        " ",
+        "\\",
+        "'",
+        ";",
+        "$1",
+        "\x00",
+        "é",
+        "1e999",
+        "..",
+        "{",
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.text(max_size=80), st.lists(tokens, max_size=25).map(" ".join)))
+def test_garbage_never_raises_anything_but_query_error(text):
+    with contextlib.suppress(QueryError):
+        compile_filter(parse_filter(text), [])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=120), st.text(max_size=40))
+def test_garbage_cursors_and_sorts_are_clean_errors(cursor, sort):
+    try:
+        keys = parse_sort(sort)
+    except QueryError:
+        keys = parse_sort(None)
+    with contextlib.suppress(QueryError):
+        keyset_sql(keys, cursor, [])
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | strings,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(strings, inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(json_values, st.datetimes(timezones=st.just(UTC)), st.text(max_size=30))
+def test_cursor_round_trip_property(value, when, rid):
+    import json
+
+    keys = parse_sort("-score,created_at")
+    args: list[object] = []
+    keyset_sql(keys, encode_cursor(keys, [json.dumps(value), when, rid]), args)
+    assert json.loads(str(args[0])) == value and args[1] == when and args[2] == rid
