@@ -22,6 +22,7 @@ from fundament.platform import (
     encode_id_cursor,
     looks_like_id,
     new_id,
+    refuse_removal,
     rfc3339,
     role_rank,
     utcnow,
@@ -213,11 +214,7 @@ async def list_users(tx: Tx, *, limit: int, cursor: str | None) -> Page[UserRow]
 async def update_user(tx: Tx, user_id: str, *, changes: dict[str, Any]) -> UserRow:
     current = await get_user(tx, user_id)
     _check_grant(tx.ctx.principal, current.role)
-    for field in ("email", "role"):
-        if field in changes and changes[field] is None:
-            raise ValidationFailed(
-                f"'{field}' cannot be removed.", errors=[FieldError(f"/{field}", "may not be null")]
-            )
+    refuse_removal(changes, ("email", "role"))
     if "role" in changes:
         _check_grant(tx.ctx.principal, changes["role"])
     fields = {k: changes[k] for k in ("email", "name", "role") if k in changes}

@@ -43,7 +43,7 @@ from fundament.platform.idempotency import (
     run_idempotent,
 )
 from fundament.platform.ids import looks_like_id, new_id, new_secret
-from fundament.platform.jsonpatch import merge_patch
+from fundament.platform.jsonpatch import merge_patch, refuse_removal
 from fundament.platform.pagination import (
     ListParams,
     Page,
@@ -100,6 +100,7 @@ __all__ = [
     "merge_patch",
     "new_id",
     "new_secret",
+    "refuse_removal",
     "request_fingerprint",
     "require_role",
     "rfc3339",

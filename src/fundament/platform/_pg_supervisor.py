@@ -15,11 +15,12 @@ import contextlib
 import ctypes
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
+
+from fundament.platform.embedded import accepting as _accepting
 
 
 def _pdeathsig() -> None:
@@ -27,14 +28,6 @@ def _pdeathsig() -> None:
         with contextlib.suppress(Exception):
             libc = ctypes.CDLL("libc.so.6", use_errno=True)
             libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def _accepting(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def main() -> int:

@@ -78,7 +78,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _accepting(port: int) -> bool:
+def accepting(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
             return True
@@ -164,7 +164,7 @@ class EmbeddedPostgres:
             port, sup = int(state["port"]), int(state["supervisor"])
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        if sup and psutil.pid_exists(sup) and _accepting(port):
+        if sup and psutil.pid_exists(sup) and accepting(port):
             return port
         return None
 

@@ -20,3 +20,15 @@ def merge_patch(target: Any, patch: Any) -> Any:
         else:
             result[name] = merge_patch(result.get(name), value)
     return result
+
+
+def refuse_removal(document: dict[str, Any], fields: tuple[str, ...]) -> None:
+    """A merge patch removes a member with ``null``; refuse that for required members (422)."""
+    from fundament.platform.errors import FieldError, ValidationFailed
+
+    removed = [f for f in fields if f in document and document[f] is None]
+    if removed:
+        raise ValidationFailed(
+            f"{', '.join(repr(f) for f in removed)} cannot be removed.",
+            errors=[FieldError(f"/{f}", "may not be null") for f in removed],
+        )

@@ -34,6 +34,7 @@ from fundament.platform import (
     json_text,
     merge_patch,
     new_id,
+    refuse_removal,
     rfc3339,
     utcnow,
 )
@@ -259,6 +260,7 @@ async def create_collection(tx: Tx, body: dict[str, Any]) -> CollectionDef:
     return _from_row(str(tx.tenant_id), rec)
 
 
+_REQUIRED = ("schema", "indexes", "personal_fields", "on_erasure")
 _PATCHABLE = (
     "schema",
     "indexes",
@@ -280,12 +282,7 @@ async def update_collection(tx: Tx, name: str, patch: dict[str, Any]) -> Collect
     """
     current = await get_collection(tx, name, for_update=True)
     merged = merge_patch(current.to_json(), patch)
-    for required in ("schema", "indexes", "personal_fields", "on_erasure"):
-        if merged.get(required) is None:
-            raise ValidationFailed(
-                f"'{required}' cannot be removed.",
-                errors=[FieldError(f"/{required}", "may not be null")],
-            )
+    refuse_removal({k: merged.get(k) for k in _REQUIRED}, _REQUIRED)
     if not isinstance(merged["schema"], dict):
         raise ValidationFailed("schema must be an object.", errors=[FieldError("/schema", "not an object")])
     validator = compile_schema(merged["schema"])

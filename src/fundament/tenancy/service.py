@@ -19,6 +19,7 @@ from fundament.platform import (
     encode_id_cursor,
     looks_like_id,
     new_id,
+    refuse_removal,
     rfc3339,
     utcnow,
 )
@@ -129,11 +130,7 @@ async def update_tenant(tx: Tx, tenant_id: str, *, changes: dict[str, Any]) -> T
             "A tenant's region is fixed at creation; move the tenant instead of renaming it.",
             errors=[FieldError("/region", "cannot be changed")],
         )
-    for field in ("name", "plan", "status"):
-        if field in changes and changes[field] is None:
-            raise ValidationFailed(
-                f"'{field}' cannot be removed.", errors=[FieldError(f"/{field}", "may not be null")]
-            )
+    refuse_removal(changes, ("name", "plan", "status"))
     if "plan" in changes:
         _check_plan(changes["plan"])
     fields = {k: changes[k] for k in ("name", "plan", "status") if k in changes}
