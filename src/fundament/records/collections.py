@@ -27,6 +27,7 @@ from fundament.platform import (
     NotFound,
     Page,
     RequestContext,
+    T,
     Tx,
     ValidationFailed,
     decode_id_cursor,
@@ -291,8 +292,10 @@ async def update_collection(tx: Tx, name: str, patch: dict[str, Any]) -> Collect
         offenders = await _records_failing(tx, name, validator)
         if offenders:
             raise Conflict(
-                f"{len(offenders)} existing record(s) do not match the new schema.",
-                type="https://fundament.dev/problems/schema-conflict",
+                f"{len(offenders)} existing record(s) do not match the new schema"
+                f"{' (first 10)' if len(offenders) >= MAX_SCHEMA_CHECK_ERRORS else ''}: "
+                + ", ".join(offenders),
+                type=T.SCHEMA_CONFLICT,
                 title="Schema conflicts with existing records",
                 extra={"record_ids": offenders},
             )
