@@ -220,3 +220,16 @@ async def test_schema_change_refused_when_records_fail(http, tenant):
     assert r.status_code == 200 and r.json()["retention_days"] == 30
     r = await http.patch(url, json={"schema": None}, headers=h)
     assert r.status_code == 422
+
+
+async def test_bodies_of_the_wrong_shape_are_422_not_500(http, tenant):
+    """Found by schemathesis: a JSON array as the body of a record create."""
+    await tenant.collection()
+    base = f"{tenant.base}/collections/contacts/records"
+    for body in (b"[null, null]", b"null", b"1", b'"x"'):
+        r = await http.post(
+            base,
+            content=body,
+            headers={**tenant.h("member"), "Content-Type": "application/json", "Idempotency-Key": "k"},
+        )
+        assert r.status_code == 422, (body, r.text)

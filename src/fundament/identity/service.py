@@ -231,6 +231,8 @@ async def update_user(tx: Tx, user_id: str, *, changes: dict[str, Any]) -> UserR
         )
     except asyncpg.UniqueViolationError as exc:
         raise _email_taken(str(fields.get("email"))) from exc
+    if rec is None:  # deleted by a concurrent request since we read it
+        raise NotFound("No such user.")
     tx.emit("user.updated", "user", user_id, changed=sorted(fields))
     return UserRow(**dict(rec))
 

@@ -168,15 +168,14 @@ def validation_problem(errors: list[Any], *, body: bool = True) -> Problem:
     """Pydantic errors as a problem: 400 for URL and JSON syntax, 422 for body content."""
     if any(e.get("type") == "json_invalid" for e in errors):
         return BadRequest("The request body is not valid JSON.", type=T.INVALID_JSON)
-    in_url = not body or any(e.get("loc", ("",))[0] in ("query", "path", "header") for e in errors)
+    locs = [tuple(e.get("loc") or ()) for e in errors]
+    in_url = not body or any(loc[:1] in (("query",), ("path",), ("header",)) for loc in locs)
     field_errors = [
         FieldError(
-            path=".".join(str(p) for p in e.get("loc", ()))
-            if in_url
-            else _loc_to_path(tuple(e.get("loc", ()))),
+            path=".".join(str(p) for p in loc) if in_url else _loc_to_path(loc),
             message=str(e.get("msg", "invalid")),
         )
-        for e in errors
+        for e, loc in zip(errors, locs, strict=True)
     ]
     if in_url:
         return BadRequest("Invalid request parameters.", errors=field_errors)
