@@ -26,6 +26,8 @@ CONTRACT_PATHS = {
     "/v1/tenants/{tenant}/collections/{name}": {"get", "patch", "delete"},
     "/v1/tenants/{tenant}/collections/{name}/records": {"get", "post"},
     "/v1/tenants/{tenant}/collections/{name}/records/{record_id}": {"get", "put", "patch", "delete"},
+    "/v1/tenants/{tenant}/audit-events": {"get"},
+    "/v1/tenants/{tenant}/audit-events/verify": {"get"},
     "/healthz": {"get"},
     "/readyz": {"get"},
 }

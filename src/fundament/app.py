@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy.engine import make_url
 
-from fundament import __version__, identity, ops, records, tenancy
+from fundament import __version__, audit, identity, ops, records, tenancy
 from fundament.migrations import current_head
 from fundament.platform import EXCEPTION_HANDLERS, Database, EdgeMiddleware, FastPaths, Settings
 
@@ -112,6 +112,7 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
     tenancy.install(app)
     identity.install(app)
     records.install(app, db=db, admin_dsn=admin_dsn)
+    audit.install(app, db=db, enabled=settings.audit)
     inner: Any = app._framework
     if settings.fast_paths:
         inner = FastPaths(inner, routes=app.state.fast_routes)

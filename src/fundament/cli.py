@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import sys
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -22,6 +23,8 @@ from fundament.platform import Settings
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 operator_key = typer.Typer(no_args_is_help=True, help="Operator keys (act on every tenant).")
 cli.add_typer(operator_key, name="operator-key")
+audit_cli = typer.Typer(no_args_is_help=True, help="The tamper-evident audit trail.")
+cli.add_typer(audit_cli, name="audit")
 
 
 @contextlib.contextmanager
@@ -122,6 +125,44 @@ def operator_key_create(
         key_id, key = asyncio.run(run(dsn))
     typer.echo(f"created operator key {key_id} ({name}); store it now, it is not shown again:")
     typer.echo(key)
+
+
+async def _in_tenant(dsn: str, tenant: str, work: Any) -> Any:
+    """Run ``work(conn)`` in a transaction scoped to ``tenant`` on an admin connection."""
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('fundament.tenant_id', $1, true)", tenant)
+            return await work(conn)
+    finally:
+        await conn.close()
+
+
+@audit_cli.command("verify")
+def audit_verify(tenant: Annotated[str, typer.Option(help="Tenant id (tnt_…).")]) -> None:
+    """Recompute a tenant's hash chain; exit 1 and name the first broken seq if it fails."""
+    from fundament.audit import verify_tenant
+
+    with admin_database(Settings(), migrate_now=False) as dsn:
+        result = asyncio.run(_in_tenant(dsn, tenant, lambda c: verify_tenant(c, tenant)))
+    typer.echo(json.dumps(result.to_json()))
+    if not result.valid:
+        raise typer.Exit(1)
+
+
+@audit_cli.command("export")
+def audit_export(tenant: Annotated[str, typer.Option(help="Tenant id (tnt_…).")]) -> None:
+    """Write a tenant's events as JSON Lines to stdout, in chain order."""
+    from fundament.audit import iter_events
+
+    async def work(conn: Any) -> None:
+        async for event in iter_events(conn, tenant):
+            sys.stdout.write(json.dumps(event, ensure_ascii=False) + "\n")
+
+    with admin_database(Settings(), migrate_now=False) as dsn:
+        asyncio.run(_in_tenant(dsn, tenant, work))
 
 
 def main() -> None:

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
         description="Run migrations on start. Default: on in embedded mode, off otherwise.",
     )
     log_level: str = "info"
+    audit: bool = Field(
+        default=True,
+        description="Write the audit trail. Off only to measure its cost (bench/run.py).",
+    )
     fast_paths: bool = Field(
         default=True,
         description="Serve hot record operations without FastAPI's router (same behaviour).",

@@ -1,0 +1,65 @@
+"""The hash chain: canonical JSON and SHA-256, shared by the writer and the verifier.
+
+``hash = SHA-256(canonical JSON of the event including prev_hash)``. Canonical JSON here is
+RFC 8785 (JCS) for the values events hold (strings, integers, nested objects): keys sorted,
+no insignificant whitespace, UTF-8. Each tenant's chain starts from a genesis hash derived
+from the tenant id, so a chain cannot be transplanted into another tenant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+
+def genesis(tenant_id: str) -> bytes:
+    return hashlib.sha256(f"fundament-audit:{tenant_id}".encode()).digest()
+
+
+def canonical(event: dict[str, Any]) -> bytes:
+    return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def event_hash(body: dict[str, Any]) -> bytes:
+    """Hash of an event body (every field but ``hash``; ``prev_hash`` as hex)."""
+    return hashlib.sha256(canonical(body)).digest()
+
+
+@dataclass(frozen=True)
+class Verification:
+    valid: bool
+    count: int
+    head: str | None
+    broken_seq: int | None = None
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"valid": self.valid, "count": self.count, "head": self.head}
+        if not self.valid:
+            out["broken_seq"] = self.broken_seq
+            out["reason"] = self.reason
+        return out
+
+
+def verify(tenant_id: str, events: Iterable[dict[str, Any]]) -> Verification:
+    """Recompute the chain; report the first seq whose link, number or hash is wrong.
+
+    ``events`` are API-shaped dicts (hex hashes) in ascending ``seq`` order.
+    """
+    prev = genesis(tenant_id).hex()
+    count = 0
+    for event in events:
+        count += 1
+        seq = event["seq"]
+        if seq != count:
+            return Verification(False, count - 1, prev, seq, f"gap: expected seq {count}")
+        if event["prev_hash"] != prev:
+            return Verification(False, count - 1, prev, seq, "prev_hash does not link")
+        body = {k: v for k, v in event.items() if k != "hash"}
+        if event_hash(body).hex() != event["hash"]:
+            return Verification(False, count - 1, prev, seq, "content does not match its hash")
+        prev = event["hash"]
+    return Verification(True, count, prev if count else None)
