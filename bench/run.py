@@ -260,7 +260,15 @@ def main() -> None:
                 prefix = f"/v1/tenants/{info['tenant']}/collections/contacts"
                 app_dsn = make_url(dsn).set(username="fundament_app").render_as_string(hide_password=False)
                 floor_env = {**os.environ, "FLOOR_DSN": app_dsn, "FLOOR_TENANT": info["tenant"]}
-                with process(floor_cmd, floor_env, floor_base + "/records"):
+                # The same server with the audit hook off, to price the audit trail (issue #4).
+                noaudit_port = free_port()
+                noaudit_base = f"http://127.0.0.1:{noaudit_port}"
+                noaudit_cmd = [*cmd[:-4], "--port", str(noaudit_port), "--workers", "1"]
+                noaudit_env = {**env, "FUNDAMENT_AUDIT": "false"}
+                with (
+                    process(floor_cmd, floor_env, floor_base + "/records"),
+                    process(noaudit_cmd, noaudit_env, noaudit_base + "/healthz"),
+                ):
                     spy = None
                     if args.profile:  # sample the measured runs only, not the seeding
                         seconds = (args.duration + args.warmup) * len(args.scenarios) * 2
@@ -283,10 +291,13 @@ def main() -> None:
                         )
                     # Interleaved, scenario by scenario, so both sides meet the same table
                     # state (the create runs add rows) and the same machine weather.
-                    ours, floor = {}, {}
+                    ours, floor, no_audit = {}, {}, {}
                     for name in args.scenarios:
                         one = argparse.Namespace(**{**vars(args), "scenarios": [name]})
                         ours.update(scenario_runs(base, prefix, info["key"], False, one))
+                        if name == "create":
+                            print("fundament, audit off", flush=True)
+                            no_audit.update(scenario_runs(noaudit_base, prefix, info["key"], False, one))
                         floor.update(scenario_runs(floor_base, "", "", True, one))
                     if spy is not None:
                         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -303,6 +314,7 @@ def main() -> None:
         "args": vars(args),
         "fundament": ours,
         "floor": floor,
+        "fundament_audit_off": no_audit,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(report, indent=2))
@@ -317,6 +329,14 @@ def main() -> None:
             f"| {name} | {a['rps']:.0f} | {a['p50_ms']:.2f} | {a['p99_ms']:.2f} | {b['rps']:.0f} |"
             f" {b['p50_ms']:.2f} | {b['p99_ms']:.2f} | {a['rps'] / b['rps']:.0%} |"
             f" {a['p99_ms'] / b['p99_ms']:.2f}x |"
+        )
+    if "create" in no_audit:
+        a, b = ours["create"], no_audit["create"]
+        print()
+        print("| create | audit on req/s | p99 ms | audit off req/s | p99 ms | on/off |")
+        print("|---|---:|---:|---:|---:|---:|")
+        print(
+            f"| | {a['rps']:.0f} | {a['p99_ms']:.2f} | {b['rps']:.0f} | {b['p99_ms']:.2f} | {a['rps'] / b['rps']:.0%} |"
         )
 
 

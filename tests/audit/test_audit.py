@@ -213,12 +213,15 @@ def test_cli_verify_and_export(admin_dsn, tmp_path):
             _, key = await create_operator_key(conn, name="cli")
         finally:
             await conn.close()
-        async with app.router.lifespan_context(app):
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-                r = await c.post(
-                    "/v1/tenants", json={"name": "C", "slug": f"cli-{os.getpid()}"}, headers=bearer(key)
-                )
-                return r.json()["id"]
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://t") as c,
+        ):
+            r = await c.post(
+                "/v1/tenants", json={"name": "C", "slug": f"cli-{os.getpid()}"}, headers=bearer(key)
+            )
+            return r.json()["id"]
 
     tenant_id = asyncio.run(make())
     env = {**os.environ, "FUNDAMENT_DATABASE_URL": admin_dsn}
