@@ -90,6 +90,7 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
         finally:
             app.state.shutting_down = True
             await app.state.records.indexes.wait()
+            await app.state.audit_sealer.close()
             await db.close()
 
     app = FundamentApp(

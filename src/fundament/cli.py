@@ -143,10 +143,14 @@ async def _in_tenant(dsn: str, tenant: str, work: Any) -> Any:
 @audit_cli.command("verify")
 def audit_verify(tenant: Annotated[str, typer.Option(help="Tenant id (tnt_…).")]) -> None:
     """Recompute a tenant's hash chain; exit 1 and name the first broken seq if it fails."""
-    from fundament.audit import verify_tenant
+    from fundament.audit import seal_pending, verify_tenant
+
+    async def work(conn: Any) -> Any:
+        await seal_pending(conn, tenant)
+        return await verify_tenant(conn, tenant)
 
     with admin_database(Settings(), migrate_now=False) as dsn:
-        result = asyncio.run(_in_tenant(dsn, tenant, lambda c: verify_tenant(c, tenant)))
+        result = asyncio.run(_in_tenant(dsn, tenant, work))
     typer.echo(json.dumps(result.to_json()))
     if not result.valid:
         raise typer.Exit(1)
@@ -155,9 +159,10 @@ def audit_verify(tenant: Annotated[str, typer.Option(help="Tenant id (tnt_…)."
 @audit_cli.command("export")
 def audit_export(tenant: Annotated[str, typer.Option(help="Tenant id (tnt_…).")]) -> None:
     """Write a tenant's events as JSON Lines to stdout, in chain order."""
-    from fundament.audit import iter_events
+    from fundament.audit import iter_events, seal_pending
 
     async def work(conn: Any) -> None:
+        await seal_pending(conn, tenant)
         async for event in iter_events(conn, tenant):
             sys.stdout.write(json.dumps(event, ensure_ascii=False) + "\n")
 

@@ -73,6 +73,7 @@ async def list_audit_events(
     at_from: datetime | None = None,
     at_to: datetime | None = None,
 ) -> Response:
+    await request.app.state.audit_sealer.seal(tenant)  # readers see every committed write
     async with database(request).transaction(ctx) as tx:
         result = await service.list_events(
             tx,
@@ -89,6 +90,7 @@ async def list_audit_events(
 
 @router.get("/verify", response_model=ChainVerification, summary="Verify the hash chain")
 async def verify_audit_chain(tenant: str, request: Request, ctx: Admin) -> Response:
+    await request.app.state.audit_sealer.seal(tenant)
     async with database(request).transaction(ctx) as tx:
         result = await service.verify_tenant(tx.conn, tenant)
     return json_response(result.to_json())

@@ -1,14 +1,23 @@
-"""Appending, listing and verifying audit events.
+"""Recording, sealing, listing and verifying audit events.
 
-:func:`append_events` is a before-commit hook of the kernel's transaction: every write
-that a service records with ``tx.emit`` becomes an event in the same transaction, so a
-write without its event (or the reverse) cannot commit. Per tenant, the chain head row is
-locked for the rest of the transaction: writers in one tenant queue on it (the chain needs
-an order), writers in different tenants never wait on each other.
+Two steps, so that one tenant's writers do not queue on its chain:
+
+1. :func:`record_pending`, a before-commit hook of the kernel's transaction, inserts every
+   write's event into ``audit_pending`` *in the write's own transaction*: a write without
+   its event (or the reverse) cannot commit.
+2. :func:`seal_pending` moves a tenant's pending events into ``audit_events`` in id order,
+   numbering them gap-free and chaining their hashes. It holds the tenant's chain head row
+   locked, so sealers of one tenant (on any instance) take turns and sealers of different
+   tenants never wait on each other. The :class:`Sealer` runs it after each commit, batching
+   whatever has arrived; every read of the trail seals first, so readers see every
+   committed write.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -19,7 +28,9 @@ import orjson
 from fundament.audit.chain import Verification, event_hash, genesis, verify
 from fundament.platform import (
     BadRequest,
+    Database,
     Page,
+    RequestContext,
     Tx,
     WriteEvent,
     decode_id_cursor,
@@ -28,6 +39,8 @@ from fundament.platform import (
     rfc3339,
     utcnow,
 )
+
+log = logging.getLogger("fundament.audit")
 
 #: Events about a tenant that must outlive it go to the platform log instead.
 PLATFORM_ACTIONS = frozenset({"tenant.offboarded"})
@@ -54,19 +67,19 @@ def safe_details(event: WriteEvent) -> dict[str, Any]:
     if "data" in event.details or "before" in event.details:
         after = event.details.get("data") or {}
         before = event.details.get("before") or {}
-        keys = set(after) | set(before) if isinstance(after, dict) and isinstance(before, dict) else set()
-        details["fields"] = sorted(k for k in keys if after.get(k) != before.get(k))
+        if isinstance(after, dict) and isinstance(before, dict):
+            keys = set(after) | set(before)
+            details["fields"] = sorted(k for k in keys if after.get(k) != before.get(k))
     return details
 
 
-async def append_events(tx: Tx) -> None:
-    """Before-commit hook: chain this transaction's writes onto the tenant's trail."""
+async def record_pending(tx: Tx) -> None:
+    """Before-commit hook: this transaction's writes become pending events, atomically."""
     if not tx.events:
         return
     actor_type, actor_id = _actor(tx)
     now = utcnow()
     platform = [e for e in tx.events if e.action in PLATFORM_ACTIONS]
-    tenant_events = [e for e in tx.events if e.action not in PLATFORM_ACTIONS]
     if platform:
         await tx.conn.executemany(
             "INSERT INTO platform_events (id, at, actor_type, actor_id, action, target_type,"
@@ -85,50 +98,89 @@ async def append_events(tx: Tx) -> None:
                 for e in platform
             ],
         )
-    if not tenant_events or tx.tenant_id is None:
+    rows = [
+        (
+            new_id("evt"),
+            now,
+            actor_type,
+            actor_id,
+            e.action,
+            e.target_type,
+            e.target_id,
+            tx.ctx.request_id,
+            orjson.dumps(safe_details(e)).decode(),
+        )
+        for e in tx.events
+        if e.action not in PLATFORM_ACTIONS
+    ]
+    if not rows or tx.tenant_id is None:
         return
-    tenant_id = tx.tenant_id
-    head = await tx.conn.fetchrow(
+    await tx.conn.execute(
+        "INSERT INTO audit_pending (tenant_id, id, at, actor_type, actor_id, action,"
+        " target_type, target_id, request_id, details) SELECT $1, * FROM unnest($2::text[],"
+        " $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],"
+        " $9::text[], $10::jsonb[])",
+        tx.tenant_id,
+        *zip(*rows, strict=True),
+    )
+
+
+async def seal_pending(conn: asyncpg.Connection, tenant_id: str) -> int:
+    """Chain the tenant's pending events; ``conn`` is in a transaction scoped to the tenant.
+
+    Returns how many events were sealed.
+    """
+    # Lock order: the tenant row first (what our foreign keys would lock later anyway), so
+    # an offboarding that deletes the tenant waits for us instead of deadlocking with us.
+    if not await conn.fetchval("SELECT true FROM tenants WHERE id = $1 FOR KEY SHARE", tenant_id):
+        return 0
+    head = await conn.fetchrow(
         "INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, 0, $2)"
         " ON CONFLICT (tenant_id) DO UPDATE SET seq = audit_heads.seq RETURNING seq, hash",
         tenant_id,
         genesis(tenant_id),
     )
+    pending = await conn.fetch(
+        "DELETE FROM audit_pending WHERE tenant_id = $1 RETURNING id, at, actor_type, actor_id,"
+        " action, target_type, target_id, request_id, details::text AS details",
+        tenant_id,
+    )
+    if not pending:
+        return 0
     seq, prev = int(head["seq"]), bytes(head["hash"])
     rows: list[tuple[Any, ...]] = []
-    for event in tenant_events:
+    for rec in sorted(pending, key=lambda r: r["id"]):
         seq += 1
         body = {
-            "id": new_id("evt"),
+            "id": rec["id"],
             "seq": seq,
-            "at": rfc3339(now),
-            "actor": {"type": actor_type, "id": actor_id},
-            "action": event.action,
-            "target": {"type": event.target_type, "id": event.target_id},
-            "request_id": tx.ctx.request_id,
-            "details": safe_details(event),
+            "at": rfc3339(rec["at"]),
+            "actor": {"type": rec["actor_type"], "id": rec["actor_id"]},
+            "action": rec["action"],
+            "target": {"type": rec["target_type"], "id": rec["target_id"]},
+            "request_id": rec["request_id"],
+            "details": orjson.loads(rec["details"]),
             "prev_hash": prev.hex(),
         }
         digest = event_hash(body)
         rows.append(
             (
                 seq,
-                body["id"],
-                now,
-                actor_type,
-                actor_id,
-                event.action,
-                event.target_type,
-                event.target_id,
-                tx.ctx.request_id,
-                orjson.dumps(body["details"]).decode(),
+                rec["id"],
+                rec["at"],
+                rec["actor_type"],
+                rec["actor_id"],
+                rec["action"],
+                rec["target_type"],
+                rec["target_id"],
+                rec["request_id"],
+                rec["details"],
                 prev,
                 digest,
             )
         )
         prev = digest
-    columns = list(zip(*rows, strict=True))
-    await tx.conn.execute(
+    await conn.execute(
         "WITH ev AS (INSERT INTO audit_events (tenant_id, seq, id, at, actor_type, actor_id,"
         " action, target_type, target_id, request_id, details, prev_hash, hash)"
         " SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::timestamptz[], $5::text[],"
@@ -136,10 +188,56 @@ async def append_events(tx: Tx) -> None:
         " $12::bytea[], $13::bytea[]))"
         " UPDATE audit_heads SET seq = $14, hash = $15 WHERE tenant_id = $1",
         tenant_id,
-        *columns,
+        *zip(*rows, strict=True),
         seq,
         prev,
     )
+    return len(rows)
+
+
+_SEALER_CTX = RequestContext(request_id="audit-sealer")
+
+
+class Sealer:
+    """Seals each tenant's pending events soon after its writes commit (single-flight)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._again: set[str] = set()
+
+    def after_commit(self, tx: Tx) -> None:
+        if tx.tenant_id is not None and any(e.action not in PLATFORM_ACTIONS for e in tx.events):
+            self.kick(tx.tenant_id)
+
+    def kick(self, tenant_id: str) -> None:
+        if tenant_id in self._running:
+            self._again.add(tenant_id)  # events arrived during a seal: go round once more
+            return
+        self._running[tenant_id] = asyncio.create_task(self._run(tenant_id))
+
+    async def _run(self, tenant_id: str) -> None:
+        try:
+            while True:
+                self._again.discard(tenant_id)
+                try:
+                    await self.seal(tenant_id)
+                except Exception:  # retried on the next write or read of this tenant's trail
+                    log.exception("sealing audit events failed", extra={"tenant": tenant_id})
+                    return
+                if tenant_id not in self._again:
+                    return
+        finally:
+            self._running.pop(tenant_id, None)
+
+    async def seal(self, tenant_id: str) -> int:
+        async with self._db.transaction(_SEALER_CTX, tenant_id=tenant_id) as tx:
+            return await seal_pending(tx.conn, tenant_id)
+
+    async def close(self) -> None:
+        for task in list(self._running.values()):
+            with contextlib.suppress(Exception):
+                await task
 
 
 def _render(rec: asyncpg.Record) -> dict[str, Any]:
@@ -194,7 +292,7 @@ async def list_events(
 
 
 async def iter_events(conn: asyncpg.Connection, tenant_id: str) -> AsyncIterator[dict[str, Any]]:
-    """Every event of a tenant in ascending seq (inside a transaction), for verify/export."""
+    """Every sealed event of a tenant in ascending seq (inside a transaction)."""
     async for rec in conn.cursor(
         f"SELECT {_COLUMNS} FROM audit_events WHERE tenant_id = $1 ORDER BY seq",
         tenant_id,

@@ -60,6 +60,7 @@ class Tx:
 
 
 TxHook = Callable[[Tx], Awaitable[None]]
+AfterCommitHook = Callable[[Tx], None]
 InvalidationHandler = Callable[[str], None]
 
 
@@ -80,6 +81,8 @@ class Database:
         self._statement_timeout_ms = statement_timeout_ms
         self._pool: asyncpg.Pool | None = None
         self.before_commit: list[TxHook] = []
+        #: Called with the committed transaction; must not raise or block (schedule work).
+        self.after_commit: list[AfterCommitHook] = []
         self._invalidation_handlers: list[InvalidationHandler] = []
         self._listener_task: asyncio.Task[None] | None = None
 
@@ -140,6 +143,11 @@ class Database:
         # notification comes back from the listener a moment later.
         for message in tx._notifications:
             self._dispatch(message)
+        for after in self.after_commit:
+            try:
+                after(tx)
+            except Exception:  # the write is committed; a follow-up failing must not undo the answer
+                log.exception("after-commit hook failed")
 
     # --- cross-instance cache invalidation -------------------------------------------
     def on_invalidate(self, handler: InvalidationHandler) -> None:
