@@ -9,10 +9,11 @@ from the tenant id, so a chain cannot be transplanted into another tenant.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 
 def genesis(tenant_id: str) -> bytes:
@@ -20,7 +21,9 @@ def genesis(tenant_id: str) -> bytes:
 
 
 def canonical(event: dict[str, Any]) -> bytes:
-    return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    # orjson with sorted keys emits compact UTF-8 JSON: JCS for strings, integers and
+    # objects (events hold no floats), at a fraction of json.dumps's cost.
+    return orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
 
 
 def event_hash(body: dict[str, Any]) -> bytes:

@@ -130,16 +130,18 @@ async def seal_pending(conn: asyncpg.Connection, tenant_id: str) -> int:
 
     Returns how many events were sealed.
     """
-    # Lock order: the tenant row first (what our foreign keys would lock later anyway), so
-    # an offboarding that deletes the tenant waits for us instead of deadlocking with us.
-    if not await conn.fetchval("SELECT true FROM tenants WHERE id = $1 FOR KEY SHARE", tenant_id):
-        return 0
+    # Lock order: the tenant row first (FOR KEY SHARE, what our foreign keys lock anyway),
+    # so an offboarding that deletes the tenant waits for us instead of deadlocking with
+    # us; then the chain head, which serialises this tenant's sealers. One round trip.
     head = await conn.fetchrow(
-        "INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, 0, $2)"
+        "INSERT INTO audit_heads (tenant_id, seq, hash) SELECT t.id, 0, $2 FROM tenants t"
+        " WHERE t.id = $1 FOR KEY SHARE"
         " ON CONFLICT (tenant_id) DO UPDATE SET seq = audit_heads.seq RETURNING seq, hash",
         tenant_id,
         genesis(tenant_id),
     )
+    if head is None:  # the tenant is gone (offboarded)
+        return 0
     pending = await conn.fetch(
         "DELETE FROM audit_pending WHERE tenant_id = $1 RETURNING id, at, actor_type, actor_id,"
         " action, target_type, target_id, request_id, details::text AS details",
@@ -201,6 +203,8 @@ _SEALER_CTX = RequestContext(request_id="audit-sealer")
 class Sealer:
     """Seals each tenant's pending events soon after its writes commit (single-flight)."""
 
+    BATCH_DELAY = 0.005
+
     def __init__(self, db: Database) -> None:
         self._db = db
         self._running: dict[str, asyncio.Task[None]] = {}
@@ -218,6 +222,9 @@ class Sealer:
 
     async def _run(self, tenant_id: str) -> None:
         try:
+            # A moment's grace lets concurrent writes of this tenant join one batch: one
+            # sealing transaction (and WAL flush) for many events under load.
+            await asyncio.sleep(self.BATCH_DELAY)
             while True:
                 self._again.discard(tenant_id)
                 try:
