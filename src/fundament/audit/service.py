@@ -115,9 +115,16 @@ async def record_pending(tx: Tx) -> None:
     ]
     if not rows or tx.tenant_id is None:
         return
+    columns = "tenant_id, id, at, actor_type, actor_id, action, target_type, target_id, request_id, details"
+    if len(rows) == 1:  # the common case; scalar parameters encode cheaper than arrays
+        await tx.conn.execute(
+            f"INSERT INTO audit_pending ({columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)",
+            tx.tenant_id,
+            *rows[0],
+        )
+        return
     await tx.conn.execute(
-        "INSERT INTO audit_pending (tenant_id, id, at, actor_type, actor_id, action,"
-        " target_type, target_id, request_id, details) SELECT $1, * FROM unnest($2::text[],"
+        f"INSERT INTO audit_pending ({columns}) SELECT $1, * FROM unnest($2::text[],"
         " $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],"
         " $9::text[], $10::jsonb[])",
         tx.tenant_id,
