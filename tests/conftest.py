@@ -63,7 +63,13 @@ def admin_dsn(server_dsn: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    return Settings(key_cache_ttl_seconds=30.0, pool_min_size=2, pool_max_size=10)
+    return Settings(
+        key_cache_ttl_seconds=30.0,
+        pool_min_size=2,
+        pool_max_size=10,
+        worker=False,
+        master_key="test-master-key",
+    )
 
 
 @pytest.fixture(scope="session", params=[True, False], ids=["fast-paths", "framework-only"])

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy.engine import make_url
 
-from fundament import __version__, audit, identity, ops, records, tenancy
+from fundament import __version__, audit, identity, jobs, ops, privacy, records, tenancy
 from fundament.migrations import current_head
 from fundament.platform import EXCEPTION_HANDLERS, Database, EdgeMiddleware, FastPaths, Settings
 
@@ -85,10 +85,13 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await db.open()
+        stop_worker = jobs.start_in_background(app.state.job_worker) if settings.worker else None
         try:
             yield
         finally:
             app.state.shutting_down = True
+            if stop_worker is not None:
+                await stop_worker()
             await app.state.records.indexes.wait()
             await app.state.audit_sealer.close()
             await db.close()
@@ -114,6 +117,8 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
     identity.install(app)
     records.install(app, db=db, admin_dsn=admin_dsn)
     audit.install(app, db=db, enabled=settings.audit)
+    privacy.install(app, db=db, secret=settings.master_key_bytes())
+    app.state.job_worker = jobs.Worker(db, dict(privacy.HANDLERS))
     inner: Any = app._framework
     if settings.fast_paths:
         inner = FastPaths(inner, routes=app.state.fast_routes)

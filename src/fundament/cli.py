@@ -95,6 +95,24 @@ def serve(
         )
 
 
+@cli.command()
+def worker() -> None:
+    """Run the background job worker (exports, erasures, retention) until interrupted."""
+    import uvloop
+
+    from fundament.app import create_app
+
+    settings = Settings()
+
+    async def run(dsn: str) -> None:
+        app = create_app(settings.model_copy(update={"worker": False}), admin_dsn=dsn)
+        async with app.router.lifespan_context(app):
+            await app.state.job_worker.run_forever()
+
+    with admin_database(settings) as dsn, contextlib.suppress(KeyboardInterrupt):
+        uvloop.run(run(dsn))
+
+
 @cli.command(name="migrate")
 def migrate_cmd() -> None:
     """Bring the database schema, roles and policies up to date."""

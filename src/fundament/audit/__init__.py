@@ -5,9 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 from fundament.audit.chain import Verification, verify
-from fundament.audit.service import Sealer, iter_events, record_pending, seal_pending, verify_tenant
+from fundament.audit.service import (
+    Sealer,
+    events_for_targets,
+    iter_events,
+    record_pending,
+    seal_pending,
+    verify_tenant,
+)
 
-__all__ = ["Verification", "install", "iter_events", "seal_pending", "verify", "verify_tenant"]
+__all__ = [
+    "Verification",
+    "events_for_targets",
+    "install",
+    "iter_events",
+    "seal_pending",
+    "verify",
+    "verify_tenant",
+]
 
 
 def install(app: Any, *, db: Any, enabled: bool = True) -> None:

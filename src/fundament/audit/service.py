@@ -318,3 +318,16 @@ async def iter_events(conn: asyncpg.Connection, tenant_id: str) -> AsyncIterator
 async def verify_tenant(conn: asyncpg.Connection, tenant_id: str) -> Verification:
     events = [e async for e in iter_events(conn, tenant_id)]
     return verify(tenant_id, events)
+
+
+async def events_for_targets(
+    conn: asyncpg.Connection, tenant_id: str, target_ids: list[str]
+) -> list[dict[str, Any]]:
+    """Sealed events about any of ``target_ids`` (a subject's records), in chain order."""
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM audit_events WHERE tenant_id = $1 AND target_id = ANY($2::text[])"
+        " ORDER BY seq",
+        tenant_id,
+        target_ids,
+    )
+    return [_render(r) for r in rows]

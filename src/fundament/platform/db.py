@@ -15,12 +15,12 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
 from fundament.platform.context import RequestContext
-from fundament.platform.errors import map_db_errors
+from fundament.platform.errors import ServiceUnavailable, map_db_errors
 
 log = logging.getLogger("fundament.db")
 
@@ -59,6 +59,7 @@ class Tx:
         self._notifications.append(message)
 
 
+T = TypeVar("T")
 TxHook = Callable[[Tx], Awaitable[None]]
 AfterCommitHook = Callable[[Tx], None]
 InvalidationHandler = Callable[[str], None]
@@ -148,6 +149,30 @@ class Database:
                 after(tx)
             except Exception:  # the write is committed; a follow-up failing must not undo the answer
                 log.exception("after-commit hook failed")
+
+    async def run(
+        self,
+        ctx: RequestContext,
+        work: Callable[[Tx], Awaitable[T]],
+        *,
+        tenant_id: str | None = None,
+        attempts: int = 3,
+    ) -> T:
+        """Run ``work`` in a transaction, again from the start if PostgreSQL aborted it for a
+        deadlock or serialization failure (both say: retry). For writes whose lock order we
+        cannot choose, such as offboarding's cascade across every table of a tenant."""
+        for attempt in range(attempts):
+            try:
+                async with self.transaction(ctx, tenant_id=tenant_id) as tx:
+                    return await work(tx)
+            except ServiceUnavailable as exc:
+                retryable = isinstance(
+                    exc.__cause__, asyncpg.DeadlockDetectedError | asyncpg.SerializationError
+                )
+                if not retryable or attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(0.01 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     # --- cross-instance cache invalidation -------------------------------------------
     def on_invalidate(self, handler: InvalidationHandler) -> None:

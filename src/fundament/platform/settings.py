@@ -5,6 +5,9 @@ Built once by the composition root and passed down; nothing else reads ``os.envi
 
 from __future__ import annotations
 
+import hashlib
+import os
+import secrets
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
@@ -46,9 +49,19 @@ class Settings(BaseSettings):
         description="Run migrations on start. Default: on in embedded mode, off otherwise.",
     )
     log_level: str = "info"
+    master_key: SecretStr | None = Field(
+        default=None,
+        description="Secret for keyed subject hashes (hex or any string). Absent: a key file "
+        "`master.key` is created in data_dir on first start.",
+    )
     audit: bool = Field(
         default=True,
         description="Write the audit trail. Off only to measure its cost (bench/run.py).",
+    )
+    worker: bool = Field(
+        default=True,
+        description="Run the background job worker inside each server process "
+        "(exports, erasures, retention). Off: run `fundament worker` separately.",
     )
     fast_paths: bool = Field(
         default=True,
@@ -60,6 +73,22 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         # `FUNDAMENT_DATABASE_URL=` in a shell or compose file means "not set".
         return None if value == "" else value
+
+    def master_key_bytes(self) -> bytes:
+        """The master secret: from the setting, else from (or into) ``data_dir/master.key``."""
+        if self.master_key is not None:
+            return hashlib.sha256(self.master_key.get_secret_value().encode()).digest()
+        path = self.data_dir / "master.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:  # another worker process made it a moment ago
+                pass
+            else:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(secrets.token_bytes(32))
+        return path.read_bytes()
 
     @property
     def embedded(self) -> bool:

@@ -6,8 +6,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from fundament.records.collections import CollectionCache, IndexBuilder
+from fundament.records.privacy_ops import (
+    all_collections,
+    erase_subject,
+    expire_records,
+    find_subject_records,
+    processing_facts,
+)
 
-__all__ = ["RecordsState", "install"]
+__all__ = [
+    "RecordsState",
+    "all_collections",
+    "erase_subject",
+    "expire_records",
+    "find_subject_records",
+    "install",
+    "processing_facts",
+]
 
 
 @dataclass

@@ -1,0 +1,147 @@
+"""Durable background jobs in PostgreSQL.
+
+A job is a row in ``jobs``, inserted in the same transaction as the request that asks for
+it, so an accepted job is never lost. Workers claim due jobs with ``FOR UPDATE SKIP
+LOCKED`` and a lease (``locked_until``); a worker that crashes mid-run lets its lease run
+out and the job runs again. We use this ~80-line queue rather than procrastinate because
+the work must run inside the tenant's row-level-security scope on our own pool, and
+procrastinate brings its own schema, connector and worker process model for what is here
+one claim query; the trade-off is recorded in docs/adr/0005-job-queue.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from fundament.platform import Clock, Database, RequestContext, Tx, utcnow
+
+__all__ = ["Job", "Worker", "enqueue"]
+
+log = logging.getLogger("fundament.jobs")
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    tenant_id: str
+    kind: str
+    ref: str
+    attempts: int
+
+
+#: A handler runs a job inside a transaction scoped to the job's tenant and may return a
+#: datetime to run the same job again then (periodic work), or None when done.
+Handler = Callable[[Tx, Job, datetime], Awaitable[datetime | None]]
+
+
+async def enqueue(tx: Tx, kind: str, ref: str, *, run_at: datetime | None = None) -> None:
+    """Schedule a job for ``tx``'s tenant, committed with ``tx``; an open duplicate is kept."""
+    await tx.conn.execute(
+        "INSERT INTO jobs (tenant_id, kind, ref, run_at) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (tenant_id, kind, ref) WHERE done_at IS NULL DO NOTHING",
+        tx.tenant_id,
+        kind,
+        ref,
+        run_at or utcnow(),
+    )
+
+
+_CLAIM = (
+    "UPDATE jobs SET locked_until = $1::timestamptz + $2::interval, attempts = attempts + 1"
+    " WHERE id = (SELECT id FROM jobs WHERE done_at IS NULL AND run_at <= $1"
+    " AND (locked_until IS NULL OR locked_until < $1) ORDER BY run_at"
+    " FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING id, tenant_id, kind, ref, attempts"
+)
+
+
+class Worker:
+    """Claims and runs due jobs; ``run_once`` for tests, ``run_forever`` in production."""
+
+    def __init__(
+        self,
+        db: Database,
+        handlers: dict[str, Handler],
+        *,
+        clock: Clock = utcnow,
+        lease: timedelta = timedelta(minutes=5),
+        max_attempts: int = 10,
+    ) -> None:
+        self.db = db
+        self.handlers = handlers
+        self.clock = clock
+        self.lease = lease
+        self.max_attempts = max_attempts
+
+    async def run_once(self) -> int:
+        """Run every job due now (by the worker's clock); return how many ran."""
+        ran = 0
+        while True:
+            now = self.clock()
+            async with self.db.pool.acquire() as conn:
+                row = await conn.fetchrow(_CLAIM, now, self.lease)
+            if row is None:
+                return ran
+            await self._run(Job(**dict(row)), now)
+            ran += 1
+
+    async def _run(self, job: Job, now: datetime) -> None:
+        ctx = RequestContext(request_id=f"job-{job.id}")
+        handler = self.handlers.get(job.kind)
+        try:
+            if handler is None:
+                raise LookupError(f"no handler for job kind {job.kind!r}")
+            async with self.db.transaction(ctx, tenant_id=job.tenant_id) as tx:
+                again = await handler(tx, job, now)
+                if again is None:
+                    await tx.conn.execute("UPDATE jobs SET done_at = $2 WHERE id = $1", job.id, now)
+                else:  # periodic: the same row runs again later
+                    await tx.conn.execute(
+                        "UPDATE jobs SET run_at = $2, locked_until = NULL, attempts = 0 WHERE id = $1",
+                        job.id,
+                        again,
+                    )
+        except Exception as exc:
+            log.exception("job %s (%s) failed", job.id, job.kind)
+            retry = now + timedelta(seconds=min(3600, 2**job.attempts))
+            async with self.db.pool.acquire() as conn:
+                await conn.execute(
+                    "UPDATE jobs SET locked_until = NULL, run_at = $2, last_error = $3,"
+                    " done_at = CASE WHEN attempts >= $4 THEN $5::timestamptz END WHERE id = $1",
+                    job.id,
+                    retry,
+                    repr(exc)[:500],
+                    self.max_attempts,
+                    now,
+                )
+
+    async def run_forever(self, *, idle_seconds: float = 1.0) -> None:
+        while True:
+            try:
+                if await self.run_once() == 0:
+                    await asyncio.sleep(idle_seconds)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database may be away; try again shortly
+                log.exception("job worker loop failed")
+                await asyncio.sleep(idle_seconds * 5)
+
+
+def start_in_background(worker: Worker) -> Any:
+    """Run ``worker`` as a task of the current loop; returns a stopper coroutine function."""
+    task = asyncio.create_task(worker.run_forever())
+
+    async def stop() -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return stop
+
+
+__all__ += ["Handler", "start_in_background"]
