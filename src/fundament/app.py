@@ -116,9 +116,10 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
     tenancy.install(app)
     identity.install(app)
     records.install(app, db=db, admin_dsn=admin_dsn)
-    audit.install(app, db=db, enabled=settings.audit)
-    privacy.install(app, db=db, secret=settings.master_key_bytes())
-    app.state.job_worker = jobs.Worker(db, dict(privacy.HANDLERS))
+    master = settings.master_key_bytes()
+    audit.install(app, db=db, master=master, enabled=settings.audit)
+    privacy.install(app, db=db, secret=master)
+    app.state.job_worker = jobs.Worker(db, privacy.handlers(master))
     inner: Any = app._framework
     if settings.fast_paths:
         inner = FastPaths(inner, routes=app.state.fast_routes)

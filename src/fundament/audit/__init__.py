@@ -6,11 +6,13 @@ from typing import Any
 
 from fundament.audit.chain import Verification, verify
 from fundament.audit.service import (
+    PendingRecorder,
     Sealer,
     events_for_targets,
     iter_events,
-    record_pending,
+    reveal_personal,
     seal_pending,
+    shred_subject,
     verify_tenant,
 )
 
@@ -19,19 +21,21 @@ __all__ = [
     "events_for_targets",
     "install",
     "iter_events",
+    "reveal_personal",
     "seal_pending",
+    "shred_subject",
     "verify",
     "verify_tenant",
 ]
 
 
-def install(app: Any, *, db: Any, enabled: bool = True) -> None:
+def install(app: Any, *, db: Any, master: bytes, enabled: bool = True) -> None:
     """Mount the audit routes and hook the trail into every write transaction."""
     from fundament.audit.api import router
 
     sealer = Sealer(db)
     app.state.audit_sealer = sealer
     if enabled:
-        db.before_commit.append(record_pending)
+        db.before_commit.append(PendingRecorder(master))
         db.after_commit.append(sealer.after_commit)
     app.include_router(router)

@@ -33,6 +33,7 @@ from fundament.platform import (
     RequestContext,
     Tx,
     WriteEvent,
+    crypto,
     decode_id_cursor,
     encode_id_cursor,
     new_id,
@@ -63,7 +64,11 @@ def safe_details(event: WriteEvent) -> dict[str, Any]:
     Record writes carry their data for other hooks; the trail stores only which fields
     changed, so no personal value enters the append-only log in clear text.
     """
-    details = {k: v for k, v in event.details.items() if k not in ("data", "before")}
+    details = {
+        k: v
+        for k, v in event.details.items()
+        if k not in ("data", "before", "personal_fields", "subject_field")
+    }
     if "data" in event.details or "before" in event.details:
         after = event.details.get("data") or {}
         before = event.details.get("before") or {}
@@ -73,8 +78,72 @@ def safe_details(event: WriteEvent) -> dict[str, Any]:
     return details
 
 
-async def record_pending(tx: Tx) -> None:
-    """Before-commit hook: this transaction's writes become pending events, atomically."""
+def _at_path(data: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(data, dict):
+            return None
+        data = data.get(part)
+    return data
+
+
+async def subject_key(conn: asyncpg.Connection, master: bytes, tenant_id: str, shash: bytes) -> bytes:
+    """The subject's data key, created on first use (and anew after a shredding)."""
+    context = tenant_id.encode() + shash
+    fresh = crypto.wrap_key(master, crypto.new_data_key(), context=context)
+    wrapped = await conn.fetchval(
+        "INSERT INTO subject_keys (tenant_id, subject_hash, wrapped_key, created_at)"
+        " VALUES ($1, $2, $3, now()) ON CONFLICT (tenant_id, subject_hash) DO UPDATE"
+        " SET wrapped_key = coalesce(subject_keys.wrapped_key, EXCLUDED.wrapped_key),"
+        " shredded_at = CASE WHEN subject_keys.wrapped_key IS NULL THEN NULL"
+        " ELSE subject_keys.shredded_at END RETURNING wrapped_key",
+        tenant_id,
+        shash,
+        fresh,
+    )
+    return crypto.unwrap_key(master, bytes(wrapped), context=context)
+
+
+async def _personal(
+    conn: asyncpg.Connection, master: bytes, tenant_id: str, event: WriteEvent, fields: list[str]
+) -> dict[str, Any] | None:
+    """Changed personal values of a record write, sealed under the subject's data key."""
+    subject_field = event.details.get("subject_field")
+    after = event.details.get("data")
+    if not subject_field or not isinstance(after, dict):
+        return None
+    subject = _at_path(after, subject_field)
+    if not isinstance(subject, str) or not subject:
+        return None
+    changed = set(fields)
+    values = {
+        path: _at_path(after, path)
+        for path in event.details.get("personal_fields") or []
+        if path.split(".", 1)[0] in changed
+    }
+    if not values:
+        return None
+    shash = crypto.subject_hash(master, tenant_id, subject)
+    key = await subject_key(conn, master, tenant_id, shash)
+    sealed = crypto.seal(key, orjson.dumps(values), aad=tenant_id.encode())
+    return {"subject": shash.hex(), "values": crypto.b64(sealed)}
+
+
+class PendingRecorder:
+    """Before-commit hook: this transaction's writes become pending events, atomically.
+
+    Values of a collection's personal fields are kept only encrypted under the subject's
+    data key; everything else in an event is names and ids.
+    """
+
+    def __init__(self, master: bytes) -> None:
+        self._master = master
+
+    async def __call__(self, tx: Tx) -> None:
+        await record_pending(tx, self._master)
+
+
+async def record_pending(tx: Tx, master: bytes) -> None:
+    """Insert this transaction's events into ``audit_pending`` (see :class:`PendingRecorder`)."""
     if not tx.events:
         return
     actor_type, actor_id = _actor(tx)
@@ -98,22 +167,30 @@ async def record_pending(tx: Tx) -> None:
                 for e in platform
             ],
         )
-    rows = [
-        (
-            new_id("evt"),
-            now,
-            actor_type,
-            actor_id,
-            e.action,
-            e.target_type,
-            e.target_id,
-            tx.ctx.request_id,
-            orjson.dumps(safe_details(e)).decode(),
+    if tx.tenant_id is None:
+        return
+    rows = []
+    for e in tx.events:
+        if e.action in PLATFORM_ACTIONS:
+            continue
+        details = safe_details(e)
+        personal = await _personal(tx.conn, master, tx.tenant_id, e, details.get("fields", []))
+        if personal is not None:
+            details["personal"] = personal
+        rows.append(
+            (
+                new_id("evt"),
+                now,
+                actor_type,
+                actor_id,
+                e.action,
+                e.target_type,
+                e.target_id,
+                tx.ctx.request_id,
+                orjson.dumps(details).decode(),
+            )
         )
-        for e in tx.events
-        if e.action not in PLATFORM_ACTIONS
-    ]
-    if not rows or tx.tenant_id is None:
+    if not rows:
         return
     columns = "tenant_id, id, at, actor_type, actor_id, action, target_type, target_id, request_id, details"
     if len(rows) == 1:  # the common case; scalar parameters encode cheaper than arrays
@@ -331,3 +408,36 @@ async def events_for_targets(
         target_ids,
     )
     return [_render(r) for r in rows]
+
+
+async def shred_subject(conn: asyncpg.Connection, tenant_id: str, shash: bytes) -> bool:
+    """Destroy the subject's data key: its values in the trail become unreadable for good,
+    while the chain (which hashes the ciphertext) still verifies."""
+    status = await conn.execute(
+        "UPDATE subject_keys SET wrapped_key = NULL, shredded_at = now()"
+        " WHERE tenant_id = $1 AND subject_hash = $2 AND wrapped_key IS NOT NULL",
+        tenant_id,
+        shash,
+    )
+    return str(status).endswith(" 1")
+
+
+async def reveal_personal(
+    conn: asyncpg.Connection, master: bytes, tenant_id: str, shash: bytes, events: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Copies of ``events`` with the subject's personal values decrypted where the key lives."""
+    wrapped = await conn.fetchval(
+        "SELECT wrapped_key FROM subject_keys WHERE tenant_id = $1 AND subject_hash = $2",
+        tenant_id,
+        shash,
+    )
+    context = tenant_id.encode() + shash
+    key = None if wrapped is None else crypto.unwrap_key(master, bytes(wrapped), context=context)
+    out = []
+    for event in events:
+        personal = event.get("details", {}).get("personal")
+        if key is not None and personal and personal.get("subject") == shash.hex():
+            plain = crypto.open_sealed(key, crypto.unb64(personal["values"]), aad=tenant_id.encode())
+            event = {**event, "personal_values": orjson.loads(plain)}
+        out.append(event)
+    return out

@@ -3,6 +3,7 @@
 It depends on no other module. Other modules import only the names below.
 """
 
+from fundament.platform import crypto
 from fundament.platform.auth import Authenticator, bearer_scheme, require_role
 from fundament.platform.clock import Clock, rfc3339, utcnow
 from fundament.platform.context import ROLES, Principal, RequestContext, role_rank
@@ -89,6 +90,7 @@ __all__ = [
     "bearer_scheme",
     "check_idempotency_key",
     "check_json_body",
+    "crypto",
     "database",
     "decode_id_cursor",
     "doc_responses",

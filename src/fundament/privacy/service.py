@@ -7,8 +7,6 @@ by the job worker inside the tenant's RLS scope. ``due_at`` is one month after t
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,15 +14,13 @@ import orjson
 
 from fundament import audit, jobs, records
 from fundament.jobs import Job
-from fundament.platform import NotFound, Tx, looks_like_id, new_id, rfc3339, utcnow
+from fundament.platform import NotFound, Tx, crypto, looks_like_id, new_id, rfc3339, utcnow
 from fundament.tenancy import get_tenant
 
 RETENTION_EVERY = timedelta(hours=1)
 
 
-def subject_hash(secret: bytes, tenant_id: str, subject: str) -> bytes:
-    """Keyed hash naming a subject in logs and events without revealing who it is."""
-    return hmac.new(secret, f"{tenant_id}\x00{subject}".encode(), hashlib.sha256).digest()
+subject_hash = crypto.subject_hash
 
 
 def due_date(at: datetime) -> datetime:
@@ -120,7 +116,7 @@ async def processing_record(tx: Tx) -> dict[str, Any]:
 # --- job handlers ---------------------------------------------------------------------------
 
 
-async def run_export(tx: Tx, job: Job, now: datetime) -> None:
+async def run_export(tx: Tx, job: Job, now: datetime, master: bytes) -> None:
     row = await _find(tx, job.ref, "export")
     if row["status"] == "done":
         return None
@@ -129,6 +125,7 @@ async def run_export(tx: Tx, job: Job, now: datetime) -> None:
     assert tx.tenant_id is not None
     await audit.seal_pending(tx.conn, tx.tenant_id)
     events = await audit.events_for_targets(tx.conn, tx.tenant_id, ids)
+    events = await audit.reveal_personal(tx.conn, master, tx.tenant_id, bytes(row["subject_hash"]), events)
     register = await processing_record(tx)
     bundle = {
         "subject": row["subject"],
@@ -155,6 +152,9 @@ async def run_erasure(tx: Tx, job: Job, now: datetime) -> None:
     if row["status"] == "done":
         return None
     counts = await records.erase_subject(tx, row["subject"])
+    assert tx.tenant_id is not None
+    await audit.seal_pending(tx.conn, tx.tenant_id)
+    await audit.shred_subject(tx.conn, tx.tenant_id, bytes(row["subject_hash"]))
     # Forget the subject value itself; the keyed hash remains to prove what was done.
     await tx.conn.execute(
         "UPDATE privacy_requests SET status = 'done', completed_at = $3, subject = NULL,"
@@ -193,8 +193,14 @@ async def schedule_retention(tx: Tx) -> None:
         await jobs.enqueue(tx, "privacy.retention", "*")
 
 
-HANDLERS: dict[str, jobs.Handler] = {
-    "privacy.export": run_export,  # type: ignore[dict-item]
-    "privacy.erasure": run_erasure,  # type: ignore[dict-item]
-    "privacy.retention": run_retention,
-}
+def handlers(master: bytes) -> dict[str, jobs.Handler]:
+    """Job handlers of this module; exports need the master key to decrypt audit values."""
+
+    async def export(tx: Tx, job: Job, now: datetime) -> None:
+        await run_export(tx, job, now, master)
+
+    return {
+        "privacy.export": export,  # type: ignore[dict-item]
+        "privacy.erasure": run_erasure,  # type: ignore[dict-item]
+        "privacy.retention": run_retention,
+    }

@@ -187,7 +187,15 @@ async def create_record(tx: Tx, cache: CollectionCache, coll: CollectionDef, dat
         )
         if rec is not None:
             row = _row(rec)
-            tx.emit("record.created", "record", row.id, collection=coll.name, data=data)
+            tx.emit(
+                "record.created",
+                "record",
+                row.id,
+                collection=coll.name,
+                data=data,
+                personal_fields=coll.personal_fields,
+                subject_field=coll.subject_field,
+            )
             return row
         coll = await _reload(tx, cache, coll, attempt)
     raise AssertionError("unreachable")
@@ -231,6 +239,8 @@ async def replace_record(
                 collection=coll.name,
                 data=data,
                 before=orjson.loads(current.data_json) if current else None,
+                personal_fields=coll.personal_fields,
+                subject_field=coll.subject_field,
             )
             return row
         coll = await _reload(tx, cache, coll, attempt)
