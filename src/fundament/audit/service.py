@@ -33,12 +33,19 @@ from fundament.platform import (
     RequestContext,
     Tx,
     WriteEvent,
-    crypto,
+    b64,
     decode_id_cursor,
     encode_id_cursor,
+    new_data_key,
     new_id,
+    open_sealed,
     rfc3339,
+    seal,
+    subject_hash,
+    unb64,
+    unwrap_key,
     utcnow,
+    wrap_key,
 )
 
 log = logging.getLogger("fundament.audit")
@@ -89,7 +96,7 @@ def _at_path(data: Any, path: str) -> Any:
 async def subject_key(conn: asyncpg.Connection, master: bytes, tenant_id: str, shash: bytes) -> bytes:
     """The subject's data key, created on first use (and anew after a shredding)."""
     context = tenant_id.encode() + shash
-    fresh = crypto.wrap_key(master, crypto.new_data_key(), context=context)
+    fresh = wrap_key(master, new_data_key(), context=context)
     wrapped = await conn.fetchval(
         "INSERT INTO subject_keys (tenant_id, subject_hash, wrapped_key, created_at)"
         " VALUES ($1, $2, $3, now()) ON CONFLICT (tenant_id, subject_hash) DO UPDATE"
@@ -100,7 +107,7 @@ async def subject_key(conn: asyncpg.Connection, master: bytes, tenant_id: str, s
         shash,
         fresh,
     )
-    return crypto.unwrap_key(master, bytes(wrapped), context=context)
+    return unwrap_key(master, bytes(wrapped), context=context)
 
 
 async def _personal(
@@ -122,10 +129,10 @@ async def _personal(
     }
     if not values:
         return None
-    shash = crypto.subject_hash(master, tenant_id, subject)
+    shash = subject_hash(master, tenant_id, subject)
     key = await subject_key(conn, master, tenant_id, shash)
-    sealed = crypto.seal(key, orjson.dumps(values), aad=tenant_id.encode())
-    return {"subject": shash.hex(), "values": crypto.b64(sealed)}
+    sealed = seal(key, orjson.dumps(values), aad=tenant_id.encode())
+    return {"subject": shash.hex(), "values": b64(sealed)}
 
 
 class PendingRecorder:
@@ -432,12 +439,12 @@ async def reveal_personal(
         shash,
     )
     context = tenant_id.encode() + shash
-    key = None if wrapped is None else crypto.unwrap_key(master, bytes(wrapped), context=context)
+    key = None if wrapped is None else unwrap_key(master, bytes(wrapped), context=context)
     out = []
     for event in events:
         personal = event.get("details", {}).get("personal")
         if key is not None and personal and personal.get("subject") == shash.hex():
-            plain = crypto.open_sealed(key, crypto.unb64(personal["values"]), aad=tenant_id.encode())
+            plain = open_sealed(key, unb64(personal["values"]), aad=tenant_id.encode())
             event = {**event, "personal_values": orjson.loads(plain)}
         out.append(event)
     return out

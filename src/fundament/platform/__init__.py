@@ -3,10 +3,19 @@
 It depends on no other module. Other modules import only the names below.
 """
 
-from fundament.platform import crypto
 from fundament.platform.auth import Authenticator, bearer_scheme, require_role
 from fundament.platform.clock import Clock, rfc3339, utcnow
 from fundament.platform.context import ROLES, Principal, RequestContext, role_rank
+from fundament.platform.crypto import (
+    b64,
+    new_data_key,
+    open_sealed,
+    seal,
+    subject_hash,
+    unb64,
+    unwrap_key,
+    wrap_key,
+)
 from fundament.platform.db import Database, Tx, WriteEvent
 from fundament.platform.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from fundament.platform.errors import (
@@ -87,10 +96,10 @@ __all__ = [
     "Unauthenticated",
     "ValidationFailed",
     "WriteEvent",
+    "b64",
     "bearer_scheme",
     "check_idempotency_key",
     "check_json_body",
-    "crypto",
     "database",
     "decode_id_cursor",
     "doc_responses",
@@ -100,14 +109,21 @@ __all__ = [
     "list_params",
     "looks_like_id",
     "merge_patch",
+    "new_data_key",
     "new_id",
     "new_secret",
+    "open_sealed",
     "refuse_removal",
     "request_fingerprint",
     "require_role",
     "rfc3339",
     "role_rank",
     "run_idempotent",
+    "seal",
+    "subject_hash",
+    "unb64",
+    "unwrap_key",
     "utcnow",
     "validation_problem",
+    "wrap_key",
 ]

@@ -14,13 +14,10 @@ import orjson
 
 from fundament import audit, jobs, records
 from fundament.jobs import Job
-from fundament.platform import NotFound, Tx, crypto, looks_like_id, new_id, rfc3339, utcnow
+from fundament.platform import NotFound, Tx, looks_like_id, new_id, rfc3339, subject_hash, utcnow
 from fundament.tenancy import get_tenant
 
 RETENTION_EVERY = timedelta(hours=1)
-
-
-subject_hash = crypto.subject_hash
 
 
 def due_date(at: datetime) -> datetime:
