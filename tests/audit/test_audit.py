@@ -153,7 +153,8 @@ async def test_tampering_is_detected_at_its_seq(http, tenant, admin_conn):
     assert result["valid"] is False and result["broken_seq"] == 3
 
 
-async def test_application_role_cannot_change_or_delete_events(http, tenant, admin_dsn):
+async def test_application_role_cannot_change_or_delete_events(http, app, tenant, admin_dsn):
+    await app.state.audit_sealer.seal(tenant.id)  # events are sealed shortly after commit; now
     dsn = make_url(admin_dsn).set(username="fundament_app").render_as_string(hide_password=False)
     conn = await asyncpg.connect(dsn)
     try:
@@ -170,7 +171,8 @@ async def test_application_role_cannot_change_or_delete_events(http, tenant, adm
         await conn.close()
 
 
-async def test_the_owner_cannot_rewrite_history_either(tenant, admin_conn):
+async def test_the_owner_cannot_rewrite_history_either(app, tenant, admin_conn):
+    await app.state.audit_sealer.seal(tenant.id)
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         await admin_conn.execute("DELETE FROM audit_events WHERE tenant_id = $1", tenant.id)
     with pytest.raises(asyncpg.InsufficientPrivilegeError):

@@ -294,7 +294,7 @@ _SEALER_CTX = RequestContext(request_id="audit-sealer")
 class Sealer:
     """Seals each tenant's pending events soon after its writes commit (single-flight)."""
 
-    BATCH_DELAY = 0.005
+    BATCH_DELAY = 0.02
 
     def __init__(self, db: Database) -> None:
         self._db = db
