@@ -233,3 +233,17 @@ async def test_bodies_of_the_wrong_shape_are_422_not_500(http, tenant):
             headers={**tenant.h("member"), "Content-Type": "application/json", "Idempotency-Key": "k"},
         )
         assert r.status_code == 422, (body, r.text)
+
+
+async def test_numbers_json_cannot_hold_are_refused_not_nulled(http, tenant):
+    """1e400 parses to infinity; storing it would silently become null."""
+    await tenant.collection(
+        "numbers", schema={"type": "object"}, indexes=[], personal_fields=[], subject_field=None
+    )
+    base = f"{tenant.base}/collections/numbers/records"
+    for body in (b'{"data": {"a": 1e400}}', b'{"data": {"a": [1, {"b": -1e999}]}}'):
+        r = await http.post(
+            base, content=body, headers={**tenant.h("member"), "Content-Type": "application/json"}
+        )
+        assert r.status_code == 422, r.text
+    assert (await http.get(base, headers=tenant.h("viewer"))).json()["items"] == []

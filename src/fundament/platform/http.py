@@ -8,6 +8,7 @@ over the configured size before the route reads them.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
@@ -43,12 +44,29 @@ log = logging.getLogger("fundament.http")
 _CLIENT_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 
 
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    return True
+
+
 def json_text(value: Any, *, where: str = "/") -> str:
     """Serialise client-supplied JSON for a jsonb parameter.
 
     orjson refuses integers beyond 64 bits, which JSON allows and pydantic accepts; that
     is the client's problem (422), not a server error.
     """
+    if not _finite(value):
+        # JSON numbers like 1e400 parse to infinity, which JSON cannot represent: orjson
+        # would silently write null. Refuse instead of changing the client's data.
+        raise ValidationFailed(
+            "A number is out of range (it overflows a double).",
+            errors=[FieldError(where, "number out of range")],
+        )
     try:
         return orjson.dumps(value).decode()
     except TypeError as exc:
