@@ -247,3 +247,30 @@ async def test_numbers_json_cannot_hold_are_refused_not_nulled(http, tenant):
         )
         assert r.status_code == 422, r.text
     assert (await http.get(base, headers=tenant.h("viewer"))).json()["items"] == []
+
+
+async def test_unstorable_strings_and_remote_refs_are_422(http, tenant):
+    await tenant.collection(
+        "loose", schema={"type": "object"}, indexes=[], personal_fields=[], subject_field=None
+    )
+    r = await http.post(
+        f"{tenant.base}/collections/loose/records",
+        content=b'{"data": {"a": "x\\u0000y"}}',
+        headers={**tenant.h("member"), "Content-Type": "application/json"},
+    )
+    assert r.status_code == 422 and "NUL" in r.json()["detail"]
+    r = await http.post(
+        f"{tenant.base}/collections",
+        json={"name": "remote", "schema": {"properties": {"a": {"$ref": "http://169.254.169.254/x"}}}},
+        headers=tenant.h("admin"),
+    )
+    assert r.status_code == 422 and "169.254" in str(r.json()["errors"])
+    r = await http.post(
+        f"{tenant.base}/collections",
+        json={
+            "name": "local",
+            "schema": {"$defs": {"n": {"type": "integer"}}, "properties": {"a": {"$ref": "#/$defs/n"}}},
+        },
+        headers=tenant.h("admin"),
+    )
+    assert r.status_code == 201

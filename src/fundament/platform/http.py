@@ -44,14 +44,23 @@ log = logging.getLogger("fundament.http")
 _CLIENT_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 
 
-def _finite(value: Any) -> bool:
+def _storable(value: Any) -> str | None:
+    """Why PostgreSQL's jsonb cannot hold ``value`` as sent, or None if it can."""
     if isinstance(value, float):
-        return math.isfinite(value)
+        return None if math.isfinite(value) else "a number overflows a double"
+    if isinstance(value, str):
+        return "a string contains the NUL character (\\u0000)" if "\x00" in value else None
     if isinstance(value, dict):
-        return all(_finite(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_finite(v) for v in value)
-    return True
+        for k, v in value.items():
+            reason = _storable(k) or _storable(v)
+            if reason:
+                return reason
+    elif isinstance(value, list):
+        for v in value:
+            reason = _storable(v)
+            if reason:
+                return reason
+    return None
 
 
 def json_text(value: Any, *, where: str = "/") -> str:
@@ -60,12 +69,13 @@ def json_text(value: Any, *, where: str = "/") -> str:
     orjson refuses integers beyond 64 bits, which JSON allows and pydantic accepts; that
     is the client's problem (422), not a server error.
     """
-    if not _finite(value):
-        # JSON numbers like 1e400 parse to infinity, which JSON cannot represent: orjson
-        # would silently write null. Refuse instead of changing the client's data.
+    reason = _storable(value)
+    if reason is not None:
+        # 1e400 parses to infinity, which orjson would silently write as null; jsonb has no
+        # NUL in strings. Refuse with a clear 422 rather than change the data or fail late.
         raise ValidationFailed(
-            "A number is out of range (it overflows a double).",
-            errors=[FieldError(where, "number out of range")],
+            f"The value cannot be stored: {reason}.",
+            errors=[FieldError(where, reason)],
         )
     try:
         return orjson.dumps(value).decode()

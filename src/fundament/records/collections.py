@@ -118,7 +118,28 @@ def compile_schema(schema: dict[str, Any]) -> Draft202012Validator:
             "The schema is not a valid JSON Schema (draft 2020-12).",
             errors=[FieldError(where, exc.message[:500])],
         ) from exc
+    remote = sorted(_remote_refs(schema))
+    if remote:
+        raise ValidationFailed(
+            "The schema refers to other documents; only references inside it (#...) work.",
+            errors=[FieldError("/schema", f"unresolvable $ref {ref[:200]!r}") for ref in remote[:10]],
+        )
     return Draft202012Validator(schema, registry=_NO_REMOTE_REFS)
+
+
+def _remote_refs(node: Any) -> set[str]:
+    """``$ref``/``$dynamicRef`` values that point outside the schema (never fetched)."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("$ref", "$dynamicRef") and isinstance(value, str) and not value.startswith("#"):
+                found.add(value)
+            else:
+                found |= _remote_refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= _remote_refs(value)
+    return found
 
 
 def _check_paths(body: dict[str, Any]) -> None:
