@@ -69,6 +69,8 @@ def settings() -> Settings:
         pool_max_size=10,
         worker=False,
         master_key="test-master-key",
+        plans=Path(__file__).parent / "data" / "plans-roomy.toml",
+        access_log=False,
     )
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import gc
 import logging
+import signal
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,7 +18,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy.engine import make_url
 
-from fundament import __version__, audit, identity, jobs, ops, privacy, records, tenancy
+from fundament import __version__, audit, identity, jobs, limits, metering, ops, privacy, records, tenancy
 from fundament.migrations import current_head
 from fundament.platform import EXCEPTION_HANDLERS, Database, EdgeMiddleware, FastPaths, Settings
 
@@ -86,6 +88,10 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await db.open()
+        _not_ready_on_signal(app)
+        meter: metering.UsageMeter | None = app.state.meter
+        if meter is not None:
+            meter.start()
         # Everything allocated so far (modules, routes, schemas) lives as long as the
         # process: keep it out of the cyclic GC's full collections.
         gc.freeze()
@@ -93,12 +99,17 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
         try:
             yield
         finally:
+            # The server has drained in-flight requests by now (bounded by its graceful
+            # shutdown timeout); what is left is buffered state, written in order.
             app.state.shutting_down = True
             if stop_worker is not None:
                 await stop_worker()
             await app.state.records.indexes.wait()
             await app.state.audit_sealer.close()
+            if meter is not None:
+                await meter.close()
             await db.close()
+            ops.flush_traces()
 
     app = FundamentApp(
         title="Fundament API",
@@ -117,19 +128,92 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
     app.state.authenticator = identity.KeyAuthenticator(db, ttl_seconds=settings.key_cache_ttl_seconds)
     app.state.fast_routes = []
     ops.install(app)
-    tenancy.install(app)
+    catalogue = tenancy.load_plans(settings.plans)
+    tenancy.install(app, plans=catalogue)
     identity.install(app)
     records.install(app, db=db, admin_dsn=admin_dsn)
     master = settings.master_key_bytes()
     audit.install(app, db=db, master=master, enabled=settings.audit)
     privacy.install(app, db=db, secret=master)
+    redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+    limits.install(app, db=db, catalogue=catalogue, redis_url=redis_url)
+    meter = (
+        metering.UsageMeter(
+            db, flush_seconds=settings.usage_flush_seconds, storage_seconds=settings.storage_measure_seconds
+        )
+        if settings.metering
+        else None
+    )
+    metering.install(app, db=db, meter=meter)
     app.state.job_worker = jobs.Worker(db, privacy.handlers(master))
+
+    # Everything that watches requests hooks in here, once, as an observer of the edge.
+    observers: list[Any] = []
+    if meter is not None:
+        observers.append(meter.observe)
+    app.state.metrics = None
+    if settings.metrics:
+        observers.append(ops.RequestMetrics().observe)
+        db.timing.append(ops.observe_db)
+        app.state.metrics = ops.exposition(_probes(db, meter))
+    if settings.access_log:
+        observers.append(ops.log_request)
+    provider = (
+        ops.enable_tracing(settings.otlp_endpoint, service_version=__version__)
+        if settings.otlp_endpoint
+        else None
+    )
+
     inner: Any = app._framework
     if settings.fast_paths:
         inner = FastPaths(inner, routes=app.state.fast_routes)
-    app.front = EdgeMiddleware(inner, max_body_bytes=settings.max_body_bytes)
+    app.front = EdgeMiddleware(
+        inner,
+        max_body_bytes=settings.max_body_bytes,
+        request_timeout=settings.request_timeout_seconds,
+        observers=observers,
+        trace_id=ops.current_trace_id if provider is not None else None,
+    )
+    if provider is not None:
+        app.front = ops.tracing_middleware(app.front, provider)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _probes(db: Database, meter: metering.UsageMeter | None) -> list[Any]:
+    """Gauges read when /metrics is scraped."""
+
+    async def pool() -> None:
+        ops.POOL.labels("in_use").set(db.pool.get_size() - db.pool.get_idle_size())
+        ops.POOL.labels("idle").set(db.pool.get_idle_size())
+
+    async def queue() -> None:
+        ops.QUEUE.set(await jobs.queue_depth(db))
+
+    async def usage() -> None:
+        ops.USAGE_BUFFER.set(meter.buffered if meter is not None else 0)
+
+    return [pool, queue, usage]
+
+
+def _not_ready_on_signal(app: FastAPI) -> None:
+    """On SIGTERM/SIGINT, turn /readyz to 503 at once, then let the server drain.
+
+    uvicorn installs its own handlers before the lifespan starts; ours runs first and
+    hands over, so the load balancer stops sending while in-flight requests finish.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(sig)
+        if not callable(previous):
+            continue
+
+        def handler(signum: int, frame: Any, previous: Any = previous) -> None:
+            app.state.shutting_down = True
+            previous(signum, frame)
+
+        signal.signal(sig, handler)
 
 
 # --- OpenAPI ------------------------------------------------------------------------------
@@ -161,11 +245,12 @@ _COMMON = {
     404: "No such resource in this tenant (also for other tenants' resources).",
     405: "Method not allowed on this path.",
     413: "Body larger than the configured limit.",
+    429: "Rate limit of the tenant's plan reached; see `Retry-After` and `RateLimit-*` headers.",
     415: "Body is not JSON.",
     422: "Body failed validation; `errors` lists each problem.",
     503: "Database unavailable or overloaded; retry after `Retry-After` seconds.",
 }
-_PUBLIC_PATHS = {"/healthz", "/readyz"}
+_PUBLIC_PATHS = {"/healthz", "/readyz", "/metrics"}
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

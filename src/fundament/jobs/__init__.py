@@ -144,4 +144,11 @@ def start_in_background(worker: Worker) -> Any:
     return stop
 
 
-__all__ += ["Handler", "start_in_background"]
+async def queue_depth(db: Database) -> int:
+    """Jobs not yet done (due or scheduled), for the metrics gauge."""
+    async with db.pool.acquire() as conn:
+        value: int = await conn.fetchval("SELECT count(*) FROM jobs WHERE done_at IS NULL")
+    return value
+
+
+__all__ += ["Handler", "queue_depth", "start_in_background"]

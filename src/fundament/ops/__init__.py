@@ -1,10 +1,29 @@
-"""Operations endpoints: liveness and readiness (metrics and traces come later)."""
+"""Operations: liveness, readiness, Prometheus metrics, OpenTelemetry traces, JSON logs."""
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["install"]
+from fundament.ops.logs import JSONFormatter, configure_logging, log_request
+from fundament.ops.metrics import POOL, QUEUE, USAGE_BUFFER, RequestMetrics, exposition, observe_db
+from fundament.ops.tracing import current_trace_id, enable_tracing, flush_traces, tracing_middleware
+
+__all__ = [
+    "POOL",
+    "QUEUE",
+    "USAGE_BUFFER",
+    "JSONFormatter",
+    "RequestMetrics",
+    "configure_logging",
+    "current_trace_id",
+    "enable_tracing",
+    "exposition",
+    "flush_traces",
+    "install",
+    "log_request",
+    "observe_db",
+    "tracing_middleware",
+]
 
 
 def install(app: Any) -> None:

@@ -42,3 +42,18 @@ async def readyz(request: Request) -> Response:
     status = 200 if ready else 503
     headers = {} if ready else {"Retry-After": "1"}
     return json_response({"status": "ready" if ready else "not ready", "checks": checks}, status, headers)
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    description="Prometheus text exposition format. Labels: method, route template, status class.",
+    responses={200: {"description": "Metrics.", "content": {"text/plain": {"schema": {"type": "string"}}}}},
+    response_class=Response,
+)
+async def metrics(request: Request) -> Response:
+    render = getattr(request.app.state, "metrics", None)
+    if render is None:
+        return Response("# metrics are off (FUNDAMENT_METRICS=false)\n", media_type="text/plain")
+    body, content_type = await render()
+    return Response(body, media_type=content_type)

@@ -3,7 +3,7 @@
 It depends on no other module. Other modules import only the names below.
 """
 
-from fundament.platform.auth import Authenticator, bearer_scheme, require_role
+from fundament.platform.auth import Admission, Authenticator, bearer_scheme, require_role
 from fundament.platform.clock import Clock, rfc3339, utcnow
 from fundament.platform.context import ROLES, Principal, RequestContext, role_rank
 from fundament.platform.crypto import (
@@ -27,8 +27,10 @@ from fundament.platform.errors import (
     NotFound,
     PreconditionFailed,
     Problem,
+    QuotaExceeded,
     ServiceUnavailable,
     T,
+    TooManyRequests,
     Unauthenticated,
     ValidationFailed,
 )
@@ -54,6 +56,7 @@ from fundament.platform.idempotency import (
 )
 from fundament.platform.ids import looks_like_id, new_id, new_secret
 from fundament.platform.jsonpatch import merge_patch, refuse_removal
+from fundament.platform.observe import Exchange, Observer, current_exchange
 from fundament.platform.pagination import (
     ListParams,
     Page,
@@ -66,6 +69,7 @@ from fundament.platform.settings import Settings
 __all__ = [
     "EXCEPTION_HANDLERS",
     "ROLES",
+    "Admission",
     "Authenticator",
     "BadRequest",
     "Clock",
@@ -74,6 +78,7 @@ __all__ = [
     "EdgeMiddleware",
     "EmbeddedPostgres",
     "EmbeddedPostgresError",
+    "Exchange",
     "FastPaths",
     "FastRoute",
     "FieldError",
@@ -82,16 +87,19 @@ __all__ = [
     "JSONResponse",
     "ListParams",
     "NotFound",
+    "Observer",
     "Page",
     "PreconditionFailed",
     "Principal",
     "Problem",
+    "QuotaExceeded",
     "RequestContext",
     "ServiceUnavailable",
     "Settings",
     "StoredResponse",
     "StrictRoute",
     "T",
+    "TooManyRequests",
     "Tx",
     "Unauthenticated",
     "ValidationFailed",
@@ -100,6 +108,7 @@ __all__ = [
     "bearer_scheme",
     "check_idempotency_key",
     "check_json_body",
+    "current_exchange",
     "database",
     "decode_id_cursor",
     "doc_responses",

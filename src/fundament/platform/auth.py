@@ -16,6 +16,7 @@ from fastapi.security import HTTPBearer
 
 from fundament.platform.context import ROLES, Principal, RequestContext
 from fundament.platform.errors import Forbidden, NotFound, TenantSuspended, Unauthenticated
+from fundament.platform.observe import attribute_tenant
 
 
 class Authenticator(Protocol):
@@ -28,6 +29,16 @@ class Authenticator(Protocol):
     async def tenant_status(self, tenant_id: str) -> str | None:
         """``'active'``/``'suspended'`` for an existing tenant, None if there is none."""
         ...
+
+
+class Admission(Protocol):
+    """Decides whether an authenticated request may proceed now (rate limits).
+
+    Installed on ``app.state.admission`` by the limits module; raises a problem (429) to
+    refuse. Runs before authorization, so a key flooding forbidden calls is limited too.
+    """
+
+    async def admit(self, principal: Principal) -> None: ...
 
 
 # Declared for the OpenAPI document only (security scheme + lock icons in /docs); the
@@ -60,6 +71,11 @@ def require_role(role: str) -> Callable[[Request], Awaitable[RequestContext]]:
     async def dependency(request: Request) -> RequestContext:
         principal = await authenticate_request(request)
         tenant_id: str | None = request.path_params.get("tenant")
+        if not principal.is_operator:
+            attribute_tenant(principal.tenant_id, principal.key_id)
+            admission: Admission | None = getattr(request.app.state, "admission", None)
+            if admission is not None:
+                await admission.admit(principal)
         ctx = RequestContext(
             request_id=request.scope["state"]["request_id"],
             principal=principal,
@@ -69,6 +85,7 @@ def require_role(role: str) -> Callable[[Request], Awaitable[RequestContext]]:
         if principal.is_operator:
             if tenant_id is not None and await authenticator.tenant_status(tenant_id) is None:
                 raise NotFound("No such tenant.")
+            attribute_tenant(tenant_id)
             return ctx
         if role == "operator":
             raise Forbidden("This endpoint needs an operator key.")

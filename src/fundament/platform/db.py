@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ import asyncpg
 
 from fundament.platform.context import RequestContext
 from fundament.platform.errors import ServiceUnavailable, map_db_errors
+from fundament.platform.observe import add_db_time
 
 log = logging.getLogger("fundament.db")
 
@@ -85,6 +87,8 @@ class Database:
         #: Called with the committed transaction; must not raise or block (schedule work).
         self.after_commit: list[AfterCommitHook] = []
         self._invalidation_handlers: list[InvalidationHandler] = []
+        #: Called with each transaction's duration (pool wait included); metrics attach here.
+        self.timing: list[Callable[[float], None]] = []
         self._listener_task: asyncio.Task[None] | None = None
 
     @property
@@ -125,6 +129,7 @@ class Database:
         """
         tenant = tenant_id if tenant_id is not None else ctx.tenant_id
         operator = "on" if ctx.principal is not None and ctx.principal.is_operator else ""
+        began = time.perf_counter()
         with map_db_errors():
             # No acquire timeout here: asyncpg implements it with wait_for, which cost ~5% of
             # GET-by-id (profiled); request deadlines belong to the edge, not each acquire.
@@ -140,6 +145,10 @@ class Database:
                         await conn.execute("SELECT pg_notify($1, $2)", INVALIDATION_CHANNEL, message)
             finally:
                 await self.pool.release(conn)
+                elapsed = time.perf_counter() - began
+                add_db_time(elapsed)
+                for timed in self.timing:
+                    timed(elapsed)
         # Committed: this instance drops its caches now rather than when its own
         # notification comes back from the listener a moment later.
         for message in tx._notifications:

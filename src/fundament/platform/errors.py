@@ -38,6 +38,9 @@ class T:
     IDEMPOTENCY_MISMATCH = PROBLEM_BASE + "idempotency-key-reused"
     PAYLOAD_TOO_LARGE = PROBLEM_BASE + "payload-too-large"
     UNSUPPORTED_MEDIA_TYPE = PROBLEM_BASE + "unsupported-media-type"
+    RATE_LIMITED = PROBLEM_BASE + "rate-limited"
+    QUOTA_RECORDS = PROBLEM_BASE + "quota-max-records"
+    QUOTA_STORED_BYTES = PROBLEM_BASE + "quota-max-stored-bytes"
     UNAVAILABLE = PROBLEM_BASE + "service-unavailable"
     TIMEOUT = PROBLEM_BASE + "timeout"
     INTERNAL = PROBLEM_BASE + "internal-error"
@@ -129,6 +132,16 @@ class TenantSuspended(Forbidden):
     title = "Tenant suspended"
 
 
+class QuotaExceeded(Forbidden):
+    """A plan's cap (records, stored bytes) would be exceeded; nothing was written.
+
+    403, not 429: waiting does not help, deleting data or a bigger plan does. The
+    ``type`` names the quota (``quota-max-records``, ``quota-max-stored-bytes``).
+    """
+
+    title = "Quota exceeded"
+
+
 class NotFound(Problem):
     status = 404
     type = T.NOT_FOUND
@@ -163,6 +176,12 @@ class UnsupportedMediaType(Problem):
     status = 415
     type = T.UNSUPPORTED_MEDIA_TYPE
     title = "Unsupported media type"
+
+
+class TooManyRequests(Problem):
+    status = 429
+    type = T.RATE_LIMITED
+    title = "Too many requests"
 
 
 class ServiceUnavailable(Problem):

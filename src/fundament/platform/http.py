@@ -7,9 +7,11 @@ over the configured size before the route reads them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import re
+import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,12 +34,14 @@ from fundament.platform.errors import (
     PayloadTooLarge,
     Problem,
     T,
+    Timeout,
     UnsupportedMediaType,
     ValidationFailed,
     problem_response,
     translate_db_error,
 )
 from fundament.platform.ids import new_id
+from fundament.platform.observe import Exchange, Observer, current_exchange
 
 log = logging.getLogger("fundament.http")
 
@@ -102,12 +106,28 @@ def json_response(content: Any, status_code: int = 200, headers: Mapping[str, st
     )
 
 
-class EdgeMiddleware:
-    """Request id, security headers and the body size limit, for every response."""
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+
+class EdgeMiddleware:
+    """Request id, security headers, body size limit, request deadline, and the
+    :class:`Exchange` every observer (metering, metrics, access log) sees."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        request_timeout: float | None = None,
+        observers: list[Observer] | None = None,
+        trace_id: Callable[[], str | None] | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.request_timeout = request_timeout
+        #: Mutable on purpose: modules append observers while the app is assembled.
+        self.observers: list[Observer] = observers if observers is not None else []
+        self.trace_id = trace_id
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -115,6 +135,7 @@ class EdgeMiddleware:
             return
         request_id = None
         content_length = None
+        traceparent = None
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 candidate = value.decode("latin-1")
@@ -122,10 +143,21 @@ class EdgeMiddleware:
                     request_id = candidate
             elif name == b"content-length":
                 content_length = value
+            elif name == b"traceparent":
+                traceparent = value
         if request_id is None:
             request_id = new_id("req")
         scope.setdefault("state", {})["request_id"] = request_id
+        exchange = Exchange(scope["method"], scope["path"], request_id, time.perf_counter())
+        if self.trace_id is not None:
+            exchange.trace_id = self.trace_id()
+        elif traceparent is not None:
+            # Without our own tracer we still log the caller's trace id, so our log lines
+            # join the trace the client (or the load balancer) started.
+            match = _TRACEPARENT.match(traceparent.decode("latin-1"))
+            exchange.trace_id = match.group(1) if match else None
         token = request_id_var.set(request_id)
+        xtoken = current_exchange.set(exchange)
         rid = request_id.encode("latin-1")
         started = False
 
@@ -133,10 +165,15 @@ class EdgeMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
+                exchange.status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", rid))
                 headers.append((b"x-content-type-options", b"nosniff"))
+                if exchange.headers:
+                    headers.extend(exchange.headers)
                 message["headers"] = headers
+            elif message["type"] == "http.response.body":
+                exchange.bytes_out += len(message.get("body", b""))
             await send(message)
 
         limit = self.max_body_bytes
@@ -154,25 +191,43 @@ class EdgeMiddleware:
                 if declared > limit:
                     await problem_response(_too_large(limit))(scope, receive, send_wrapper)
                     return
-            received = 0
 
             async def receive_limited() -> Message:
-                nonlocal received
                 message = await receive()
                 if message["type"] == "http.request":
-                    received += len(message.get("body", b""))
-                    if received > limit:
+                    exchange.bytes_in += len(message.get("body", b""))
+                    if exchange.bytes_in > limit:
                         raise _too_large(limit)
                 return message
 
             try:
-                await self.app(scope, receive_limited, send_wrapper)
+                if self.request_timeout is None:
+                    await self.app(scope, receive_limited, send_wrapper)
+                else:
+                    async with asyncio.timeout(self.request_timeout):
+                        await self.app(scope, receive_limited, send_wrapper)
             except PayloadTooLarge as exc:
                 if started:
                     raise
                 await problem_response(exc)(scope, receive, send_wrapper)
+            except TimeoutError:
+                if started:
+                    raise
+                # Cancelled mid-flight: any open transaction was rolled back with it.
+                problem = Timeout(f"The request did not finish within {self.request_timeout:g} seconds.")
+                await problem_response(problem)(scope, receive, send_wrapper)
         finally:
             request_id_var.reset(token)
+            current_exchange.reset(xtoken)
+            route = scope.get("route")
+            if route is not None and exchange.route is None:
+                exchange.route = getattr(route, "path_format", None) or getattr(route, "path", None)
+            exchange.duration = time.perf_counter() - exchange.started
+            for observe in self.observers:
+                try:
+                    observe(exchange)
+                except Exception:  # watching a request must never break it
+                    log.exception("request observer failed")
 
 
 def _too_large(limit: int) -> PayloadTooLarge:
@@ -363,6 +418,9 @@ class FastPaths:
                 params = route.match(scope["path"])
                 if params is not None:
                     scope["path_params"] = params
+                    exchange = current_exchange.get()
+                    if exchange is not None:
+                        exchange.route = route.template
                     request = Request(scope, receive)
                     try:
                         check_query(request, route.query)

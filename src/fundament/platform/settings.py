@@ -68,7 +68,46 @@ class Settings(BaseSettings):
         description="Serve hot record operations without FastAPI's router (same behaviour).",
     )
 
-    @field_validator("database_url", "app_database_url", "app_db_password", mode="before")
+    request_timeout_seconds: float = Field(
+        default=30.0, description="A request still running after this gets a 503 and is cancelled."
+    )
+    shutdown_timeout_seconds: float = Field(
+        default=20.0, description="On SIGTERM, in-flight requests get this long to finish."
+    )
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description="Redis shared by all instances: rate-limit counters. Absent: in-process.",
+    )
+    plans: Path | None = Field(
+        default=None, description="TOML file of plans (limits, quotas, prices). Absent: built-in plans."
+    )
+    cost_model: Path | None = Field(
+        default=None, description="TOML cost model for FinOps reports. Absent: a built-in example."
+    )
+    usage_flush_seconds: float = Field(
+        default=10.0, description="Metered usage is written to the database this often."
+    )
+    storage_measure_seconds: float = Field(
+        default=300.0, description="Stored bytes per tenant are measured this often."
+    )
+    metering: bool = Field(default=True, description="Meter usage per tenant. Off only to measure its cost.")
+    metrics: bool = Field(default=True, description="Prometheus metrics at /metrics.")
+    access_log: bool = Field(default=True, description="One JSON log line per request.")
+    otlp_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP collector base URL (e.g. http://otel:4318). Set: traces are exported.",
+    )
+
+    @field_validator(
+        "database_url",
+        "app_database_url",
+        "app_db_password",
+        "redis_url",
+        "plans",
+        "cost_model",
+        "otlp_endpoint",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # `FUNDAMENT_DATABASE_URL=` in a shell or compose file means "not set".

@@ -1,12 +1,25 @@
-"""Tenants: creation, plan, status, region (fixed), offboarding."""
+"""Tenants: creation, plan, status, region (fixed), offboarding; the plan catalogue."""
 
+from fundament.tenancy.plans import BUILTIN, Catalogue, Plan, PlansError, load_plans
 from fundament.tenancy.service import TenantRow, find_tenant, get_tenant, tenant_status
 
-__all__ = ["TenantRow", "find_tenant", "get_tenant", "install", "tenant_status"]
+__all__ = [
+    "BUILTIN",
+    "Catalogue",
+    "Plan",
+    "PlansError",
+    "TenantRow",
+    "find_tenant",
+    "get_tenant",
+    "install",
+    "load_plans",
+    "tenant_status",
+]
 
 
-def install(app: "object") -> None:
-    """Mount the tenant routes on ``app``."""
+def install(app: "object", *, plans: Catalogue) -> None:
+    """Mount the tenant routes on ``app``; ``plans`` is the catalogue tenants choose from."""
     from fundament.tenancy.api import router
 
+    app.state.plans = plans  # type: ignore[attr-defined]
     app.include_router(router)  # type: ignore[attr-defined]

@@ -19,6 +19,7 @@ from fundament.platform import (
     require_role,
 )
 from fundament.tenancy import service
+from fundament.tenancy.plans import Catalogue
 from fundament.tenancy.schemas import (
     OffboardingAccepted,
     Tenant,
@@ -34,6 +35,11 @@ Viewer = Annotated[RequestContext, Depends(require_role("viewer"))]
 Owner = Annotated[RequestContext, Depends(require_role("owner"))]
 
 
+def _plans(request: Request) -> Catalogue:
+    plans: Catalogue = request.app.state.plans
+    return plans
+
+
 @router.post(
     "",
     status_code=201,
@@ -45,7 +51,7 @@ async def create_tenant(body: TenantCreate, request: Request, ctx: Operator) -> 
     tenant_id = service.new_tenant_id()
     async with database(request).transaction(ctx, tenant_id=tenant_id) as tx:
         tenant = await service.create_tenant(
-            tx, name=body.name, slug=body.slug, region=body.region, plan=body.plan
+            tx, name=body.name, slug=body.slug, region=body.region, plan=body.plan, plans=_plans(request)
         )
     return json_response(tenant.to_json(), 201, {"Location": f"/v1/tenants/{tenant.id}"})
 
@@ -82,7 +88,7 @@ async def patch_tenant(tenant: str, body: TenantPatch, request: Request, ctx: Ow
     if not ctx.principal.is_operator and ({"plan", "status"} & changes.keys()):
         raise Forbidden("Only an operator may change a tenant's plan or status.")
     async with database(request).transaction(ctx) as tx:
-        updated = await service.update_tenant(tx, tenant, changes=changes)
+        updated = await service.update_tenant(tx, tenant, changes=changes, plans=_plans(request))
     return json_response(updated.to_json())
 
 

@@ -16,8 +16,10 @@ Region = Annotated[
         description="Hosting region; fixed at creation (data residency).",
     ),
 ]
-PLANS = ("free", "pro", "enterprise")
-Plan = Annotated[str, Field(min_length=1, max_length=64, description="A plan name: free, pro, enterprise.")]
+Plan = Annotated[
+    str,
+    Field(min_length=1, max_length=64, description="A plan name (built-in: free, pro, enterprise)."),
+]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,7 +24,7 @@ from fundament.platform import (
     rfc3339,
     utcnow,
 )
-from fundament.tenancy.schemas import PLANS
+from fundament.tenancy.plans import BUILTIN
 
 _COLUMNS = "id, slug, name, region, plan, status, created_at"
 
@@ -54,17 +55,19 @@ def _row(rec: asyncpg.Record) -> TenantRow:
     return TenantRow(**dict(rec))
 
 
-def _check_plan(plan: str) -> None:
-    if plan not in PLANS:
+def _check_plan(plan: str, plans: Collection[str]) -> None:
+    if plan not in plans:
         raise ValidationFailed(
             f"Unknown plan {plan!r}.",
-            errors=[FieldError("/plan", f"must be one of: {', '.join(PLANS)}")],
+            errors=[FieldError("/plan", f"must be one of: {', '.join(plans)}")],
         )
 
 
-async def create_tenant(tx: Tx, *, name: str, slug: str, region: str, plan: str) -> TenantRow:
+async def create_tenant(
+    tx: Tx, *, name: str, slug: str, region: str, plan: str, plans: Collection[str] = BUILTIN
+) -> TenantRow:
     """Create a tenant; 409 if the slug is taken. ``tx`` must be scoped to the new id."""
-    _check_plan(plan)
+    _check_plan(plan, plans)
     assert tx.tenant_id is not None and looks_like_id(tx.tenant_id, "tnt")
     now = utcnow()
     try:
@@ -122,7 +125,9 @@ async def list_tenants(tx: Tx, *, limit: int, cursor: str | None) -> Page[Tenant
     return Page(items, nxt)
 
 
-async def update_tenant(tx: Tx, tenant_id: str, *, changes: dict[str, Any]) -> TenantRow:
+async def update_tenant(
+    tx: Tx, tenant_id: str, *, changes: dict[str, Any], plans: Collection[str] = BUILTIN
+) -> TenantRow:
     """Apply a merge patch. The region is fixed at creation (residency): changing it is a 422."""
     current = await get_tenant(tx, tenant_id)
     if "region" in changes and changes["region"] != current.region:
@@ -132,7 +137,7 @@ async def update_tenant(tx: Tx, tenant_id: str, *, changes: dict[str, Any]) -> T
         )
     refuse_removal(changes, ("name", "plan", "status"))
     if "plan" in changes:
-        _check_plan(changes["plan"])
+        _check_plan(changes["plan"], plans)
     fields = {k: changes[k] for k in ("name", "plan", "status") if k in changes}
     if not fields:
         return current

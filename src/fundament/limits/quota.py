@@ -1,0 +1,122 @@
+"""Plan quotas on records and stored bytes, enforced before commit.
+
+Counting a tenant's records on every write would cost a scan per request, so each
+instance keeps an estimate: an exact measurement (refreshed every ``refresh_seconds``)
+plus the writes it committed since. Far from the cap, the estimate decides and the write
+pays nothing. Near the cap (within ``margin``), the write takes a per-tenant advisory
+lock and measures exactly inside its own transaction, which already holds its own rows:
+concurrent writers near the cap are serialised and the cap is exact, on any number of
+instances. A refused write raises before commit, so nothing of it is kept.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import orjson
+
+from fundament.limits.plans import PlanLookup
+from fundament.platform import QuotaExceeded, T, Tx
+
+_GONE = ("record.deleted", "record.erased", "record.expired")
+_WRITTEN = ("record.created", "record.updated", "record.replaced", "record.patched")
+
+_MEASURE = (
+    "SELECT count(*) AS records, coalesce(sum(pg_column_size(data)), 0)::bigint AS bytes"
+    " FROM records WHERE tenant_id = $1"
+)
+_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('fundament.quota:' || $1, 0))"
+
+
+@dataclass(slots=True)
+class _Estimate:
+    records: int
+    stored_bytes: int
+    measured_at: float
+
+
+def _size(data: object) -> int:
+    return len(orjson.dumps(data)) if data is not None else 0
+
+
+class QuotaGuard:
+    def __init__(self, plans: PlanLookup, *, refresh_seconds: float = 30.0) -> None:
+        self._plans = plans
+        self._refresh = refresh_seconds
+        self._estimates: dict[str, _Estimate] = {}
+        self._pending: dict[int, tuple[str, int, int]] = {}
+
+    @staticmethod
+    def _delta(tx: Tx) -> tuple[int, int]:
+        records = grown = 0
+        for event in tx.events:
+            if event.target_type != "record":
+                continue
+            if event.action == "record.created":
+                records += 1
+                grown += _size(event.details.get("data"))
+            elif event.action in _WRITTEN:
+                grown += _size(event.details.get("data")) - _size(event.details.get("before"))
+            elif event.action in _GONE:
+                records -= 1
+        return records, grown
+
+    async def before_commit(self, tx: Tx) -> None:
+        tenant_id = tx.tenant_id
+        if tenant_id is None or not tx.events:
+            return
+        records, grown = self._delta(tx)
+        if records == 0 and grown == 0:
+            return
+        self._pending[id(tx)] = (tenant_id, records, grown)
+        if len(self._pending) > 10_000:  # entries of transactions that failed at commit
+            self._pending.clear()
+        if records <= 0 and grown <= 0:
+            return
+        plan = await self._plans.plan_of(tenant_id)
+        if plan is None:
+            return
+        estimate = self._estimates.get(tenant_id)
+        if estimate is None or time.monotonic() - estimate.measured_at > self._refresh:
+            estimate = await self._measure(tx, tenant_id, records, grown)
+        near_records = estimate.records + records > plan.max_records - max(100, plan.max_records // 20)
+        near_bytes = estimate.stored_bytes + grown > plan.max_stored_bytes - max(
+            1 << 20, plan.max_stored_bytes // 20
+        )
+        if not (near_records or near_bytes):
+            return
+        await tx.conn.execute(_LOCK, tenant_id)
+        exact = await self._measure(tx, tenant_id, records, grown)
+        after_records, after_bytes = exact.records + records, exact.stored_bytes + grown
+        if records > 0 and after_records > plan.max_records:
+            raise QuotaExceeded(
+                f"The plan '{plan.name}' allows {plan.max_records} records; this write would make "
+                f"{after_records}. Nothing was written.",
+                type=T.QUOTA_RECORDS,
+                extra={"quota": "max_records", "limit": plan.max_records, "plan": plan.name},
+            )
+        if grown > 0 and after_bytes > plan.max_stored_bytes:
+            raise QuotaExceeded(
+                f"The plan '{plan.name}' allows {plan.max_stored_bytes} stored bytes; this write "
+                f"would make about {after_bytes}. Nothing was written.",
+                type=T.QUOTA_STORED_BYTES,
+                extra={"quota": "max_stored_bytes", "limit": plan.max_stored_bytes, "plan": plan.name},
+            )
+
+    async def _measure(self, tx: Tx, tenant_id: str, records: int, grown: int) -> _Estimate:
+        """Measure inside ``tx`` and return the state *without* this transaction's writes."""
+        row = await tx.conn.fetchrow(_MEASURE, tenant_id)
+        estimate = _Estimate(row["records"] - records, max(0, row["bytes"] - grown), time.monotonic())
+        self._estimates[tenant_id] = estimate
+        return estimate
+
+    def after_commit(self, tx: Tx) -> None:
+        pending = self._pending.pop(id(tx), None)
+        if pending is None:
+            return
+        tenant_id, records, grown = pending
+        estimate = self._estimates.get(tenant_id)
+        if estimate is not None:
+            estimate.records += records
+            estimate.stored_bytes = max(0, estimate.stored_bytes + grown)

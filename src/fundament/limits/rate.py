@@ -1,0 +1,130 @@
+"""Per-tenant request rates, by plan, with the `limits` library.
+
+Two windows per tenant: ``requests_per_minute`` over a sliding minute (the sustained
+rate) and ``burst`` over a sliding second (how sharp a spike may be). Counters live in
+process memory, or in Redis when ``FUNDAMENT_REDIS_URL`` is set so every instance counts
+against the same budget. If Redis stops answering, each instance falls back to its own
+counters (logged and counted), and tries Redis again a few seconds later: a Redis outage
+degrades fairness across instances, never availability.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+from limits import RateLimitItem, RateLimitItemPerMinute, RateLimitItemPerSecond
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.storage import storage_from_string
+from prometheus_client import Counter
+
+from fundament.limits.plans import PlanLookup
+from fundament.platform import Principal, TooManyRequests, current_exchange
+
+log = logging.getLogger("fundament.limits")
+
+REJECTED = Counter("fundament_rate_limited", "Requests refused by a rate limit.", ["window"])
+REDIS_FALLBACK = Counter(
+    "fundament_redis_fallback", "Times Redis failed and in-process state was used instead.", ["use"]
+)
+
+_RETRY_REDIS_AFTER = 5.0
+
+
+class RateLimiter:
+    """The :class:`fundament.platform.Admission` installed on the app."""
+
+    def __init__(self, plans: PlanLookup, *, redis_url: str | None = None, prefix: str = "fundament") -> None:
+        self._plans = plans
+        self._memory = SlidingWindowCounterRateLimiter(storage_from_string("async+memory://"))
+        self._shared: SlidingWindowCounterRateLimiter | None = None
+        if redis_url is not None:
+            uri = "async+" + redis_url if not redis_url.startswith("async+") else redis_url
+            storage = storage_from_string(
+                uri,
+                implementation="redispy",
+                key_prefix=prefix,
+                socket_timeout=0.5,
+                socket_connect_timeout=0.5,
+            )
+            self._shared = SlidingWindowCounterRateLimiter(storage)
+        self._redis_down_until = 0.0
+        self._items: dict[tuple[int, int], tuple[RateLimitItem, RateLimitItem]] = {}
+
+    def _limiter(self) -> SlidingWindowCounterRateLimiter:
+        if self._shared is not None and time.monotonic() >= self._redis_down_until:
+            return self._shared
+        return self._memory
+
+    def _windows(self, rpm: int, burst: int) -> tuple[RateLimitItem, RateLimitItem]:
+        key = (rpm, burst)
+        items = self._items.get(key)
+        if items is None:
+            items = self._items[key] = (RateLimitItemPerMinute(rpm), RateLimitItemPerSecond(burst))
+        return items
+
+    async def admit(self, principal: Principal) -> None:
+        tenant_id = principal.tenant_id
+        if tenant_id is None:
+            return
+        plan = await self._plans.plan_of(tenant_id)
+        if plan is None:
+            return  # unknown tenant: authorization answers that
+        minute, second = self._windows(plan.requests_per_minute, plan.burst)
+        limiter = self._limiter()
+        try:
+            allowed, stats_item = await self._hit(limiter, minute, second, tenant_id)
+            stats = await limiter.get_window_stats(minute, tenant_id)
+        except Exception as exc:
+            if limiter is self._memory:
+                raise
+            self._redis_failed(exc)
+            limiter = self._memory
+            allowed, stats_item = await self._hit(limiter, minute, second, tenant_id)
+            stats = await limiter.get_window_stats(minute, tenant_id)
+        now = time.time()
+        reset = max(0, math.ceil(stats.reset_time - now))
+        headers = {
+            "RateLimit-Limit": str(minute.amount),
+            "RateLimit-Remaining": str(max(0, stats.remaining)),
+            "RateLimit-Reset": str(reset),
+            "RateLimit-Policy": f'{minute.amount};w=60, {second.amount};w=1;name="burst"',
+        }
+        if allowed:
+            exchange = current_exchange.get()
+            if exchange is not None:
+                exchange.headers.extend((k.lower().encode(), v.encode()) for k, v in headers.items())
+            return
+        window_stats = await limiter.get_window_stats(stats_item, tenant_id)
+        retry = max(1, math.ceil(window_stats.reset_time - now))
+        which = "burst" if stats_item is second else "minute"
+        REJECTED.labels(which).inc()
+        headers["Retry-After"] = str(retry)
+        headers["RateLimit-Remaining"] = "0"
+        raise TooManyRequests(
+            f"This tenant's plan '{plan.name}' allows {plan.requests_per_minute} requests per minute "
+            f"and {plan.burst} per second; retry after {retry} s.",
+            headers=headers,
+            extra={"limit": which, "plan": plan.name},
+        )
+
+    @staticmethod
+    async def _hit(
+        limiter: SlidingWindowCounterRateLimiter, minute: RateLimitItem, second: RateLimitItem, ident: str
+    ) -> tuple[bool, RateLimitItem]:
+        # The burst window first: a spike is refused without using up the minute's budget.
+        if not await limiter.hit(second, ident):
+            return False, second
+        if not await limiter.hit(minute, ident):
+            return False, minute
+        return True, minute
+
+    def _redis_failed(self, exc: Exception) -> None:
+        self._redis_down_until = time.monotonic() + _RETRY_REDIS_AFTER
+        REDIS_FALLBACK.labels("rate_limits").inc()
+        log.warning(
+            "Redis unavailable for rate limits (%s); using in-process counters for %.0f s",
+            type(exc).__name__,
+            _RETRY_REDIS_AFTER,
+        )

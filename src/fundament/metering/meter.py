@@ -1,0 +1,224 @@
+"""Usage metering: every request, aggregated in memory, flushed in batches.
+
+The meter is an observer of the kernel's edge: it sees each finished request with its
+tenant, feature (method + route template), status, server and database time and bytes.
+It adds them to an in-memory roll-up keyed by tenant × hour × feature × status class, and
+a background task writes the roll-up every ``flush_seconds`` in one statement per table
+(never one INSERT per request). A crash loses at most one flush interval; a graceful
+shutdown flushes. A failed flush keeps its rows for the next one.
+
+Stored bytes per tenant are measured every ``storage_seconds`` (one small query per
+tenant, inside that tenant's row-level security scope).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import UTC, date, datetime
+
+from fundament.platform import Database, Exchange, Principal, RequestContext
+
+log = logging.getLogger("fundament.metering")
+
+_OPERATOR = RequestContext(
+    request_id="metering", principal=Principal("operator", "metering", "operator", None)
+)
+_MAX_BUFFERED = 200_000
+
+_FLUSH_USAGE = """
+INSERT INTO usage_hourly AS u
+    (tenant_id, hour, feature, status_class, requests, server_ms, db_ms, bytes_in, bytes_out)
+SELECT r.* FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::bigint[],
+                       $6::float8[], $7::float8[], $8::bigint[], $9::bigint[])
+         AS r(tenant_id, hour, feature, status_class, requests, server_ms, db_ms, bytes_in, bytes_out)
+WHERE EXISTS (SELECT 1 FROM tenants t WHERE t.id = r.tenant_id)
+ON CONFLICT (tenant_id, hour, feature, status_class) DO UPDATE SET
+    requests = u.requests + EXCLUDED.requests,
+    server_ms = u.server_ms + EXCLUDED.server_ms,
+    db_ms = u.db_ms + EXCLUDED.db_ms,
+    bytes_in = u.bytes_in + EXCLUDED.bytes_in,
+    bytes_out = u.bytes_out + EXCLUDED.bytes_out
+"""
+_FLUSH_KEYS = """
+INSERT INTO usage_keys AS k (tenant_id, month, key_id, requests, last_seen)
+SELECT r.* FROM unnest($1::text[], $2::date[], $3::text[], $4::bigint[], $5::timestamptz[])
+         AS r(tenant_id, month, key_id, requests, last_seen)
+WHERE EXISTS (SELECT 1 FROM tenants t WHERE t.id = r.tenant_id)
+ON CONFLICT (tenant_id, month, key_id) DO UPDATE SET
+    requests = k.requests + EXCLUDED.requests,
+    last_seen = greatest(k.last_seen, EXCLUDED.last_seen)
+"""
+_MEASURE = (
+    "SELECT count(*) AS records, coalesce(sum(pg_column_size(data)), 0)::bigint AS bytes"
+    " FROM records WHERE tenant_id = $1"
+)
+_STORE_SAMPLE = """
+INSERT INTO storage_hourly (tenant_id, hour, records, stored_bytes, measured_at)
+VALUES ($1, date_trunc('hour', $2::timestamptz), $3, $4, $2)
+ON CONFLICT (tenant_id, hour) DO UPDATE SET
+    records = EXCLUDED.records, stored_bytes = EXCLUDED.stored_bytes, measured_at = EXCLUDED.measured_at
+"""
+
+UsageKey = tuple[str, int, str, str]  # tenant, hour (epoch hours), feature, status class
+KeysKey = tuple[str, int, str]  # tenant, hour, key id
+
+
+class UsageMeter:
+    def __init__(self, db: Database, *, flush_seconds: float = 10.0, storage_seconds: float = 300.0) -> None:
+        self._db = db
+        self.flush_seconds = flush_seconds
+        self.storage_seconds = storage_seconds
+        self._usage: dict[UsageKey, list[float]] = {}
+        self._keys: dict[KeysKey, list[float]] = {}
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self.dropped = 0
+
+    def observe(self, exchange: Exchange) -> None:
+        tenant = exchange.tenant_id
+        if tenant is None:
+            return
+        now = time.time()
+        hour = int(now // 3600)
+        key = (tenant, hour, exchange.feature, exchange.status_class)
+        row = self._usage.get(key)
+        if row is None:
+            if len(self._usage) >= _MAX_BUFFERED:
+                self.dropped += 1
+                return
+            row = self._usage[key] = [0, 0.0, 0.0, 0, 0]
+        row[0] += 1
+        row[1] += exchange.duration * 1000.0
+        row[2] += exchange.db_seconds * 1000.0
+        row[3] += exchange.bytes_in
+        row[4] += exchange.bytes_out
+        if exchange.key_id is not None:
+            kkey = (tenant, hour, exchange.key_id)
+            seen = self._keys.get(kkey)
+            if seen is None:
+                self._keys[kkey] = [1, now]
+            else:
+                seen[0] += 1
+                seen[1] = now
+
+    @property
+    def buffered(self) -> int:
+        return len(self._usage)
+
+    async def flush(self) -> int:
+        """Write what is buffered; return the number of roll-up rows written."""
+        async with self._lock:
+            usage, self._usage = self._usage, {}
+            keys, self._keys = self._keys, {}
+            if not usage and not keys:
+                return 0
+            try:
+                await self._write(usage, keys)
+            except Exception:
+                self._merge_back(usage, keys)
+                raise
+            return len(usage)
+
+    async def _write(self, usage: dict[UsageKey, list[float]], keys: dict[KeysKey, list[float]]) -> None:
+        # Sorted, so concurrent flushes of several instances lock rows in one order.
+        rows = sorted(usage.items())
+        months: dict[tuple[str, date, str], list[float]] = {}
+        for (tenant, hour, key_id), (count, last) in keys.items():
+            month = datetime.fromtimestamp(hour * 3600, UTC).date().replace(day=1)
+            acc = months.setdefault((tenant, month, key_id), [0, 0.0])
+            acc[0] += count
+            acc[1] = max(acc[1], last)
+        key_rows = sorted(months.items())
+        async with self._db.transaction(_OPERATOR) as tx:
+            if rows:
+                await tx.conn.execute(
+                    _FLUSH_USAGE,
+                    [k[0] for k, _ in rows],
+                    [datetime.fromtimestamp(k[1] * 3600, UTC) for k, _ in rows],
+                    [k[2] for k, _ in rows],
+                    [k[3] for k, _ in rows],
+                    [int(v[0]) for _, v in rows],
+                    [v[1] for _, v in rows],
+                    [v[2] for _, v in rows],
+                    [int(v[3]) for _, v in rows],
+                    [int(v[4]) for _, v in rows],
+                )
+            if key_rows:
+                await tx.conn.execute(
+                    _FLUSH_KEYS,
+                    [k[0] for k, _ in key_rows],
+                    [k[1] for k, _ in key_rows],
+                    [k[2] for k, _ in key_rows],
+                    [int(v[0]) for _, v in key_rows],
+                    [datetime.fromtimestamp(v[1], UTC) for _, v in key_rows],
+                )
+
+    def _merge_back(self, usage: dict[UsageKey, list[float]], keys: dict[KeysKey, list[float]]) -> None:
+        for key, values in usage.items():
+            row = self._usage.get(key)
+            if row is None:
+                if len(self._usage) >= _MAX_BUFFERED:
+                    self.dropped += 1
+                    continue
+                self._usage[key] = values
+            else:
+                for i, v in enumerate(values):
+                    row[i] += v
+        for kkey, (count, last) in keys.items():
+            seen = self._keys.setdefault(kkey, [0, 0.0])
+            seen[0] += count
+            seen[1] = max(seen[1], last)
+
+    async def measure_storage(self, now: datetime | None = None) -> int:
+        """Sample records and stored bytes of every tenant; return how many were sampled."""
+        now = now or datetime.now(UTC)
+        async with self._db.transaction(_OPERATOR) as tx:
+            tenants = [r["id"] for r in await tx.conn.fetch("SELECT id FROM tenants ORDER BY id")]
+        for tenant_id in tenants:
+            ctx = RequestContext(request_id="metering")
+            try:
+                async with self._db.transaction(ctx, tenant_id=tenant_id) as tx:
+                    row = await tx.conn.fetchrow(_MEASURE, tenant_id)
+                    if await tx.conn.fetchval("SELECT 1 FROM tenants WHERE id = $1", tenant_id):
+                        await tx.conn.execute(_STORE_SAMPLE, tenant_id, now, row["records"], row["bytes"])
+            except Exception:  # one tenant (offboarded meanwhile, say) must not stop the rest
+                log.warning("storage sample for %s failed", tenant_id, exc_info=True)
+        return len(tenants)
+
+    # --- background loop ------------------------------------------------------------------
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        next_storage = time.monotonic() + min(5.0, self.storage_seconds)
+        while True:
+            await asyncio.sleep(self.flush_seconds)
+            try:
+                await self.flush()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("usage flush failed (kept for the next one): %s", exc)
+            if time.monotonic() >= next_storage:
+                next_storage = time.monotonic() + self.storage_seconds
+                try:
+                    await self.measure_storage()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("storage measurement failed: %s", exc)
+
+    async def close(self) -> None:
+        """Stop the loop and write what is left (graceful shutdown)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        try:
+            await self.flush()
+        except Exception:
+            log.exception("final usage flush failed; %d roll-up rows lost", len(self._usage))

@@ -1,0 +1,89 @@
+"""Reading metered usage back: per tenant, per time bucket and feature."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from fundament.platform import Tx, rfc3339
+
+_QUERY = """
+SELECT date_trunc($4, hour) AS bucket, feature,
+       sum(requests)::bigint AS requests,
+       sum(requests) FILTER (WHERE status_class IN ('4xx', '5xx'))::bigint AS errors,
+       sum(requests) FILTER (WHERE status_class = '5xx')::bigint AS server_errors,
+       sum(server_ms) AS server_ms, sum(db_ms) AS db_ms,
+       sum(bytes_in)::bigint AS bytes_in, sum(bytes_out)::bigint AS bytes_out
+FROM usage_hourly
+WHERE tenant_id = $1 AND hour >= date_trunc('hour', $2::timestamptz) AND hour < $3
+GROUP BY 1, 2 ORDER BY 1, 2
+"""
+_STORAGE = """
+SELECT DISTINCT ON (date_trunc($4, hour)) date_trunc($4, hour) AS bucket, records, stored_bytes
+FROM storage_hourly
+WHERE tenant_id = $1 AND hour >= date_trunc('hour', $2::timestamptz) AND hour < $3
+ORDER BY date_trunc($4, hour), hour DESC
+"""
+_LATEST_STORAGE = (
+    "SELECT records, stored_bytes, measured_at FROM storage_hourly"
+    " WHERE tenant_id = $1 ORDER BY hour DESC LIMIT 1"
+)
+_FIELDS = ("requests", "errors", "server_errors", "server_ms", "db_ms", "bytes_in", "bytes_out")
+
+
+def _zero() -> dict[str, float]:
+    return dict.fromkeys(_FIELDS, 0)
+
+
+def _add(into: dict[str, Any], row: Any) -> None:
+    for f in _FIELDS:
+        into[f] += row[f] or 0
+
+
+def _rounded(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: round(v, 3) if isinstance(v, float) else int(v) for k, v in values.items()}
+
+
+async def tenant_usage(
+    tx: Tx, tenant_id: str, *, start: datetime, end: datetime, granularity: str
+) -> dict[str, Any]:
+    rows = await tx.conn.fetch(_QUERY, tenant_id, start, end, granularity)
+    storage = {r["bucket"]: r for r in await tx.conn.fetch(_STORAGE, tenant_id, start, end, granularity)}
+    latest = await tx.conn.fetchrow(_LATEST_STORAGE, tenant_id)
+    totals = _zero()
+    features: dict[str, dict[str, Any]] = defaultdict(_zero)
+    buckets: dict[datetime, dict[str, Any]] = {}
+    for r in rows:
+        _add(totals, r)
+        _add(features[r["feature"]], r)
+        bucket = buckets.setdefault(r["bucket"], {"totals": _zero(), "features": {}})
+        _add(bucket["totals"], r)
+        bucket["features"][r["feature"]] = _rounded({f: r[f] or 0 for f in _FIELDS})
+    for stamp in storage:
+        buckets.setdefault(stamp, {"totals": _zero(), "features": {}})
+    out_buckets = []
+    for stamp in sorted(buckets):
+        b = buckets[stamp]
+        sample = storage.get(stamp)
+        out_buckets.append(
+            {
+                "start": rfc3339(stamp),
+                **_rounded(b["totals"]),
+                "stored_bytes": sample["stored_bytes"] if sample else None,
+                "records": sample["records"] if sample else None,
+                "features": [{"feature": f, **v} for f, v in sorted(b["features"].items())],
+            }
+        )
+    return {
+        "tenant_id": tenant_id,
+        "from": rfc3339(start),
+        "to": rfc3339(end),
+        "granularity": granularity,
+        "totals": _rounded(totals),
+        "stored_bytes": latest["stored_bytes"] if latest else 0,
+        "records": latest["records"] if latest else 0,
+        "storage_measured_at": rfc3339(latest["measured_at"]) if latest else None,
+        "features": [{"feature": f, **_rounded(v)} for f, v in sorted(features.items())],
+        "buckets": out_buckets,
+    }

@@ -1,0 +1,79 @@
+"""JSON logs: one object per line, with the request id and trace id of the request.
+
+The access log is an edge observer that writes one line per request with what an
+operator needs (request id, trace id, tenant, method, route template, status, times,
+bytes) and nothing a client sent: no headers, no query string (a filter may hold an
+e-mail address), no body. Keys never appear: they live only in the Authorization header.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from fundament.platform import Exchange, current_exchange
+
+access_log = logging.getLogger("fundament.access")
+
+_STANDARD = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+
+
+class JSONFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        exchange = current_exchange.get()
+        if exchange is not None:
+            out["request_id"] = exchange.request_id
+            if exchange.trace_id:
+                out["trace_id"] = exchange.trace_id
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_"):
+                out[key] = value
+        if record.exc_info:
+            out["error"] = record.exc_info[0].__name__ if record.exc_info[0] else None
+            out["traceback"] = self.formatException(record.exc_info)
+        return orjson.dumps(out, default=str).decode()
+
+
+def configure_logging(level: str = "info") -> None:
+    """Send every logger (ours, uvicorn's, libraries') through one JSON handler on stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JSONFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = True
+    # uvicorn's own access log would repeat ours without tenant or route; ours replaces it.
+    logging.getLogger("uvicorn.access").disabled = True
+
+
+def log_request(exchange: Exchange) -> None:
+    if not access_log.isEnabledFor(logging.INFO):
+        return
+    fields: dict[str, Any] = {
+        "request_id": exchange.request_id,
+        "method": exchange.method,
+        "route": exchange.route or "(unmatched)",
+        "status": exchange.status,
+        "duration_ms": round(exchange.duration * 1000, 3),
+        "db_ms": round(exchange.db_seconds * 1000, 3),
+        "bytes_in": exchange.bytes_in,
+        "bytes_out": exchange.bytes_out,
+    }
+    if exchange.tenant_id:
+        fields["tenant"] = exchange.tenant_id
+    if exchange.trace_id:
+        fields["trace_id"] = exchange.trace_id
+    access_log.info("request", extra=fields)

@@ -1,0 +1,65 @@
+"""What the edge knows about one request, for the hooks that watch every request.
+
+The edge creates one :class:`Exchange` per request and makes it the current one; later
+stages fill in what only they know (the router the route template, authentication the
+tenant, the database its time). When the response is sent, every registered observer
+(metering, metrics, the access log) gets the finished exchange. Observers run on the hot
+path: they must be cheap, must not block, and must not raise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class Exchange:
+    method: str
+    path: str
+    request_id: str
+    started: float
+    trace_id: str | None = None
+    #: Route template such as ``GET /v1/tenants/{tenant}``'s path part; None if unmatched.
+    route: str | None = None
+    #: The tenant the request acts for (path tenant, else the key's tenant).
+    tenant_id: str | None = None
+    #: The tenant key that made the request (operator keys are not metered per key).
+    key_id: str | None = None
+    status: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    db_seconds: float = 0.0
+    duration: float = 0.0
+    #: Extra response headers set by lifecycle hooks (rate-limit state, for one).
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+    @property
+    def feature(self) -> str:
+        """What metering calls a feature: method and route template."""
+        return f"{self.method} {self.route or '(unmatched)'}"
+
+    @property
+    def status_class(self) -> str:
+        return f"{self.status // 100}xx" if self.status else "none"
+
+
+Observer = Callable[[Exchange], None]
+
+current_exchange: ContextVar[Exchange | None] = ContextVar("fundament_exchange", default=None)
+
+
+def add_db_time(seconds: float) -> None:
+    exchange = current_exchange.get()
+    if exchange is not None:
+        exchange.db_seconds += seconds
+
+
+def attribute_tenant(tenant_id: str | None, key_id: str | None = None) -> None:
+    """Name the tenant (and key) the current request is for, once it is authenticated."""
+    exchange = current_exchange.get()
+    if exchange is not None and tenant_id:
+        exchange.tenant_id = tenant_id
+        if key_id is not None:
+            exchange.key_id = key_id
