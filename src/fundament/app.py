@@ -144,7 +144,7 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
         if settings.metering
         else None
     )
-    metering.install(app, db=db, meter=meter)
+    metering.install(app, db=db, meter=meter, cost_model=settings.cost_model)
     app.state.job_worker = jobs.Worker(db, privacy.handlers(master))
 
     # Everything that watches requests hooks in here, once, as an observer of the edge.

@@ -25,6 +25,10 @@ operator_key = typer.Typer(no_args_is_help=True, help="Operator keys (act on eve
 cli.add_typer(operator_key, name="operator-key")
 audit_cli = typer.Typer(no_args_is_help=True, help="The tamper-evident audit trail.")
 cli.add_typer(audit_cli, name="audit")
+finops_cli = typer.Typer(no_args_is_help=True, help="What each tenant costs, earns and needs.")
+cli.add_typer(finops_cli, name="finops")
+bench_cli = typer.Typer(no_args_is_help=True, help="Measure this machine.")
+cli.add_typer(bench_cli, name="bench")
 
 
 @contextlib.contextmanager
@@ -186,6 +190,128 @@ def audit_export(tenant: Annotated[str, typer.Option(help="Tenant id (tnt_…)."
 
     with admin_database(Settings(), migrate_now=False) as dsn:
         asyncio.run(_in_tenant(dsn, tenant, work))
+
+
+async def _with_app_db(settings: Settings, dsn: str, work: Any) -> Any:
+    """Run ``work(db)`` on the request-path role's pool (row-level security applies)."""
+    from fundament.app import app_dsn
+    from fundament.platform import Database
+
+    db = Database(app_dsn(settings, dsn), min_size=1, max_size=4)
+    await db.open()
+    try:
+        return await work(db)
+    finally:
+        await db.close()
+
+
+@finops_cli.command("report")
+def finops_report(
+    month: Annotated[str | None, typer.Option(help="YYYY-MM (default: this month).")] = None,
+    format: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+) -> None:
+    """Cost, revenue and margin per tenant; cost per feature; idle capacity."""
+    from fundament import metering, tenancy
+
+    if format not in ("table", "json", "csv"):
+        raise typer.BadParameter("use table, json or csv", param_hint="--format")
+    month = month or metering.current_month()
+    if not metering.MONTH.match(month):
+        raise typer.BadParameter("use YYYY-MM", param_hint="--month")
+    settings = Settings()
+    plans = tenancy.load_plans(settings.plans)
+    model = metering.load_cost_model(settings.cost_model)
+
+    async def work(db: Any) -> Any:
+        return await metering.month_report(db, metering.OPERATOR, plans, model, month)
+
+    with admin_database(settings, migrate_now=False) as dsn:
+        report = asyncio.run(_with_app_db(settings, dsn, work))
+    if format == "json":
+        typer.echo(json.dumps(report, indent=2))
+    elif format == "csv":
+        typer.echo(metering.render_csv(report), nl=False)
+    else:
+        typer.echo(metering.render_table(report))
+
+
+@finops_cli.command("import-focus")
+def finops_import_focus(file: Annotated[str, typer.Argument(help="A FOCUS cost export (CSV).")]) -> None:
+    """Load a FinOps FOCUS bill so reports allocate real costs instead of estimates."""
+    import asyncpg
+
+    from fundament import metering
+
+    try:
+        with open(file, encoding="utf-8-sig") as f:
+            charges = metering.parse_focus(f.read())
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot read {file}: {exc.strerror}", param_hint="FILE") from exc
+    except metering.FocusError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+    async def run(dsn: str) -> Any:
+        conn = await asyncpg.connect(dsn)
+        try:
+            return await metering.import_charges(conn, charges, source=os.path.basename(file))
+        finally:
+            await conn.close()
+
+    with admin_database(Settings(), migrate_now=False) as dsn:
+        result = asyncio.run(run(dsn))
+    typer.echo(json.dumps(result))
+
+
+@cli.command("plan")
+def plan_cmd(
+    users: Annotated[int, typer.Option(min=1, help="Users to serve.")],
+    requests_per_user_per_minute: Annotated[float, typer.Option(min=0.0001, help="Per active user.")] = 6.0,
+    p99_ms: Annotated[float, typer.Option(min=0.001, help="Latency target, milliseconds.")] = 200.0,
+    hpa_only: Annotated[
+        bool, typer.Option(help="Print only the HPA manifest (JSON, kubectl-ready).")
+    ] = False,
+) -> None:
+    """Instances, HPA bounds, monthly cost and cost per user for N users."""
+    import asyncpg
+
+    from fundament import metering
+
+    settings = Settings()
+    model = metering.load_cost_model(settings.cost_model)
+
+    async def measured(dsn: str) -> Any:
+        conn = await asyncpg.connect(dsn)
+        try:
+            return await metering.latest_measurement(conn)
+        finally:
+            await conn.close()
+
+    with admin_database(settings, migrate_now=False) as dsn:
+        measurement = asyncio.run(measured(dsn)) or metering.REFERENCE
+    try:
+        result = metering.plan(users, requests_per_user_per_minute, p99_ms, measurement, model)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(json.dumps(result["hpa"] if hpa_only else result, indent=2))
+
+
+@bench_cli.command("capacity")
+def bench_capacity(
+    p99_ms: Annotated[float, typer.Option(help="Latency target the capacity must meet.")] = 200.0,
+    seconds: Annotated[float, typer.Option(min=1, max=30, help="Length of each load step.")] = 5.0,
+    max_connections: Annotated[int, typer.Option(min=1, max=256)] = 64,
+) -> None:
+    """Measure requests/s per worker at a p99 target on 127.0.0.1, and store the result."""
+    from fundament.loadtest import measure_capacity
+
+    settings = Settings()
+    with admin_database(settings, migrate_now=True) as dsn:
+        result = measure_capacity(
+            dsn, settings, p99_ms=p99_ms, step_seconds=seconds, max_connections=max_connections
+        )
+    typer.echo(json.dumps(result, indent=2))
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from fundament.metering import capacity, finops
 from fundament.metering.usage import tenant_usage
 from fundament.platform import (
     BadRequest,
@@ -98,3 +99,94 @@ async def get_usage(
     async with database(request).transaction(ctx) as tx:
         body: dict[str, Any] = await tenant_usage(tx, tenant, start=start, end=end, granularity=granularity)
     return json_response(body)
+
+
+# --- FinOps (operator) -----------------------------------------------------------------------
+
+Operator = Annotated[RequestContext, Depends(require_role("operator"))]
+
+
+class FinopsReport(BaseModel):
+    model_config = {"extra": "allow"}
+    month: str
+    currency: str
+    method: str = Field(description="How costs were split, in plain words.")
+    total_cost_eur: str
+    total_revenue_eur: str
+    total_margin_eur: str
+    tenants: list[dict[str, Any]]
+    features: dict[str, Any]
+    capacity: dict[str, Any]
+
+
+class CapacityPlan(BaseModel):
+    model_config = {"extra": "allow"}
+    users: int
+    instances: int
+    hpa_min_replicas: int
+    hpa_max_replicas: int
+    monthly_cost_eur: str
+    cost_per_user_eur: str
+    hpa: dict[str, Any] = Field(description="A HorizontalPodAutoscaler (autoscaling/v2) manifest.")
+
+
+@router.get(
+    "/v1/finops/report",
+    response_model=FinopsReport,
+    summary="Cost, revenue and margin per tenant for a month",
+    description=(
+        "Allocates the month's cost (the cost model's estimate, or the imported FOCUS bill) to "
+        "tenants by each resource's driver, with largest-remainder rounding so shares add up to "
+        "the total to the cent; revenue comes from each tenant's plan price. Also cost per feature, "
+        "per active key and user, and idle capacity with a right-sizing suggestion. `month` is "
+        "`YYYY-MM` (default: the current month)."
+    ),
+)
+async def finops_report(
+    request: Request,
+    ctx: Operator,
+    month: Annotated[str | None, Query(max_length=7)] = None,
+) -> Response:
+    month = month or finops.current_month()
+    if not finops.MONTH.match(month):
+        raise BadRequest("`month` must be YYYY-MM.", errors=[FieldError("month", "must be YYYY-MM")])
+    state = request.app.state
+    if state.meter is not None:
+        await state.meter.flush()
+    body = await finops.month_report(database(request), ctx, state.plans, state.cost_model, month)
+    return json_response(body)
+
+
+@router.get(
+    "/v1/finops/capacity",
+    response_model=CapacityPlan,
+    summary="Instances, HPA bounds and cost for a number of users",
+    description=(
+        "From the last `fundament bench capacity` measurement (or a documented reference figure "
+        "until one exists): load = users × requests per user per minute / 60; instances = load / "
+        "(requests/s per worker × workers × target utilisation), rounded up, at least the model's "
+        "minimum; HPA max covers 3× the load. Includes a ready autoscaling/v2 manifest, monthly "
+        "cost, cost per user and the marginal cost per user at 1k, 10k and 100k users. Defaults: "
+        "`requests_per_user_per_minute`=6, `p99_ms`=200."
+    ),
+)
+async def finops_capacity(
+    request: Request,
+    ctx: Operator,
+    users: Annotated[int, Query(ge=1, le=1_000_000_000)],
+    requests_per_user_per_minute: Annotated[float, Query(gt=0, le=100_000)] = 6.0,
+    p99_ms: Annotated[float, Query(gt=0, le=600_000)] = 200.0,
+) -> Response:
+    async with database(request).transaction(ctx) as tx:
+        measurement = await finops.latest_measurement(tx.conn)
+    try:
+        result = capacity.plan(
+            users,
+            requests_per_user_per_minute,
+            p99_ms,
+            measurement or finops.REFERENCE,
+            request.app.state.cost_model,
+        )
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from exc
+    return json_response(result)

@@ -6,7 +6,13 @@ from typing import Any
 
 from fundament.ops.logs import JSONFormatter, configure_logging, log_request
 from fundament.ops.metrics import POOL, QUEUE, USAGE_BUFFER, RequestMetrics, exposition, observe_db
-from fundament.ops.tracing import current_trace_id, enable_tracing, flush_traces, tracing_middleware
+from fundament.ops.tracing import (
+    current_trace_id,
+    disable_tracing,
+    enable_tracing,
+    flush_traces,
+    tracing_middleware,
+)
 
 __all__ = [
     "POOL",
@@ -16,6 +22,7 @@ __all__ = [
     "RequestMetrics",
     "configure_logging",
     "current_trace_id",
+    "disable_tracing",
     "enable_tracing",
     "exposition",
     "flush_traces",

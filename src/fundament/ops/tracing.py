@@ -52,3 +52,12 @@ def current_trace_id() -> str | None:
 def flush_traces() -> None:
     if _provider is not None:
         _provider.force_flush(timeout_millis=2000)
+
+
+def disable_tracing() -> None:
+    """Stop exporting and remove the asyncpg instrumentation (tests, reconfiguration)."""
+    global _provider
+    if _provider is not None:
+        AsyncPGInstrumentor().uninstrument()
+        _provider.shutdown()
+        _provider = None

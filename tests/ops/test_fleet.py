@@ -1,0 +1,401 @@
+"""Two real server processes on one real Redis: shared rate limits, and key revocation and
+plan changes that reach the other instance within a second. Also: a Redis that does not
+answer degrades fairness, never availability (in-process limits, counted in /metrics)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+pytestmark = pytest.mark.slow
+
+PLANS = """\
+[plans.free]
+requests_per_minute = 3000
+burst = 300
+max_records = 100000
+max_stored_bytes = 104857600
+monthly_price_eur = 0
+
+[plans.tiny]
+requests_per_minute = 10
+burst = 1000
+max_records = 100000
+max_stored_bytes = 104857600
+monthly_price_eur = 1
+"""
+TINY_RPM = 10
+FREE_RPM = 3000
+REDIS_DB = 11  # no other test uses Redis; this number is ours alone
+
+
+# --- helpers (processes) ---------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _redis(port: int, db: int = 0) -> redis.Redis:
+    return redis.Redis(host="127.0.0.1", port=port, db=db, socket_timeout=2, socket_connect_timeout=0.5)
+
+
+def _answers_ping(port: int) -> bool:
+    client = _redis(port)
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
+@dataclass
+class RedisTarget:
+    url: str
+    port: int
+    db: int
+
+    def client(self) -> redis.Redis:
+        return _redis(self.port, self.db)
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisTarget]:
+    """A real Redis: the local one on 6379 (db 11, flushed), else our own redis-server."""
+    if _answers_ping(6379):
+        target = RedisTarget(f"redis://127.0.0.1:6379/{REDIS_DB}", 6379, REDIS_DB)
+        with contextlib.closing(target.client()) as c:
+            c.flushdb()
+        yield target
+        with contextlib.closing(target.client()) as c:
+            c.flushdb()
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip(
+            "needs a real Redis: nothing answers PING on 127.0.0.1:6379 and redis-server is not on PATH"
+        )
+    port = _free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not _answers_ping(port):
+            assert proc.poll() is None, "redis-server exited"
+            assert time.monotonic() < deadline, "redis-server did not answer PING"
+            time.sleep(0.05)
+        yield RedisTarget(f"redis://127.0.0.1:{port}/{REDIS_DB}", port, REDIS_DB)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class Server:
+    """One `fundament serve` process on 127.0.0.1."""
+
+    def __init__(self, name: str, env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = log_dir / f"server-{name}.log"
+        self._log_file = self.log.open("ab")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "fundament.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                "1",
+            ],
+            env=env,
+            cwd=log_dir,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+        )
+
+    def log_tail(self) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-3000:]
+        except OSError:
+            return "(no log)"
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"server {self.name} exited early:\n{self.log_tail()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.base + "/readyz", timeout=2).status_code == 200:
+                    return
+            time.sleep(0.1)
+        raise AssertionError(f"server {self.name} did not become ready:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self._log_file.close()
+
+
+def _server_env(admin_dsn: str, plans: Path, redis: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FUNDAMENT_")}
+    env.update(
+        FUNDAMENT_DATABASE_URL=admin_dsn,
+        FUNDAMENT_MASTER_KEY="test-master-key",
+        FUNDAMENT_PLANS=str(plans),
+        FUNDAMENT_WORKER="false",
+        FUNDAMENT_USAGE_FLUSH_SECONDS="1",
+        FUNDAMENT_ACCESS_LOG="false",
+        FUNDAMENT_LOG_LEVEL="warning",
+    )
+    if redis is not None:
+        env["FUNDAMENT_REDIS_URL"] = redis
+    return env
+
+
+@contextlib.contextmanager
+def _servers(*servers: Server) -> Iterator[None]:
+    try:
+        for s in servers:
+            s.wait_ready()
+        yield
+    finally:
+        for s in servers:
+            s.stop()
+
+
+def _bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def _tenant(base: str, operator_key: str, plan: str) -> str:
+    slug = f"fleet-{uuid.uuid4().hex[:12]}"
+    r = httpx.post(
+        base + "/v1/tenants",
+        json={"name": f"Fleet {slug}", "slug": slug, "plan": plan},
+        headers=_bearer(operator_key),
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["plan"] == plan
+    return str(r.json()["id"])
+
+
+def _key(base: str, operator_key: str, tenant: str, role: str = "viewer") -> dict[str, str]:
+    r = httpx.post(
+        f"{base}/v1/tenants/{tenant}/api-keys",
+        json={"name": f"{role}-{uuid.uuid4().hex[:6]}", "role": role},
+        headers=_bearer(operator_key),
+    )
+    assert r.status_code == 201, r.text
+    body = r.json()
+    return {"id": body["id"], "key": body["key"]}
+
+
+def _assert_rate_limited(r: httpx.Response, limit: int) -> None:
+    assert r.status_code == 429, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert int(r.headers["Retry-After"]) >= 1
+    assert r.headers["RateLimit-Limit"] == str(limit)
+    assert r.headers["RateLimit-Remaining"] == "0"
+    assert int(r.headers["RateLimit-Reset"]) >= 0
+    assert r.json()["status"] == 429
+
+
+# --- the fleet: two instances on one Redis ---------------------------------------------------
+
+
+@dataclass
+class Fleet:
+    a: Server
+    b: Server
+    redis: RedisTarget
+
+
+@pytest.fixture(scope="module")
+def fleet(
+    redis_url: RedisTarget, admin_dsn: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Fleet]:
+    workdir = tmp_path_factory.mktemp("fleet")
+    plans = workdir / "plans.toml"
+    plans.write_text(PLANS)
+    env = _server_env(admin_dsn, plans, redis_url.url)
+    a = Server("a", env, workdir)
+    b = Server("b", env, workdir)
+    with _servers(a, b):
+        yield Fleet(a, b, redis_url)
+
+
+def test_rate_limits_are_shared_between_instances(fleet: Fleet, operator_key: str) -> None:
+    tenant = _tenant(fleet.a.base, operator_key, "tiny")
+    viewer = _bearer(_key(fleet.a.base, operator_key, tenant)["key"])
+    url = f"/v1/tenants/{tenant}/collections"
+    answers: list[tuple[str, httpx.Response]] = []
+    with httpx.Client(base_url=fleet.a.base) as a, httpx.Client(base_url=fleet.b.base) as b:
+        # alternate instances: with per-instance counters each would allow TINY_RPM (2x in all)
+        for i in range(2 * TINY_RPM + 4):
+            client, name = (a, "a") if i % 2 == 0 else (b, "b")
+            answers.append((name, client.get(url, headers=viewer)))
+    statuses = [(name, r.status_code) for name, r in answers]
+    assert {s for _, s in statuses} <= {200, 429}, statuses
+    accepted = [r for _, r in answers if r.status_code == 200]
+    # The sliding window may count one request less if the run straddles a minute boundary.
+    assert TINY_RPM <= len(accepted) <= TINY_RPM + 1, statuses
+    assert {name for name, r in answers if r.status_code == 200} == {"a", "b"}, statuses
+    refused = [(name, r) for name, r in answers if r.status_code == 429]
+    assert {name for name, _ in refused} == {"a", "b"}, (
+        "both instances must refuse once the shared budget is spent"
+    )
+    for _, r in refused:
+        _assert_rate_limited(r, TINY_RPM)
+    # the budget is one: what one instance used, the other reports as gone
+    remaining = [int(r.headers["RateLimit-Remaining"]) for r in accepted]
+    assert remaining == sorted(remaining, reverse=True), remaining
+    assert remaining[0] >= TINY_RPM - 2 and remaining[-1] <= 1, remaining
+    # the counters really live in Redis (in the db we gave the servers)
+    with contextlib.closing(fleet.redis.client()) as c:
+        keys = c.keys(f"*{tenant}*")
+    assert keys, "no rate-limit counter of this tenant in Redis"
+
+
+def test_revoked_key_is_refused_by_the_other_instance_within_a_second(
+    fleet: Fleet, operator_key: str
+) -> None:
+    tenant = _tenant(fleet.a.base, operator_key, "free")
+    created = _key(fleet.a.base, operator_key, tenant)
+    url = f"/v1/tenants/{tenant}/collections"
+    with httpx.Client(base_url=fleet.a.base) as a, httpx.Client(base_url=fleet.b.base) as b:
+        # both instances have seen (and cached) the key
+        assert a.get(url, headers=_bearer(created["key"])).status_code == 200
+        assert b.get(url, headers=_bearer(created["key"])).status_code == 200
+        r = a.delete(f"/v1/tenants/{tenant}/api-keys/{created['id']}", headers=_bearer(operator_key))
+        assert r.status_code == 204, r.text
+        started = time.monotonic()
+        assert a.get(url, headers=_bearer(created["key"])).status_code == 401
+        while True:
+            r = b.get(url, headers=_bearer(created["key"]))
+            if r.status_code == 401:
+                break
+            assert r.status_code == 200, r.text
+            assert time.monotonic() - started < 1.0, "instance B still accepts the revoked key after 1 s"
+            time.sleep(0.02)
+        assert r.headers["content-type"].startswith("application/problem+json")
+        # and stays refused
+        assert b.get(url, headers=_bearer(created["key"])).status_code == 401
+
+
+def test_plan_change_applies_on_the_other_instance_within_a_second(fleet: Fleet, operator_key: str) -> None:
+    tenant = _tenant(fleet.a.base, operator_key, "tiny")
+    viewer = _bearer(_key(fleet.a.base, operator_key, tenant)["key"])
+    url = f"/v1/tenants/{tenant}/collections"
+    with httpx.Client(base_url=fleet.a.base) as a, httpx.Client(base_url=fleet.b.base) as b:
+        # B knows the tenant is on "tiny" and refuses it
+        last = None
+        for _ in range(TINY_RPM + 5):
+            last = b.get(url, headers=viewer)
+            if last.status_code == 429:
+                break
+            assert last.status_code == 200, last.text
+            assert last.headers["RateLimit-Limit"] == str(TINY_RPM)
+        assert last is not None
+        _assert_rate_limited(last, TINY_RPM)
+
+        # upgrade through A: B lets the tenant through under the new limit within 1 s
+        r = a.patch(f"/v1/tenants/{tenant}", json={"plan": "free"}, headers=_bearer(operator_key))
+        assert r.status_code == 200, r.text
+        assert r.json()["plan"] == "free"
+        started = time.monotonic()
+        while True:
+            r = b.get(url, headers=viewer)
+            if r.status_code == 200 and r.headers["RateLimit-Limit"] == str(FREE_RPM):
+                break
+            assert r.status_code in (200, 429), r.text
+            assert time.monotonic() - started < 1.0, (
+                f"plan upgrade not applied on B after 1 s: {r.status_code} {r.headers.get('RateLimit-Limit')}"
+            )
+            time.sleep(0.02)
+
+        # downgrade through A: B applies the smaller limit within 1 s
+        r = a.patch(f"/v1/tenants/{tenant}", json={"plan": "tiny"}, headers=_bearer(operator_key))
+        assert r.status_code == 200, r.text
+        started = time.monotonic()
+        while True:
+            r = b.get(url, headers=viewer)
+            assert r.status_code in (200, 429), r.text
+            if r.headers.get("RateLimit-Limit") == str(TINY_RPM):
+                break
+            assert time.monotonic() - started < 1.0, (
+                f"plan downgrade not applied on B after 1 s: RateLimit-Limit {r.headers.get('RateLimit-Limit')}"
+            )
+            time.sleep(0.02)
+        # the tiny budget of this minute is already spent (shared in Redis): refused
+        _assert_rate_limited(b.get(url, headers=viewer), TINY_RPM)
+
+
+# --- Redis down: fall back to in-process limits ----------------------------------------------
+
+_FALLBACK_METRIC = re.compile(
+    r'^fundament_redis_fallback_total\{[^}]*use="rate_limits"[^}]*\}\s+(\S+)$', re.M
+)
+
+
+def test_unreachable_redis_falls_back_to_in_process_limits(
+    admin_dsn: str, operator_key: str, tmp_path: Path
+) -> None:
+    plans = tmp_path / "plans.toml"
+    plans.write_text(PLANS)
+    closed = _free_port()  # nothing listens here
+    server = Server("no-redis", _server_env(admin_dsn, plans, f"redis://127.0.0.1:{closed}/0"), tmp_path)
+    with _servers(server), httpx.Client(base_url=server.base, timeout=10) as c:
+        tenant = _tenant(server.base, operator_key, "tiny")
+        viewer = _bearer(_key(server.base, operator_key, tenant)["key"])
+        url = f"/v1/tenants/{tenant}/collections"
+        started = time.monotonic()
+        statuses = [c.get(url, headers=viewer).status_code for _ in range(TINY_RPM + 3)]
+        # requests still succeed, and quickly (the dead Redis is not retried per request)
+        assert statuses[:TINY_RPM] == [200] * TINY_RPM, statuses
+        assert time.monotonic() - started < 5, "requests slowed down by the unreachable Redis"
+        # the plan's limit still holds, counted in process
+        assert statuses[TINY_RPM:] == [429] * 3, statuses
+        _assert_rate_limited(c.get(url, headers=viewer), TINY_RPM)
+        metrics = c.get("/metrics")
+        assert metrics.status_code == 200
+        values = [float(v) for v in _FALLBACK_METRIC.findall(metrics.text)]
+        assert values and values[0] > 0, [
+            line for line in metrics.text.splitlines() if "redis" in line
+        ] or "no fundament_redis_fallback_total metric"
