@@ -225,7 +225,14 @@ def main() -> None:
         asyncio.run(admin(server, f'CREATE DATABASE "{db}"'))
         dsn = make_url(server).set(database=db).render_as_string(hide_password=False)
         try:
-            env = {**os.environ, "FUNDAMENT_DATABASE_URL": dsn, "FUNDAMENT_LOG_LEVEL": "warning"}
+            env = {
+                **os.environ,
+                "FUNDAMENT_DATABASE_URL": dsn,
+                "FUNDAMENT_LOG_LEVEL": "warning",
+                # A log line per request costs the same in every configuration; off here.
+                "FUNDAMENT_ACCESS_LOG": "false",
+                "FUNDAMENT_PLANS": str(ROOT / "tests" / "data" / "plans-roomy.toml"),
+            }
             out = subprocess.run(
                 [sys.executable, "-m", "fundament.cli", "operator-key", "create", "--name", "bench"],
                 env=env,

@@ -34,8 +34,12 @@ CONTRACT_PATHS = {
     "/v1/tenants/{tenant}/privacy/erasures": {"post"},
     "/v1/tenants/{tenant}/privacy/erasures/{request_id}": {"get"},
     "/v1/tenants/{tenant}/privacy/processing-record": {"get"},
+    "/v1/tenants/{tenant}/usage": {"get"},
+    "/v1/finops/report": {"get"},
+    "/v1/finops/capacity": {"get"},
     "/healthz": {"get"},
     "/readyz": {"get"},
+    "/metrics": {"get"},
 }
 
 

@@ -6,6 +6,7 @@ the kernel's request/transaction lifecycle here, never inside routes.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import signal
@@ -88,7 +89,7 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await db.open()
-        _not_ready_on_signal(app)
+        _not_ready_on_signal(app, settings.shutdown_delay_seconds)
         meter: metering.UsageMeter | None = app.state.meter
         if meter is not None:
             meter.start()
@@ -163,6 +164,8 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
         if settings.otlp_endpoint
         else None
     )
+    if provider is not None:
+        db.wrap_connection = ops.connection_wrapper(provider)
 
     inner: Any = app._framework
     if settings.fast_paths:
@@ -175,7 +178,7 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
         trace_id=ops.current_trace_id if provider is not None else None,
     )
     if provider is not None:
-        app.front = ops.tracing_middleware(app.front, provider)
+        app.front = ops.TracingMiddleware(app.front, provider, sample_ratio=settings.trace_sample_ratio)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
@@ -196,22 +199,29 @@ def _probes(db: Database, meter: metering.UsageMeter | None) -> list[Any]:
     return [pool, queue, usage]
 
 
-def _not_ready_on_signal(app: FastAPI) -> None:
-    """On SIGTERM/SIGINT, turn /readyz to 503 at once, then let the server drain.
+def _not_ready_on_signal(app: FastAPI, delay: float) -> None:
+    """On SIGTERM/SIGINT, turn /readyz to 503 at once; after ``delay`` let the server drain.
 
-    uvicorn installs its own handlers before the lifespan starts; ours runs first and
-    hands over, so the load balancer stops sending while in-flight requests finish.
+    uvicorn installs its own handlers before the lifespan starts; ours runs first. While
+    the delay runs we keep serving, so a load balancer that polls /readyz stops sending
+    before the listener closes (a closed listener resets queued connections). Then
+    uvicorn stops accepting and lets in-flight requests finish. A second signal skips
+    the wait.
     """
     if threading.current_thread() is not threading.main_thread():
         return
+    loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         previous = signal.getsignal(sig)
         if not callable(previous):
             continue
 
         def handler(signum: int, frame: Any, previous: Any = previous) -> None:
-            app.state.shutting_down = True
-            previous(signum, frame)
+            if app.state.shutting_down or delay <= 0:
+                previous(signum, frame)
+            else:
+                app.state.shutting_down = True
+                loop.call_soon_threadsafe(loop.call_later, delay, previous, signum, frame)
 
         signal.signal(sig, handler)
 

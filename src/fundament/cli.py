@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import sys
 from collections.abc import Iterator
@@ -51,6 +52,25 @@ def admin_database(settings: Settings, *, migrate_now: bool | None = None) -> It
         yield pg.dsn
 
 
+def _log_config(level: str) -> dict[str, Any]:
+    """JSON lines on stderr for every logger, applied by uvicorn in each worker process."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "fundament.ops.JSONFormatter"}},
+        "handlers": {
+            "stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+        },
+        "root": {"handlers": ["stderr"], "level": level.upper()},
+        "loggers": {
+            "uvicorn": {"handlers": [], "propagate": True},
+            "uvicorn.error": {"handlers": [], "propagate": True},
+            # Our access log (one line per request, with tenant and route) replaces uvicorn's.
+            "uvicorn.access": {"handlers": [], "propagate": False},
+        },
+    }
+
+
 def _exit_cleanly(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
@@ -84,6 +104,13 @@ def serve(
             f" ({n} worker{'s' if n > 1 else ''}); API docs at /docs",
             err=True,
         )
+        if n > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # Several processes: each writes its metric samples to files there, and
+            # whichever answers /metrics adds them up.
+            metrics_dir = settings.data_dir.resolve() / "metrics"
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+            metrics_dir.mkdir(parents=True)
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
         uvicorn.run(
             "fundament.app:create_app",
             factory=True,
@@ -93,9 +120,10 @@ def serve(
             loop="uvloop",
             http="httptools",
             log_level=settings.log_level,
+            log_config=_log_config(settings.log_level),
             access_log=False,
             proxy_headers=False,
-            timeout_graceful_shutdown=20,
+            timeout_graceful_shutdown=max(1, round(settings.shutdown_timeout_seconds)),
         )
 
 

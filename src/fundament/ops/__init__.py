@@ -7,11 +7,12 @@ from typing import Any
 from fundament.ops.logs import JSONFormatter, configure_logging, log_request
 from fundament.ops.metrics import POOL, QUEUE, USAGE_BUFFER, RequestMetrics, exposition, observe_db
 from fundament.ops.tracing import (
+    TracingMiddleware,
+    connection_wrapper,
     current_trace_id,
     disable_tracing,
     enable_tracing,
     flush_traces,
-    tracing_middleware,
 )
 
 __all__ = [
@@ -20,7 +21,9 @@ __all__ = [
     "USAGE_BUFFER",
     "JSONFormatter",
     "RequestMetrics",
+    "TracingMiddleware",
     "configure_logging",
+    "connection_wrapper",
     "current_trace_id",
     "disable_tracing",
     "enable_tracing",
@@ -29,7 +32,6 @@ __all__ = [
     "install",
     "log_request",
     "observe_db",
-    "tracing_middleware",
 ]
 
 

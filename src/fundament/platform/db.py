@@ -28,6 +28,15 @@ log = logging.getLogger("fundament.db")
 
 INVALIDATION_CHANNEL = "fundament_invalidate"
 
+_BROKEN = (
+    asyncpg.InternalClientError,
+    asyncpg.InterfaceError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    ConnectionError,
+)
+
 _SET_SCOPE = "SELECT set_config('fundament.tenant_id', $1, true), set_config('fundament.operator', $2, true)"
 
 
@@ -87,6 +96,8 @@ class Database:
         #: Called with the committed transaction; must not raise or block (schedule work).
         self.after_commit: list[AfterCommitHook] = []
         self._invalidation_handlers: list[InvalidationHandler] = []
+        #: Wraps the connection a transaction hands out (tracing puts spans around queries).
+        self.wrap_connection: Callable[[Any], Any] | None = None
         #: Called with each transaction's duration (pool wait included); metrics attach here.
         self.timing: list[Callable[[float], None]] = []
         self._listener_task: asyncio.Task[None] | None = None
@@ -137,12 +148,18 @@ class Database:
             try:
                 async with conn.transaction():
                     await conn.execute(_SET_SCOPE, tenant or "", operator)
-                    tx = Tx(conn, ctx, tenant)
+                    wrap = self.wrap_connection
+                    tx = Tx(conn if wrap is None else wrap(conn), ctx, tenant)
                     yield tx
                     for hook in self.before_commit:
                         await hook(tx)
                     for message in tx._notifications:
                         await conn.execute("SELECT pg_notify($1, $2)", INVALIDATION_CHANNEL, message)
+            except _BROKEN:
+                # The server went away under this connection (restart, failover): drop it
+                # rather than hand a half-dead connection to the next request.
+                conn.terminate()
+                raise
             finally:
                 await self.pool.release(conn)
                 elapsed = time.perf_counter() - began

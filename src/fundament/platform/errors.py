@@ -212,6 +212,9 @@ def problem_response(problem: Problem, *, instance: str | None = None) -> Respon
 
 
 _UNAVAILABLE = (
+    # "cannot switch to state …; another operation is in progress": the connection broke
+    # mid-protocol, as when the server shuts down under it.
+    asyncpg.InternalClientError,
     asyncpg.CannotConnectNowError,
     asyncpg.ConnectionDoesNotExistError,
     asyncpg.InterfaceError,

@@ -151,7 +151,7 @@ class EdgeMiddleware:
         exchange = Exchange(scope["method"], scope["path"], request_id, time.perf_counter())
         if self.trace_id is not None:
             exchange.trace_id = self.trace_id()
-        elif traceparent is not None:
+        if exchange.trace_id is None and traceparent is not None:
             # Without our own tracer we still log the caller's trace id, so our log lines
             # join the trace the client (or the load balancer) started.
             match = _TRACEPARENT.match(traceparent.decode("latin-1"))
@@ -222,6 +222,7 @@ class EdgeMiddleware:
             route = scope.get("route")
             if route is not None and exchange.route is None:
                 exchange.route = getattr(route, "path_format", None) or getattr(route, "path", None)
+            scope["fundament.route"] = exchange.route
             exchange.duration = time.perf_counter() - exchange.started
             for observe in self.observers:
                 try:

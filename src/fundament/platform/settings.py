@@ -71,6 +71,12 @@ class Settings(BaseSettings):
     request_timeout_seconds: float = Field(
         default=30.0, description="A request still running after this gets a 503 and is cancelled."
     )
+    shutdown_delay_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="On SIGTERM, keep serving this long with /readyz at 503 before closing the listener, "
+        "so load balancers stop sending first (Kubernetes: a few seconds).",
+    )
     shutdown_timeout_seconds: float = Field(
         default=20.0, description="On SIGTERM, in-flight requests get this long to finish."
     )
@@ -93,6 +99,12 @@ class Settings(BaseSettings):
     metering: bool = Field(default=True, description="Meter usage per tenant. Off only to measure its cost.")
     metrics: bool = Field(default=True, description="Prometheus metrics at /metrics.")
     access_log: bool = Field(default=True, description="One JSON log line per request.")
+    trace_sample_ratio: float = Field(
+        default=0.05,
+        ge=0.0,
+        le=1.0,
+        description="Share of requests traced when the caller did not ask (a sampled traceparent always is).",
+    )
     otlp_endpoint: str | None = Field(
         default=None,
         description="OTLP/HTTP collector base URL (e.g. http://otel:4318). Set: traces are exported.",
