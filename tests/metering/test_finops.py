@@ -338,7 +338,10 @@ def test_focus_tag_naming_no_resource_falls_back_to_the_service():
 
 def three_tenants() -> list[TenantUsage]:
     """The worked example of docs/finops.md."""
-    get, post = "GET /v1/collections/{collection}/records/{id}", "POST /v1/collections/{collection}/records"
+    get, post = (
+        "GET /v1/tenants/{tenant}/collections/{name}/records/{record_id}",
+        "POST /v1/tenants/{tenant}/collections/{name}/records",
+    )
     return [
         TenantUsage(
             "tnt_01acme", "acme", "enterprise", Decimal("499.00"),
