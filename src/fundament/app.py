@@ -104,12 +104,13 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
             # shutdown timeout); what is left is buffered state, written in order.
             app.state.shutting_down = True
             if stop_worker is not None:
-                await stop_worker()
-            await app.state.records.indexes.wait()
-            await app.state.audit_sealer.close()
+                await _bounded("job worker", stop_worker())
+            await _bounded("index builds", app.state.records.indexes.wait())
+            await _bounded("audit sealer", app.state.audit_sealer.close())
             if meter is not None:
-                await meter.close()
-            await db.close()
+                await _bounded("usage flush", meter.close())
+            if not await _bounded("database pool", db.close()):
+                db.terminate()
             ops.flush_traces()
 
     app = FundamentApp(
@@ -181,6 +182,22 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
         app.front = ops.TracingMiddleware(app.front, provider, sample_ratio=settings.trace_sample_ratio)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+async def _bounded(step: str, work: Any, seconds: float = 15.0) -> bool:
+    """One step of shutdown, bounded: a stuck step is logged (with what is still running)
+    and skipped, so the process still exits and the remaining steps still run."""
+    try:
+        await asyncio.wait_for(work, seconds)
+        return True
+    except TimeoutError:
+        pending = [
+            f"{t.get_name()}: {t.get_coro()!r}"
+            for t in asyncio.all_tasks()
+            if t is not asyncio.current_task()
+        ]
+        log.warning("shutdown: %s did not finish within %.0f s; running tasks: %s", step, seconds, pending)
+        return False
 
 
 def _probes(db: Database, meter: metering.UsageMeter | None) -> list[Any]:

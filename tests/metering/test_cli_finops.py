@@ -34,7 +34,7 @@ def _report(admin_dsn: str, month: str) -> dict[str, Any]:
     return json.loads(_run(admin_dsn, "finops", "report", "--month", month, "--format", "json").stdout)
 
 
-def test_import_focus_replaces_the_estimate(admin_dsn: str, tenant: Any) -> None:
+def test_import_focus_replaces_the_estimate(admin_dsn: str) -> None:
     month = "2026-01"  # the sample bill's first month
     before = _report(admin_dsn, month)
     assert before["cost_source"].startswith("estimate")

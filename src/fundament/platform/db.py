@@ -131,6 +131,12 @@ class Database:
             await self._pool.close()
             self._pool = None
 
+    def terminate(self) -> None:
+        """Drop every connection at once (when a graceful close did not finish)."""
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool = None
+
     @asynccontextmanager
     async def transaction(self, ctx: RequestContext, *, tenant_id: str | None = None) -> AsyncIterator[Tx]:
         """Begin, scope to a tenant, yield, run hooks, commit; roll back on any error.
