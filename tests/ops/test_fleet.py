@@ -319,6 +319,34 @@ def test_revoked_key_is_refused_by_the_other_instance_within_a_second(
         assert b.get(url, headers=_bearer(created["key"])).status_code == 401
 
 
+def test_schema_change_applies_on_the_other_instance_within_a_second(fleet: Fleet, operator_key: str) -> None:
+    tenant = _tenant(fleet.a.base, operator_key, "free")
+    admin = _bearer(_key(fleet.a.base, operator_key, tenant, role="admin")["key"])
+    coll = f"/v1/tenants/{tenant}/collections"
+    schema = {"type": "object", "properties": {"text": {"type": "string"}}}
+    with httpx.Client(base_url=fleet.a.base) as a, httpx.Client(base_url=fleet.b.base) as b:
+        assert a.post(coll, json={"name": "notes", "schema": schema}, headers=admin).status_code == 201
+        # B compiles and caches the first schema
+        assert (
+            b.post(f"{coll}/notes/records", json={"data": {"text": "long enough"}}, headers=admin).status_code
+            == 201
+        )
+        # Stricter, yet every stored record still matches (a conflicting change is a 409).
+        stricter = {**schema, "additionalProperties": False}
+        r = a.patch(f"{coll}/notes", json={"schema": stricter}, headers=admin)
+        assert r.status_code == 200, r.text
+        started = time.monotonic()
+        while True:
+            r = b.post(f"{coll}/notes/records", json={"data": {"text": "x", "extra": 1}}, headers=admin)
+            if r.status_code == 422:
+                break
+            assert r.status_code == 201, r.text
+            assert time.monotonic() - started < 1.0, (
+                "instance B still validates with the old schema after 1 s"
+            )
+            time.sleep(0.02)
+
+
 def test_plan_change_applies_on_the_other_instance_within_a_second(fleet: Fleet, operator_key: str) -> None:
     tenant = _tenant(fleet.a.base, operator_key, "tiny")
     viewer = _bearer(_key(fleet.a.base, operator_key, tenant)["key"])
