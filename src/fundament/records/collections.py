@@ -389,6 +389,9 @@ def index_ddl(path: str) -> str:
     )
 
 
+_INDEX_LOCK = 0x46756E64  # advisory lock key for index builds ("Fund")
+
+
 class IndexBuilder:
     """Builds declared indexes in the background through the admin connection.
 
@@ -401,6 +404,7 @@ class IndexBuilder:
         self._dsn = admin_dsn
         self._known: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._lock = asyncio.Lock()
 
     def ensure(self, paths: list[str]) -> None:
         todo = [p for p in paths if p not in self._known]
@@ -411,20 +415,47 @@ class IndexBuilder:
         task.add_done_callback(self._tasks.discard)
 
     async def _build(self, paths: list[str]) -> None:
-        try:
-            conn = await asyncpg.connect(self._dsn)
-        except Exception as exc:
-            log.warning("cannot connect to build indexes: %s", exc)
-            return
-        try:
-            for path in paths:
-                try:
-                    await conn.execute(index_ddl(path))
-                    self._known.add(path)
-                except Exception as exc:
-                    log.warning("building index for %r failed: %s", path, exc)
-        finally:
-            await conn.close()
+        # One build at a time on the records table, in this process and across processes:
+        # two concurrent CREATE INDEX CONCURRENTLY on one table wait for each other's
+        # transactions and one of them dies with a deadlock (seen in the test suite).
+        async with self._lock:
+            try:
+                conn = await asyncpg.connect(self._dsn)
+            except Exception as exc:
+                log.warning("cannot connect to build indexes: %s", exc)
+                return
+            try:
+                # try-lock in a loop, never a blocking wait: a session blocked on the lock
+                # holds a transaction that the other session's concurrent build waits for.
+                while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _INDEX_LOCK):  # noqa: ASYNC110
+                    await asyncio.sleep(0.2)  # the lock is in another process: nothing to await here
+                for path in paths:
+                    await self._build_one(conn, path)
+            finally:
+                await conn.close()  # releases the advisory lock with the session
+
+    async def _build_one(self, conn: asyncpg.Connection, path: str) -> None:
+        name = index_name(path)
+        for attempt in range(3):
+            try:
+                # A build that failed half-way leaves an INVALID index, which IF NOT EXISTS
+                # would keep forever: drop it first.
+                invalid = await conn.fetchval(
+                    "SELECT NOT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                    " WHERE c.relname = $1",
+                    name,
+                )
+                if invalid:
+                    await conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+                await conn.execute(index_ddl(path))
+                self._known.add(path)
+                return
+            except (asyncpg.DeadlockDetectedError, asyncpg.LockNotAvailableError) as exc:
+                log.warning("building index for %r: %s; retrying", path, exc)
+                await asyncio.sleep(0.5 * (attempt + 1))
+            except Exception as exc:
+                log.warning("building index for %r failed: %s", path, exc)
+                return
 
     async def wait(self) -> None:
         """Wait for builds in flight (tests, shutdown)."""
