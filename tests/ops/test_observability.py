@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 
+import asyncpg
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -176,14 +177,29 @@ async def test_traces_reach_an_otlp_receiver_and_honour_traceparent(
 
 
 async def test_request_deadline_is_a_clean_503(admin_dsn: str, settings: Settings, operator_key: str) -> None:
-    app = create_app(settings.model_copy(update={"request_timeout_seconds": 1e-9}), admin_dsn=admin_dsn)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://fundament.test") as client:
-            r = await client.get("/v1/tenants", headers=bearer(operator_key))
-    assert r.status_code == 503
-    assert r.headers["content-type"] == "application/problem+json"
-    assert r.json()["type"].endswith("/timeout") and "Retry-After" in r.headers
+    app = create_app(settings.model_copy(update={"request_timeout_seconds": 0.3}), admin_dsn=admin_dsn)
+    blocker = await asyncpg.connect(admin_dsn)
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://fundament.test") as client:
+                assert (await client.get("/v1/tenants", headers=bearer(operator_key))).status_code == 200
+                # Hold the tenants table: the next listing waits on the lock past its deadline.
+                tx = blocker.transaction()
+                await tx.start()
+                await blocker.execute("LOCK TABLE tenants IN ACCESS EXCLUSIVE MODE")
+                started = time.monotonic()
+                r = await client.get("/v1/tenants", headers=bearer(operator_key))
+                elapsed = time.monotonic() - started
+                await tx.rollback()
+                assert r.status_code == 503, r.text
+                assert r.headers["content-type"] == "application/problem+json"
+                assert r.json()["type"].endswith("/timeout") and "Retry-After" in r.headers
+                assert 0.3 <= elapsed < 2.0
+                # The app (and its pool) is fine afterwards.
+                assert (await client.get("/v1/tenants", headers=bearer(operator_key))).status_code == 200
+    finally:
+        await blocker.close()
 
 
 async def test_readyz_is_503_while_shutting_down(app: object, http: httpx.AsyncClient) -> None:

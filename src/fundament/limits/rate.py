@@ -13,10 +13,12 @@ from __future__ import annotations
 import logging
 import math
 import time
+from typing import Any
 
 from limits import RateLimitItem, RateLimitItemPerMinute, RateLimitItemPerSecond
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
+from limits.strategies import SlidingWindowCounterRateLimiter as SyncSlidingWindow
 from prometheus_client import Counter
 
 from fundament.limits.plans import PlanLookup
@@ -32,13 +34,36 @@ REDIS_FALLBACK = Counter(
 _RETRY_REDIS_AFTER = 5.0
 
 
+class _Counters:
+    """One `limits` sliding-window limiter behind an awaitable surface.
+
+    In process memory we use the library's synchronous limiter: it needs no event-loop
+    lock, and profiling GET-by-id showed the asynchronous memory storage's locking at
+    several percent of server time. Redis needs the asynchronous one.
+    """
+
+    def __init__(self, limiter: Any, *, asynchronous: bool) -> None:
+        self.limiter = limiter
+        self.asynchronous = asynchronous
+
+    async def hit(self, item: RateLimitItem, ident: str) -> bool:
+        if self.asynchronous:
+            return bool(await self.limiter.hit(item, ident))
+        return bool(self.limiter.hit(item, ident))
+
+    async def stats(self, item: RateLimitItem, ident: str) -> Any:
+        if self.asynchronous:
+            return await self.limiter.get_window_stats(item, ident)
+        return self.limiter.get_window_stats(item, ident)
+
+
 class RateLimiter:
     """The :class:`fundament.platform.Admission` installed on the app."""
 
     def __init__(self, plans: PlanLookup, *, redis_url: str | None = None, prefix: str = "fundament") -> None:
         self._plans = plans
-        self._memory = SlidingWindowCounterRateLimiter(storage_from_string("async+memory://"))
-        self._shared: SlidingWindowCounterRateLimiter | None = None
+        self._memory = _Counters(SyncSlidingWindow(storage_from_string("memory://")), asynchronous=False)
+        self._shared: _Counters | None = None
         if redis_url is not None:
             uri = "async+" + redis_url if not redis_url.startswith("async+") else redis_url
             storage = storage_from_string(
@@ -48,11 +73,11 @@ class RateLimiter:
                 socket_timeout=0.5,
                 socket_connect_timeout=0.5,
             )
-            self._shared = SlidingWindowCounterRateLimiter(storage)
+            self._shared = _Counters(SlidingWindowCounterRateLimiter(storage), asynchronous=True)
         self._redis_down_until = 0.0
         self._items: dict[tuple[int, int], tuple[RateLimitItem, RateLimitItem]] = {}
 
-    def _limiter(self) -> SlidingWindowCounterRateLimiter:
+    def _counters(self) -> _Counters:
         if self._shared is not None and time.monotonic() >= self._redis_down_until:
             return self._shared
         return self._memory
@@ -72,17 +97,17 @@ class RateLimiter:
         if plan is None:
             return  # unknown tenant: authorization answers that
         minute, second = self._windows(plan.requests_per_minute, plan.burst)
-        limiter = self._limiter()
+        counters = self._counters()
         try:
-            allowed, stats_item = await self._hit(limiter, minute, second, tenant_id)
-            stats = await limiter.get_window_stats(minute, tenant_id)
+            allowed, stats_item = await self._hit(counters, minute, second, tenant_id)
+            stats = await counters.stats(minute, tenant_id)
         except Exception as exc:
-            if limiter is self._memory:
+            if counters is self._memory:
                 raise
             self._redis_failed(exc)
-            limiter = self._memory
-            allowed, stats_item = await self._hit(limiter, minute, second, tenant_id)
-            stats = await limiter.get_window_stats(minute, tenant_id)
+            counters = self._memory
+            allowed, stats_item = await self._hit(counters, minute, second, tenant_id)
+            stats = await counters.stats(minute, tenant_id)
         now = time.time()
         reset = max(0, math.ceil(stats.reset_time - now))
         headers = {
@@ -96,7 +121,7 @@ class RateLimiter:
             if exchange is not None:
                 exchange.headers.extend((k.lower().encode(), v.encode()) for k, v in headers.items())
             return
-        window_stats = await limiter.get_window_stats(stats_item, tenant_id)
+        window_stats = await counters.stats(stats_item, tenant_id)
         retry = max(1, math.ceil(window_stats.reset_time - now))
         which = "burst" if stats_item is second else "minute"
         REJECTED.labels(which).inc()
@@ -111,12 +136,12 @@ class RateLimiter:
 
     @staticmethod
     async def _hit(
-        limiter: SlidingWindowCounterRateLimiter, minute: RateLimitItem, second: RateLimitItem, ident: str
+        counters: _Counters, minute: RateLimitItem, second: RateLimitItem, ident: str
     ) -> tuple[bool, RateLimitItem]:
         # The burst window first: a spike is refused without using up the minute's budget.
-        if not await limiter.hit(second, ident):
+        if not await counters.hit(second, ident):
             return False, second
-        if not await limiter.hit(minute, ident):
+        if not await counters.hit(minute, ident):
             return False, minute
         return True, minute
 
