@@ -105,7 +105,8 @@ async def test_one_json_line_per_request_without_secrets_or_personal_values(
     entry = listed[0]
     assert entry["route"] == "/v1/tenants/{tenant}/collections/{name}/records"
     assert entry["tenant"] == t.id and entry["status"] == 200 and entry["duration_ms"] > 0
-    assert entry["trace_id"] == "ab" * 16
+    assert entry["trace_id"] == "ab" * 16  # the caller's trace continues in our logs
+    assert all(len(a["trace_id"]) == 32 for a in access)  # every line has one
     text = "\n".join(lines)
     for secret in (
         *t.keys.values(),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import random
 import re
 import time
 from collections.abc import Callable, Coroutine, Mapping
@@ -152,10 +153,14 @@ class EdgeMiddleware:
         if self.trace_id is not None:
             exchange.trace_id = self.trace_id()
         if exchange.trace_id is None and traceparent is not None:
-            # Without our own tracer we still log the caller's trace id, so our log lines
+            # Without our own span we still log the caller's trace id, so our log lines
             # join the trace the client (or the load balancer) started.
             match = _TRACEPARENT.match(traceparent.decode("latin-1"))
             exchange.trace_id = match.group(1) if match else None
+        if exchange.trace_id is None:
+            # Neither sampled nor continued: still a W3C-shaped id, so every log line of
+            # the request carries one to correlate by.
+            exchange.trace_id = f"{random.getrandbits(128):032x}"
         token = request_id_var.set(request_id)
         xtoken = current_exchange.set(exchange)
         rid = request_id.encode("latin-1")
