@@ -7,11 +7,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -27,6 +24,7 @@ import pytest
 from fundament.identity import create_operator_key
 from fundament.migrations import migrate
 from fundament.platform import EmbeddedPostgres
+from servers import Server, bearer, server_env
 
 pytestmark = pytest.mark.slow
 
@@ -47,12 +45,6 @@ COLLECTION = "items"
 # --- helpers (processes) ---------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _refuses(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
@@ -61,59 +53,6 @@ def _refuses(port: int) -> bool:
         return True
     except OSError:
         return False
-
-
-class Server:
-    """One `fundament serve` process on 127.0.0.1."""
-
-    def __init__(self, name: str, env: dict[str, str], log_dir: Path, port: int | None = None) -> None:
-        self.name = name
-        self.port = port or _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log = log_dir / f"server-{name}.log"
-        self._log_file = self.log.open("ab")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "fundament.cli",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--workers",
-                "1",
-            ],
-            env=env,
-            cwd=log_dir,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-        )
-
-    def log_tail(self) -> str:
-        try:
-            return self.log.read_text(errors="replace")[-20000:]
-        except OSError:
-            return "(no log)"
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"server {self.name} exited early:\n{self.log_tail()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.base + "/readyz", timeout=2).status_code == 200:
-                    return
-            time.sleep(0.1)
-        raise AssertionError(f"server {self.name} did not become ready:\n{self.log_tail()}")
-
-    def kill(self) -> None:
-        """Make sure the process is gone (SIGKILL if it is still there)."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-        self._log_file.close()
 
 
 @contextlib.contextmanager
@@ -125,28 +64,10 @@ def _running(server: Server) -> Iterator[Server]:
         server.kill()
 
 
-def _server_env(admin_dsn: str, plans: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FUNDAMENT_")}
-    env.update(
-        FUNDAMENT_DATABASE_URL=admin_dsn,
-        FUNDAMENT_MASTER_KEY="test-master-key",
-        FUNDAMENT_PLANS=str(plans),
-        FUNDAMENT_WORKER="false",
-        FUNDAMENT_USAGE_FLUSH_SECONDS="1",
-        FUNDAMENT_ACCESS_LOG="false",
-        FUNDAMENT_LOG_LEVEL="warning",
-    )
-    return env
-
-
 def _plans(tmp_path: Path) -> Path:
     path = tmp_path / "plans.toml"
     path.write_text(PLANS)
     return path
-
-
-def _bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
 @dataclass
@@ -161,7 +82,7 @@ class Tenant:
 
 
 def _setup_tenant(base: str, operator_key: str) -> Tenant:
-    op = _bearer(operator_key)
+    op = bearer(operator_key)
     with httpx.Client(base_url=base, timeout=10) as c:
         slug = f"faults-{uuid.uuid4().hex[:12]}"
         r = c.post("/v1/tenants", json={"name": f"Faults {slug}", "slug": slug}, headers=op)
@@ -184,7 +105,7 @@ def _setup_tenant(base: str, operator_key: str) -> Tenant:
                 },
                 "indexes": ["n"],
             },
-            headers=_bearer(keys["admin"]),
+            headers=bearer(keys["admin"]),
         )
         assert r.status_code == 201, r.text
     return Tenant(tenant, keys["member"], keys["admin"])
@@ -198,7 +119,7 @@ def _all_records(base: str, tenant: Tenant) -> list[dict[str, Any]]:
             params: dict[str, Any] = {"limit": 200}
             if cursor:
                 params["cursor"] = cursor
-            r = c.get(tenant.records, params=params, headers=_bearer(tenant.admin))
+            r = c.get(tenant.records, params=params, headers=bearer(tenant.admin))
             assert r.status_code == 200, r.text
             body = r.json()
             items.extend(body["items"])
@@ -210,7 +131,7 @@ def _all_records(base: str, tenant: Tenant) -> list[dict[str, Any]]:
 
 def _verify_audit(base: str, tenant: Tenant) -> dict[str, Any]:
     r = httpx.get(
-        f"{base}/v1/tenants/{tenant.id}/audit-events/verify", headers=_bearer(tenant.admin), timeout=30
+        f"{base}/v1/tenants/{tenant.id}/audit-events/verify", headers=bearer(tenant.admin), timeout=30
     )
     assert r.status_code == 200, r.text
     return dict(r.json())
@@ -268,7 +189,7 @@ class CreateLoad:
             return sum(1 for o in self.outcomes if o.status == 201)
 
     def headers(self, n: str) -> dict[str, str]:
-        h = {**_bearer(self.tenant.member), "Content-Type": "application/json"}
+        h = {**bearer(self.tenant.member), "Content-Type": "application/json"}
         if self.idempotent:
             h["Idempotency-Key"] = f"idem-{n}"
         return h
@@ -344,7 +265,7 @@ def test_sigterm_during_create_load_loses_no_accepted_request(
     admin_dsn: str, operator_key: str, tmp_path: Path
 ) -> None:
     # A short drain delay: the bounded load must still be running when the listener closes.
-    env = {**_server_env(admin_dsn, _plans(tmp_path)), "FUNDAMENT_SHUTDOWN_DELAY_SECONDS": "0.3"}
+    env = {**server_env(admin_dsn, _plans(tmp_path)), "FUNDAMENT_SHUTDOWN_DELAY_SECONDS": "0.3"}
     server = Server("sigterm", env, tmp_path)
     slow: SlowCreate | None = None
     probes: list[str] = []
@@ -425,7 +346,7 @@ def test_sigterm_during_create_load_loses_no_accepted_request(
 def test_sigkill_during_create_load_keeps_every_answered_create_exactly_once(
     admin_dsn: str, operator_key: str, tmp_path: Path
 ) -> None:
-    env = _server_env(admin_dsn, _plans(tmp_path))
+    env = server_env(admin_dsn, _plans(tmp_path))
     server = Server("sigkill", env, tmp_path)
     with _running(server):
         tenant = _setup_tenant(server.base, operator_key)
@@ -451,7 +372,7 @@ def test_sigkill_during_create_load_keeps_every_answered_create_exactly_once(
     with _running(server), httpx.Client(base_url=server.base, timeout=10) as c:
         # every create answered 201 is there, exactly once, as answered
         for n, record_id in answered.items():
-            r = c.get(tenant.records, params={"filter": f'n eq "{n}"'}, headers=_bearer(tenant.admin))
+            r = c.get(tenant.records, params={"filter": f'n eq "{n}"'}, headers=bearer(tenant.admin))
             assert r.status_code == 200, r.text
             items = r.json()["items"]
             assert [i["id"] for i in items] == [record_id], (n, items)
@@ -516,7 +437,7 @@ class OutageLoad:
 
     def run(self) -> None:
         deadline = time.monotonic() + MAX_SECONDS
-        h = _bearer(self.tenant.member)
+        h = bearer(self.tenant.member)
         with httpx.Client(base_url=self.base, timeout=httpx.Timeout(10, connect=2)) as c:
             for i in range(MAX_REQUESTS):
                 if self.stop.is_set() or time.monotonic() > deadline:
@@ -538,14 +459,14 @@ def test_postgres_restart_under_load_is_a_clean_503_and_heals(tmp_path: Path) ->
     with EmbeddedPostgres(tmp_path / "pg") as pg:
         migrate(pg.dsn)
         operator_key = asyncio.run(_new_operator_key(pg.dsn))
-        env = _server_env(pg.dsn, _plans(tmp_path))
+        env = server_env(pg.dsn, _plans(tmp_path))
         server = Server("pg-restart", env, tmp_path)
         load_thread: threading.Thread | None = None
         load: OutageLoad | None = None
         try:
             server.wait_ready()
             tenant = _setup_tenant(server.base, operator_key)
-            h = _bearer(tenant.member)
+            h = bearer(tenant.member)
             c = httpx.Client(base_url=server.base, timeout=httpx.Timeout(10, connect=2))
             assert c.post(tenant.records, json={"data": {"n": "before"}}, headers=h).status_code == 201
             load = OutageLoad(server.base, tenant)

@@ -5,13 +5,9 @@ answer degrades fairness, never availability (in-process limits, counted in /met
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,6 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
+
+from servers import Server, bearer, free_port, server_env
 
 pytestmark = pytest.mark.slow
 
@@ -45,12 +43,6 @@ REDIS_DB = 11  # no other test uses Redis; this number is ours alone
 
 
 # --- helpers (processes) ---------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _redis(port: int, db: int = 0) -> redis.Redis:
@@ -93,7 +85,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisTarget]
         pytest.skip(
             "needs a real Redis: nothing answers PING on 127.0.0.1:6379 and redis-server is not on PATH"
         )
-    port = _free_port()
+    port = free_port()
     workdir = tmp_path_factory.mktemp("redis")
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
@@ -117,78 +109,6 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisTarget]
             proc.wait()
 
 
-class Server:
-    """One `fundament serve` process on 127.0.0.1."""
-
-    def __init__(self, name: str, env: dict[str, str], log_dir: Path) -> None:
-        self.name = name
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log = log_dir / f"server-{name}.log"
-        self._log_file = self.log.open("ab")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "fundament.cli",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--workers",
-                "1",
-            ],
-            env=env,
-            cwd=log_dir,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-        )
-
-    def log_tail(self) -> str:
-        try:
-            return self.log.read_text(errors="replace")[-3000:]
-        except OSError:
-            return "(no log)"
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"server {self.name} exited early:\n{self.log_tail()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.base + "/readyz", timeout=2).status_code == 200:
-                    return
-            time.sleep(0.1)
-        raise AssertionError(f"server {self.name} did not become ready:\n{self.log_tail()}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self._log_file.close()
-
-
-def _server_env(admin_dsn: str, plans: Path, redis: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FUNDAMENT_")}
-    env.update(
-        FUNDAMENT_DATABASE_URL=admin_dsn,
-        FUNDAMENT_MASTER_KEY="test-master-key",
-        FUNDAMENT_PLANS=str(plans),
-        FUNDAMENT_WORKER="false",
-        FUNDAMENT_USAGE_FLUSH_SECONDS="1",
-        FUNDAMENT_ACCESS_LOG="false",
-        FUNDAMENT_LOG_LEVEL="warning",
-    )
-    if redis is not None:
-        env["FUNDAMENT_REDIS_URL"] = redis
-    return env
-
-
 @contextlib.contextmanager
 def _servers(*servers: Server) -> Iterator[None]:
     try:
@@ -200,16 +120,12 @@ def _servers(*servers: Server) -> Iterator[None]:
             s.stop()
 
 
-def _bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
 def _tenant(base: str, operator_key: str, plan: str) -> str:
     slug = f"fleet-{uuid.uuid4().hex[:12]}"
     r = httpx.post(
         base + "/v1/tenants",
         json={"name": f"Fleet {slug}", "slug": slug, "plan": plan},
-        headers=_bearer(operator_key),
+        headers=bearer(operator_key),
     )
     assert r.status_code == 201, r.text
     assert r.json()["plan"] == plan
@@ -220,7 +136,7 @@ def _key(base: str, operator_key: str, tenant: str, role: str = "viewer") -> dic
     r = httpx.post(
         f"{base}/v1/tenants/{tenant}/api-keys",
         json={"name": f"{role}-{uuid.uuid4().hex[:6]}", "role": role},
-        headers=_bearer(operator_key),
+        headers=bearer(operator_key),
     )
     assert r.status_code == 201, r.text
     body = r.json()
@@ -254,7 +170,7 @@ def fleet(
     workdir = tmp_path_factory.mktemp("fleet")
     plans = workdir / "plans.toml"
     plans.write_text(PLANS)
-    env = _server_env(admin_dsn, plans, redis_url.url)
+    env = server_env(admin_dsn, plans, redis_url.url)
     a = Server("a", env, workdir)
     b = Server("b", env, workdir)
     with _servers(a, b):
@@ -263,7 +179,7 @@ def fleet(
 
 def test_rate_limits_are_shared_between_instances(fleet: Fleet, operator_key: str) -> None:
     tenant = _tenant(fleet.a.base, operator_key, "tiny")
-    viewer = _bearer(_key(fleet.a.base, operator_key, tenant)["key"])
+    viewer = bearer(_key(fleet.a.base, operator_key, tenant)["key"])
     url = f"/v1/tenants/{tenant}/collections"
     answers: list[tuple[str, httpx.Response]] = []
     with httpx.Client(base_url=fleet.a.base) as a, httpx.Client(base_url=fleet.b.base) as b:
@@ -301,14 +217,14 @@ def test_revoked_key_is_refused_by_the_other_instance_within_a_second(
     url = f"/v1/tenants/{tenant}/collections"
     with httpx.Client(base_url=fleet.a.base) as a, httpx.Client(base_url=fleet.b.base) as b:
         # both instances have seen (and cached) the key
-        assert a.get(url, headers=_bearer(created["key"])).status_code == 200
-        assert b.get(url, headers=_bearer(created["key"])).status_code == 200
-        r = a.delete(f"/v1/tenants/{tenant}/api-keys/{created['id']}", headers=_bearer(operator_key))
+        assert a.get(url, headers=bearer(created["key"])).status_code == 200
+        assert b.get(url, headers=bearer(created["key"])).status_code == 200
+        r = a.delete(f"/v1/tenants/{tenant}/api-keys/{created['id']}", headers=bearer(operator_key))
         assert r.status_code == 204, r.text
         started = time.monotonic()
-        assert a.get(url, headers=_bearer(created["key"])).status_code == 401
+        assert a.get(url, headers=bearer(created["key"])).status_code == 401
         while True:
-            r = b.get(url, headers=_bearer(created["key"]))
+            r = b.get(url, headers=bearer(created["key"]))
             if r.status_code == 401:
                 break
             assert r.status_code == 200, r.text
@@ -316,12 +232,12 @@ def test_revoked_key_is_refused_by_the_other_instance_within_a_second(
             time.sleep(0.02)
         assert r.headers["content-type"].startswith("application/problem+json")
         # and stays refused
-        assert b.get(url, headers=_bearer(created["key"])).status_code == 401
+        assert b.get(url, headers=bearer(created["key"])).status_code == 401
 
 
 def test_schema_change_applies_on_the_other_instance_within_a_second(fleet: Fleet, operator_key: str) -> None:
     tenant = _tenant(fleet.a.base, operator_key, "free")
-    admin = _bearer(_key(fleet.a.base, operator_key, tenant, role="admin")["key"])
+    admin = bearer(_key(fleet.a.base, operator_key, tenant, role="admin")["key"])
     coll = f"/v1/tenants/{tenant}/collections"
     schema = {"type": "object", "properties": {"text": {"type": "string"}}}
     with httpx.Client(base_url=fleet.a.base) as a, httpx.Client(base_url=fleet.b.base) as b:
@@ -349,7 +265,7 @@ def test_schema_change_applies_on_the_other_instance_within_a_second(fleet: Flee
 
 def test_plan_change_applies_on_the_other_instance_within_a_second(fleet: Fleet, operator_key: str) -> None:
     tenant = _tenant(fleet.a.base, operator_key, "tiny")
-    viewer = _bearer(_key(fleet.a.base, operator_key, tenant)["key"])
+    viewer = bearer(_key(fleet.a.base, operator_key, tenant)["key"])
     url = f"/v1/tenants/{tenant}/collections"
     with httpx.Client(base_url=fleet.a.base) as a, httpx.Client(base_url=fleet.b.base) as b:
         # B knows the tenant is on "tiny" and refuses it
@@ -364,7 +280,7 @@ def test_plan_change_applies_on_the_other_instance_within_a_second(fleet: Fleet,
         _assert_rate_limited(last, TINY_RPM)
 
         # upgrade through A: B lets the tenant through under the new limit within 1 s
-        r = a.patch(f"/v1/tenants/{tenant}", json={"plan": "free"}, headers=_bearer(operator_key))
+        r = a.patch(f"/v1/tenants/{tenant}", json={"plan": "free"}, headers=bearer(operator_key))
         assert r.status_code == 200, r.text
         assert r.json()["plan"] == "free"
         started = time.monotonic()
@@ -379,7 +295,7 @@ def test_plan_change_applies_on_the_other_instance_within_a_second(fleet: Fleet,
             time.sleep(0.02)
 
         # downgrade through A: B applies the smaller limit within 1 s
-        r = a.patch(f"/v1/tenants/{tenant}", json={"plan": "tiny"}, headers=_bearer(operator_key))
+        r = a.patch(f"/v1/tenants/{tenant}", json={"plan": "tiny"}, headers=bearer(operator_key))
         assert r.status_code == 200, r.text
         started = time.monotonic()
         while True:
@@ -407,11 +323,11 @@ def test_unreachable_redis_falls_back_to_in_process_limits(
 ) -> None:
     plans = tmp_path / "plans.toml"
     plans.write_text(PLANS)
-    closed = _free_port()  # nothing listens here
-    server = Server("no-redis", _server_env(admin_dsn, plans, f"redis://127.0.0.1:{closed}/0"), tmp_path)
+    closed = free_port()  # nothing listens here
+    server = Server("no-redis", server_env(admin_dsn, plans, f"redis://127.0.0.1:{closed}/0"), tmp_path)
     with _servers(server), httpx.Client(base_url=server.base, timeout=10) as c:
         tenant = _tenant(server.base, operator_key, "tiny")
-        viewer = _bearer(_key(server.base, operator_key, tenant)["key"])
+        viewer = bearer(_key(server.base, operator_key, tenant)["key"])
         url = f"/v1/tenants/{tenant}/collections"
         started = time.monotonic()
         statuses = [c.get(url, headers=viewer).status_code for _ in range(TINY_RPM + 3)]
