@@ -34,8 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from bench.run import RESULTS, ROOT, admin, free_port, parse_wrk, process, seed, server_dsn
-from sqlalchemy.engine import make_url
+from bench.run import RESULTS, ROOT, bench_database, free_port, parse_wrk, process, seed
 
 PLANS = """
 [plans.free]
@@ -99,27 +98,8 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     plans.write_text(PLANS)
 
-    with server_dsn() as server:
-        db = f"fundament_bench_{uuid.uuid4().hex[:8]}"
-        asyncio.run(admin(server, f'CREATE DATABASE "{db}"'))
-        dsn = make_url(server).set(database=db).render_as_string(hide_password=False)
+    with bench_database(plans) as (dsn, base_env, operator_key):
         try:
-            base_env = {
-                **os.environ,
-                "FUNDAMENT_DATABASE_URL": dsn,
-                "FUNDAMENT_LOG_LEVEL": "warning",
-                "FUNDAMENT_ACCESS_LOG": "false",
-                "FUNDAMENT_PLANS": str(plans),
-            }
-            out = subprocess.run(
-                [sys.executable, "-m", "fundament.cli", "operator-key", "create", "--name", "bench"],
-                env=base_env,
-                capture_output=True,
-                text=True,
-                check=True,
-                cwd=ROOT,
-            ).stdout
-            operator_key = out.strip().splitlines()[-1]
             configs = {
                 "default": {},
                 "metering_off": {"FUNDAMENT_METERING": "false"},
@@ -217,7 +197,6 @@ def main() -> None:
                         flush=True,
                     )
         finally:
-            asyncio.run(admin(server, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
             sink.shutdown()
 
     def med(rows: list[dict[str, Any]], key: str) -> float:

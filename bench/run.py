@@ -65,6 +65,37 @@ async def admin(dsn: str, sql: str) -> None:
         await conn.close()
 
 
+@contextlib.contextmanager
+def bench_database(plans: Path) -> Iterator[tuple[str, dict[str, str], str]]:
+    """A fresh database on the benchmark server, the servers' environment, an operator key.
+
+    The access log is off: a log line per request costs the same in every configuration.
+    """
+    with server_dsn() as server:
+        db = f"fundament_bench_{uuid.uuid4().hex[:8]}"
+        asyncio.run(admin(server, f'CREATE DATABASE "{db}"'))
+        dsn = make_url(server).set(database=db).render_as_string(hide_password=False)
+        try:
+            env = {
+                **os.environ,
+                "FUNDAMENT_DATABASE_URL": dsn,
+                "FUNDAMENT_LOG_LEVEL": "warning",
+                "FUNDAMENT_ACCESS_LOG": "false",
+                "FUNDAMENT_PLANS": str(plans),
+            }
+            out = subprocess.run(
+                [sys.executable, "-m", "fundament.cli", "operator-key", "create", "--name", "bench"],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=ROOT,
+            ).stdout
+            yield dsn, env, out.strip().splitlines()[-1]
+        finally:
+            asyncio.run(admin(server, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+
+
 def wait_http(url: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -220,97 +251,74 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install -y wrk")
 
-    with server_dsn() as server:
-        db = f"fundament_bench_{uuid.uuid4().hex[:8]}"
-        asyncio.run(admin(server, f'CREATE DATABASE "{db}"'))
-        dsn = make_url(server).set(database=db).render_as_string(hide_password=False)
-        try:
-            env = {
-                **os.environ,
-                "FUNDAMENT_DATABASE_URL": dsn,
-                "FUNDAMENT_LOG_LEVEL": "warning",
-                # A log line per request costs the same in every configuration; off here.
-                "FUNDAMENT_ACCESS_LOG": "false",
-                "FUNDAMENT_PLANS": str(ROOT / "tests" / "data" / "plans-roomy.toml"),
-            }
-            out = subprocess.run(
-                [sys.executable, "-m", "fundament.cli", "operator-key", "create", "--name", "bench"],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-                cwd=ROOT,
-            ).stdout
-            operator_key = out.strip().splitlines()[-1]
-            port = free_port()
-            base = f"http://127.0.0.1:{port}"
-            cmd = [sys.executable, "-m", "fundament.cli", "serve", "--port", str(port), "--workers", "1"]
-            floor_port = free_port()
-            floor_base = f"http://127.0.0.1:{floor_port}"
-            floor_cmd = [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "bench.floor:app",
-                "--port",
-                str(floor_port),
-                "--loop",
-                "uvloop",
-                "--http",
-                "httptools",
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ]
-            with process(cmd, env, base + "/healthz") as server_proc:
-                info = asyncio.run(seed(dsn, base, operator_key, args.records))
-                prefix = f"/v1/tenants/{info['tenant']}/collections/contacts"
-                app_dsn = make_url(dsn).set(username="fundament_app").render_as_string(hide_password=False)
-                floor_env = {**os.environ, "FLOOR_DSN": app_dsn, "FLOOR_TENANT": info["tenant"]}
-                # The same server with the audit hook off, to price the audit trail (issue #4).
-                noaudit_port = free_port()
-                noaudit_base = f"http://127.0.0.1:{noaudit_port}"
-                noaudit_cmd = [*cmd[:-4], "--port", str(noaudit_port), "--workers", "1"]
-                noaudit_env = {**env, "FUNDAMENT_AUDIT": "false"}
-                with (
-                    process(floor_cmd, floor_env, floor_base + "/records"),
-                    process(noaudit_cmd, noaudit_env, noaudit_base + "/healthz"),
-                ):
-                    spy = None
-                    if args.profile:  # sample the measured runs only, not the seeding
-                        seconds = (args.duration + args.warmup) * len(args.scenarios) * 2
-                        spy = subprocess.Popen(
-                            [
-                                "py-spy",
-                                "record",
-                                "--pid",
-                                str(server_proc.pid),
-                                "--format",
-                                "raw",
-                                "--rate",
-                                "250",
-                                "--duration",
-                                str(seconds),
-                                "--output",
-                                str(RESULTS / "profile.txt"),
-                            ],
-                            stdout=subprocess.DEVNULL,
-                        )
-                    # Interleaved, scenario by scenario, so both sides meet the same table
-                    # state (the create runs add rows) and the same machine weather.
-                    ours, floor, no_audit = {}, {}, {}
-                    for name in args.scenarios:
-                        one = argparse.Namespace(**{**vars(args), "scenarios": [name]})
-                        ours.update(scenario_runs(base, prefix, info["key"], False, one))
-                        if name == "create":
-                            print("fundament, audit off", flush=True)
-                            no_audit.update(scenario_runs(noaudit_base, prefix, info["key"], False, one))
-                        floor.update(scenario_runs(floor_base, "", "", True, one))
-                    if spy is not None:
-                        with contextlib.suppress(subprocess.TimeoutExpired):
-                            spy.wait(60)
-        finally:
-            asyncio.run(admin(server, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+    with bench_database(ROOT / "tests" / "data" / "plans-roomy.toml") as (dsn, env, operator_key):
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        cmd = [sys.executable, "-m", "fundament.cli", "serve", "--port", str(port), "--workers", "1"]
+        floor_port = free_port()
+        floor_base = f"http://127.0.0.1:{floor_port}"
+        floor_cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.floor:app",
+            "--port",
+            str(floor_port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
+        with process(cmd, env, base + "/healthz") as server_proc:
+            info = asyncio.run(seed(dsn, base, operator_key, args.records))
+            prefix = f"/v1/tenants/{info['tenant']}/collections/contacts"
+            app_dsn = make_url(dsn).set(username="fundament_app").render_as_string(hide_password=False)
+            floor_env = {**os.environ, "FLOOR_DSN": app_dsn, "FLOOR_TENANT": info["tenant"]}
+            # The same server with the audit hook off, to price the audit trail (issue #4).
+            noaudit_port = free_port()
+            noaudit_base = f"http://127.0.0.1:{noaudit_port}"
+            noaudit_cmd = [*cmd[:-4], "--port", str(noaudit_port), "--workers", "1"]
+            noaudit_env = {**env, "FUNDAMENT_AUDIT": "false"}
+            with (
+                process(floor_cmd, floor_env, floor_base + "/records"),
+                process(noaudit_cmd, noaudit_env, noaudit_base + "/healthz"),
+            ):
+                spy = None
+                if args.profile:  # sample the measured runs only, not the seeding
+                    seconds = (args.duration + args.warmup) * len(args.scenarios) * 2
+                    spy = subprocess.Popen(
+                        [
+                            "py-spy",
+                            "record",
+                            "--pid",
+                            str(server_proc.pid),
+                            "--format",
+                            "raw",
+                            "--rate",
+                            "250",
+                            "--duration",
+                            str(seconds),
+                            "--output",
+                            str(RESULTS / "profile.txt"),
+                        ],
+                        stdout=subprocess.DEVNULL,
+                    )
+                # Interleaved, scenario by scenario, so both sides meet the same table
+                # state (the create runs add rows) and the same machine weather.
+                ours, floor, no_audit = {}, {}, {}
+                for name in args.scenarios:
+                    one = argparse.Namespace(**{**vars(args), "scenarios": [name]})
+                    ours.update(scenario_runs(base, prefix, info["key"], False, one))
+                    if name == "create":
+                        print("fundament, audit off", flush=True)
+                        no_audit.update(scenario_runs(noaudit_base, prefix, info["key"], False, one))
+                    floor.update(scenario_runs(floor_base, "", "", True, one))
+                if spy is not None:
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        spy.wait(60)
 
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
