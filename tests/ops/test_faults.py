@@ -490,8 +490,7 @@ def test_postgres_restart_under_load_is_a_clean_503_and_heals(tmp_path: Path) ->
             assert httpx.get(server.base + "/readyz", timeout=5).status_code == 503
 
             # back on the same port: the server heals without a restart
-            user = pg._prepare()
-            assert pg._launch(port, user), "postgres did not start again on its port"
+            pg.start(port=port)
             back = time.monotonic()
             while True:
                 r = c.post(tenant.records, json={"data": {"n": "after"}}, headers=h)

@@ -108,7 +108,8 @@ class EmbeddedPostgres:
     def dsn(self) -> str:
         return f"postgresql://{PG_USER}@127.0.0.1:{self.port}/postgres"
 
-    def start(self) -> str:
+    def start(self, *, port: int | None = None) -> str:
+        """Start (or join) the server; ``port`` pins it, e.g. to start again where it was."""
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         shared = self._running_elsewhere()
         if shared is not None:
@@ -118,12 +119,14 @@ class EmbeddedPostgres:
         user = self._prepare()
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb(user)
-        for _attempt in range(3):
-            port = _free_port()
-            if self._launch(port, user):
-                self._port = port
+        for _attempt in range(1 if port is not None else 3):
+            candidate = port if port is not None else _free_port()
+            if self._launch(candidate, user):
+                self._port = candidate
                 self._state_file.write_text(
-                    json.dumps({"port": port, "supervisor": self._supervisor.pid if self._supervisor else 0})
+                    json.dumps(
+                        {"port": candidate, "supervisor": self._supervisor.pid if self._supervisor else 0}
+                    )
                 )
                 atexit.register(self.stop)
                 return self.dsn
