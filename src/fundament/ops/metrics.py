@@ -89,7 +89,7 @@ def exposition(probes: list[Probe]) -> Callable[[], Awaitable[tuple[bytes, str]]
                 log.debug("metrics probe failed: %s", exc)
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             registry = CollectorRegistry()
-            MultiProcessCollector(registry)
+            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
             return generate_latest(registry), CONTENT_TYPE_LATEST
         return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 

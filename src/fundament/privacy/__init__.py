@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fundament.privacy.service import handlers, schedule_retention, subject_hash
+from fundament.privacy.service import handlers, schedule_retention
 
-__all__ = ["handlers", "install", "subject_hash"]
+__all__ = ["handlers", "install"]
 
 
 def install(app: Any, *, db: Any, secret: bytes) -> None:

@@ -197,7 +197,7 @@ def handlers(master: bytes) -> dict[str, jobs.Handler]:
         await run_export(tx, job, now, master)
 
     return {
-        "privacy.export": export,  # type: ignore[dict-item]
-        "privacy.erasure": run_erasure,  # type: ignore[dict-item]
+        "privacy.export": export,
+        "privacy.erasure": run_erasure,
         "privacy.retention": run_retention,
     }
