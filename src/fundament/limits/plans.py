@@ -2,7 +2,7 @@
 
 A plan change commits a ``tenant:<id>`` notification (tenancy does that for every tenant
 update); every instance drops its entry at once, so a new plan applies everywhere within
-the notification's delay (milliseconds), and the TTL bounds it if one is ever missed.
+the notification's delay (under a second, tested), and the TTL bounds it if one is missed.
 """
 
 from __future__ import annotations
