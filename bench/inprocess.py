@@ -56,7 +56,9 @@ async def best_of(rounds: int, n: int, call: Callable[[], Awaitable[Any]]) -> fl
 
 
 async def measure(dsn: str, n: int, plans: Any = ROOMY, **overrides: Any) -> float:
-    settings = Settings(**{"worker": False, "master_key": "bench", "access_log": False, "plans": plans, **overrides})
+    settings = Settings(
+        **{"worker": False, "master_key": "bench", "access_log": False, "plans": plans, **overrides}
+    )
     app = create_app(settings, admin_dsn=dsn)
     conn = await asyncpg.connect(dsn)
     try:

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from bench.run import RESULTS, ROOT, bench_database, free_port, parse_wrk, process, seed
+from bench.run import RESULTS, ROOT, bench_database, free_port, parse_wrk, process, run_wrk, seed
 
 PLANS = """
 [plans.free]
@@ -65,22 +65,9 @@ class _Sink(http.server.BaseHTTPRequestHandler):
 
 
 def wrk(url: str, script: str, env: dict[str, str], *, connections: int, duration: int) -> dict[str, Any]:
-    cmd = [
-        "wrk",
-        "-t2",
-        f"-c{connections}",
-        f"-d{duration}s",
-        "--latency",
-        "--timeout",
-        "10s",
-        "-s",
-        str(ROOT / "bench" / "wrk" / f"{script}.lua"),
-        url,
-    ]
-    out = subprocess.run(
-        cmd, env=env, capture_output=True, text=True, timeout=duration + 60, check=True
-    ).stdout
-    return parse_wrk(out)
+    return run_wrk(
+        url, script, env, argparse.Namespace(threads=2, connections=connections, duration=duration)
+    )
 
 
 def main() -> None:
@@ -184,6 +171,7 @@ def main() -> None:
                             base + a_env["BENCH_PREFIX"],
                         ],
                         env=a_env,
+                        cwd=ROOT,
                         stdout=subprocess.PIPE,
                         text=True,
                     ) as a_load:

@@ -215,7 +215,7 @@ def run_wrk(url: str, script: str, env: dict[str, str], args: argparse.Namespace
         url,
     ]
     out = subprocess.run(
-        cmd, env=env, capture_output=True, text=True, timeout=args.duration + 60, check=True
+        cmd, env=env, capture_output=True, text=True, timeout=args.duration + 60, check=True, cwd=ROOT
     ).stdout
     return parse_wrk(out)
 

@@ -11,6 +11,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,28 @@ async def app(admin_dsn: str, settings: Settings, request: pytest.FixtureRequest
     application = create_app(settings.model_copy(update={"fast_paths": request.param}), admin_dsn=admin_dsn)
     async with application.router.lifespan_context(application):
         yield application
+
+
+@asynccontextmanager
+async def serving(admin_dsn: str, settings: Settings, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """An app of its own (settings changed by ``overrides``), started, with a client."""
+    application = create_app(settings.model_copy(update=overrides), admin_dsn=admin_dsn)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://fundament.test") as client:
+            yield client
+
+
+@asynccontextmanager
+async def table_locked(admin_dsn: str, table: str) -> AsyncIterator[None]:
+    """Hold ``table`` in ACCESS EXCLUSIVE mode: every query on it waits until the block ends."""
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        async with conn.transaction():
+            await conn.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+            yield
+    finally:
+        await conn.close()
 
 
 @pytest.fixture(scope="session")

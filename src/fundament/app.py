@@ -127,7 +127,10 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
     app.state.db = db
     app.state.shutting_down = False
     app.state.expected_migration = current_head()
-    app.state.authenticator = identity.KeyAuthenticator(db, ttl_seconds=settings.key_cache_ttl_seconds)
+    tenants = tenancy.TenantCache(db, ttl_seconds=settings.key_cache_ttl_seconds)
+    app.state.authenticator = identity.KeyAuthenticator(
+        db, tenants=tenants, ttl_seconds=settings.key_cache_ttl_seconds
+    )
     app.state.fast_routes = []
     ops.install(app)
     catalogue = tenancy.load_plans(settings.plans)
@@ -138,7 +141,7 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
     audit.install(app, db=db, master=master, enabled=settings.audit)
     privacy.install(app, db=db, secret=master)
     redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
-    limits.install(app, db=db, catalogue=catalogue, redis_url=redis_url)
+    limits.install(app, db=db, tenants=tenants, catalogue=catalogue, redis_url=redis_url)
     meter = (
         metering.UsageMeter(
             db, flush_seconds=settings.usage_flush_seconds, storage_seconds=settings.storage_measure_seconds

@@ -8,8 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import TenantFixture, bearer, make_tenant
-from fundament.app import create_app
+from conftest import TenantFixture, bearer, make_tenant, serving
 from fundament.platform import Settings
 from fundament.tenancy import PlansError, load_plans
 
@@ -50,11 +49,8 @@ async def limited(
 ) -> AsyncIterator[httpx.AsyncClient]:
     path = tmp_path_factory.mktemp("plans") / "plans.toml"
     path.write_text(PLANS)
-    app = create_app(settings.model_copy(update={"plans": path}), admin_dsn=admin_dsn)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://fundament.test") as client:
-            yield client
+    async with serving(admin_dsn, settings, plans=path) as client:
+        yield client
 
 
 async def _tenant(http: httpx.AsyncClient, operator_key: str, plan: str) -> TenantFixture:

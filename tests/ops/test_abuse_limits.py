@@ -2,36 +2,22 @@
 
 from __future__ import annotations
 
-import asyncpg
 import httpx
 
-from conftest import TenantFixture, bearer
-from fundament.app import create_app
+from conftest import TenantFixture, bearer, serving, table_locked
 from fundament.platform import Settings
 
 
 async def test_statement_timeout_is_a_503_problem(
     admin_dsn: str, settings: Settings, operator_key: str
 ) -> None:
-    app = create_app(settings.model_copy(update={"statement_timeout_ms": 200}), admin_dsn=admin_dsn)
-    blocker = await asyncpg.connect(admin_dsn)
-    try:
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://fundament.test") as client:
-                assert (await client.get("/v1/tenants", headers=bearer(operator_key))).status_code == 200
-                tx = blocker.transaction()
-                await tx.start()
-                await blocker.execute("LOCK TABLE tenants IN ACCESS EXCLUSIVE MODE")
-                try:
-                    r = await client.get("/v1/tenants", headers=bearer(operator_key))
-                finally:
-                    await tx.rollback()
-                assert r.status_code == 503, r.text
-                assert r.json()["type"].endswith("/timeout") and r.headers["Retry-After"]
-                assert "select" not in r.text.lower()  # no SQL reaches the client
-    finally:
-        await blocker.close()
+    async with serving(admin_dsn, settings, statement_timeout_ms=200) as client:
+        assert (await client.get("/v1/tenants", headers=bearer(operator_key))).status_code == 200
+        async with table_locked(admin_dsn, "tenants"):
+            r = await client.get("/v1/tenants", headers=bearer(operator_key))
+        assert r.status_code == 503, r.text
+        assert r.json()["type"].endswith("/timeout") and r.headers["Retry-After"]
+        assert "select" not in r.text.lower()  # no SQL reaches the client
 
 
 async def test_filter_complexity_and_body_size(http: httpx.AsyncClient, tenant: TenantFixture) -> None:

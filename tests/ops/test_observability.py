@@ -10,14 +10,12 @@ import threading
 import time
 from collections.abc import Iterator
 
-import asyncpg
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import TenantFixture, bearer, make_tenant
+from conftest import TenantFixture, bearer, make_tenant, serving, table_locked
 from fundament import ops
-from fundament.app import create_app
 from fundament.platform import Settings
 
 
@@ -71,25 +69,22 @@ def access_records() -> Iterator[list[logging.LogRecord]]:
 async def test_one_json_line_per_request_without_secrets_or_personal_values(
     admin_dsn: str, settings: Settings, operator_key: str, access_records: list[logging.LogRecord]
 ) -> None:
-    app = create_app(settings.model_copy(update={"access_log": True}), admin_dsn=admin_dsn)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://fundament.test") as client:
-            t = await make_tenant(client, operator_key)
-            await t.collection()
-            secret_email = "very.personal@example.com"
-            await t.record({"email": secret_email})
-            await client.get(
-                f"{t.base}/collections/contacts/records",
-                params={"filter": f'email eq "{secret_email}"'},
-                headers={
-                    **t.h("viewer"),
-                    "X-Request-Id": "req-log-test",
-                    "traceparent": "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01",
-                },
-            )
-            await client.get("/v1/tenants", headers=bearer("fdo_wrong_but_secret_looking_key"))
-            # Unhandled-error path logs too; it must not leak either.
+    async with serving(admin_dsn, settings, access_log=True) as client:
+        t = await make_tenant(client, operator_key)
+        await t.collection()
+        secret_email = "very.personal@example.com"
+        await t.record({"email": secret_email})
+        await client.get(
+            f"{t.base}/collections/contacts/records",
+            params={"filter": f'email eq "{secret_email}"'},
+            headers={
+                **t.h("viewer"),
+                "X-Request-Id": "req-log-test",
+                "traceparent": "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01",
+            },
+        )
+        await client.get("/v1/tenants", headers=bearer("fdo_wrong_but_secret_looking_key"))
+        # Unhandled-error path logs too; it must not leak either.
     formatter = ops.JSONFormatter()
     # Our own lines only: the test client (httpx) logs its URLs, filter included.
     access_records = [r for r in access_records if r.name.startswith("fundament")]
@@ -143,15 +138,12 @@ async def test_traces_reach_an_otlp_receiver_and_honour_traceparent(
     endpoint = f"http://127.0.0.1:{server.server_address[1]}"
     trace_id = "0af7651916cd43dd8448eb211c80319c"
     try:
-        app = create_app(settings.model_copy(update={"otlp_endpoint": endpoint}), admin_dsn=admin_dsn)
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://fundament.test") as client:
-                r = await client.get(
-                    "/v1/tenants",
-                    headers={**bearer(operator_key), "traceparent": f"00-{trace_id}-b7ad6b7169203331-01"},
-                )
-                assert r.status_code == 200
+        async with serving(admin_dsn, settings, otlp_endpoint=endpoint) as client:
+            r = await client.get(
+                "/v1/tenants",
+                headers={**bearer(operator_key), "traceparent": f"00-{trace_id}-b7ad6b7169203331-01"},
+            )
+            assert r.status_code == 200
         ops.flush_traces()
         deadline = time.monotonic() + 10
         spans = []
@@ -178,29 +170,19 @@ async def test_traces_reach_an_otlp_receiver_and_honour_traceparent(
 
 
 async def test_request_deadline_is_a_clean_503(admin_dsn: str, settings: Settings, operator_key: str) -> None:
-    app = create_app(settings.model_copy(update={"request_timeout_seconds": 0.3}), admin_dsn=admin_dsn)
-    blocker = await asyncpg.connect(admin_dsn)
-    try:
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://fundament.test") as client:
-                assert (await client.get("/v1/tenants", headers=bearer(operator_key))).status_code == 200
-                # Hold the tenants table: the next listing waits on the lock past its deadline.
-                tx = blocker.transaction()
-                await tx.start()
-                await blocker.execute("LOCK TABLE tenants IN ACCESS EXCLUSIVE MODE")
-                started = time.monotonic()
-                r = await client.get("/v1/tenants", headers=bearer(operator_key))
-                elapsed = time.monotonic() - started
-                await tx.rollback()
-                assert r.status_code == 503, r.text
-                assert r.headers["content-type"] == "application/problem+json"
-                assert r.json()["type"].endswith("/timeout") and "Retry-After" in r.headers
-                assert 0.3 <= elapsed < 2.0
-                # The app (and its pool) is fine afterwards.
-                assert (await client.get("/v1/tenants", headers=bearer(operator_key))).status_code == 200
-    finally:
-        await blocker.close()
+    async with serving(admin_dsn, settings, request_timeout_seconds=0.3) as client:
+        assert (await client.get("/v1/tenants", headers=bearer(operator_key))).status_code == 200
+        # Hold the tenants table: the next listing waits on the lock past its deadline.
+        async with table_locked(admin_dsn, "tenants"):
+            started = time.monotonic()
+            r = await client.get("/v1/tenants", headers=bearer(operator_key))
+            elapsed = time.monotonic() - started
+        assert r.status_code == 503, r.text
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["type"].endswith("/timeout") and "Retry-After" in r.headers
+        assert 0.3 <= elapsed < 2.0
+        # The app (and its pool) is fine afterwards.
+        assert (await client.get("/v1/tenants", headers=bearer(operator_key))).status_code == 200
 
 
 async def test_readyz_is_503_while_shutting_down(app: object, http: httpx.AsyncClient) -> None:

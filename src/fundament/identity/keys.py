@@ -24,7 +24,7 @@ from fundament.platform import (
     new_secret,
     utcnow,
 )
-from fundament.tenancy import tenant_status as read_tenant_status
+from fundament.tenancy import TenantCache
 
 TENANT_KEY_PREFIX = "fdk_"
 OPERATOR_KEY_PREFIX = "fdo_"
@@ -76,12 +76,14 @@ class KeyAuthenticator:
     listener also flushes everything after a reconnect).
     """
 
-    def __init__(self, db: Database, *, ttl_seconds: float = 30.0, max_entries: int = 100_000):
+    def __init__(
+        self, db: Database, *, tenants: TenantCache, ttl_seconds: float = 30.0, max_entries: int = 100_000
+    ):
         self._db = db
+        self._tenants = tenants
         self._ttl = ttl_seconds
         self._max = max_entries
         self._keys: dict[bytes, _Entry] = {}
-        self._status: dict[str, tuple[str | None, float]] = {}
         # Bumped by every invalidation: a lookup that started before a revocation
         # committed must not put its (stale) answer into the cache afterwards.
         self._generation = 0
@@ -92,12 +94,10 @@ class KeyAuthenticator:
         kind, _, ident = message.partition(":")
         if message == "*":
             self._keys.clear()
-            self._status.clear()
         elif kind == "key":
             for h in [h for h, e in self._keys.items() if e.principal.key_id == ident]:
                 self._keys.pop(h, None)
         elif kind == "tenant":
-            self._status.pop(ident, None)
             for h in [h for h, e in self._keys.items() if e.principal.tenant_id == ident]:
                 self._keys.pop(h, None)
 
@@ -147,16 +147,5 @@ class KeyAuthenticator:
         return _Entry(principal, row["expires_at"], now)
 
     async def tenant_status(self, tenant_id: str) -> str | None:
-        now = time.monotonic()
-        cached = self._status.get(tenant_id)
-        if cached is not None and now - cached[1] <= self._ttl:
-            return cached[0]
-        generation = self._generation
-        async with self._db.transaction(_AUTH_CTX, tenant_id=tenant_id) as tx:
-            status = await read_tenant_status(tx.conn, tenant_id)
-        # Never cache absence: a tenant may be created the next second.
-        if status is not None and generation == self._generation:
-            if len(self._status) >= self._max:
-                self._status.clear()
-            self._status[tenant_id] = (status, now)
-        return status
+        tenant = await self._tenants.get(tenant_id)
+        return None if tenant is None else tenant.status

@@ -19,9 +19,15 @@ __all__ = ["REDIS_FALLBACK", "PlanLookup", "QuotaGuard", "RateLimiter", "install
 
 
 def install(
-    app: Any, *, db: Database, catalogue: tenancy.Catalogue, redis_url: str | None, prefix: str = "fundament"
+    app: Any,
+    *,
+    db: Database,
+    tenants: tenancy.TenantCache,
+    catalogue: tenancy.Catalogue,
+    redis_url: str | None,
+    prefix: str = "fundament",
 ) -> RateLimiter:
-    plans = PlanLookup(db, catalogue)
+    plans = PlanLookup(tenants, catalogue)
     limiter = RateLimiter(plans, redis_url=redis_url, prefix=prefix)
     guard = QuotaGuard(plans)
     app.state.admission = limiter

@@ -45,7 +45,6 @@ class QuotaGuard:
         self._plans = plans
         self._refresh = refresh_seconds
         self._estimates: dict[str, _Estimate] = {}
-        self._pending: dict[int, tuple[str, int, int]] = {}
 
     @staticmethod
     def _delta(tx: Tx) -> tuple[int, int]:
@@ -69,9 +68,7 @@ class QuotaGuard:
         records, grown = self._delta(tx)
         if records == 0 and grown == 0:
             return
-        self._pending[id(tx)] = (tenant_id, records, grown)
-        if len(self._pending) > 10_000:  # entries of transactions that failed at commit
-            self._pending.clear()
+        tx.notes["quota"] = (records, grown)
         if records <= 0 and grown <= 0:
             return
         plan = await self._plans.plan_of(tenant_id)
@@ -89,20 +86,26 @@ class QuotaGuard:
         await tx.conn.execute(_LOCK, tenant_id)
         exact = await self._measure(tx, tenant_id, records, grown)
         after_records, after_bytes = exact.records + records, exact.stored_bytes + grown
-        if records > 0 and after_records > plan.max_records:
-            raise QuotaExceeded(
-                f"The plan '{plan.name}' allows {plan.max_records} records; this write would make "
-                f"{after_records}. Nothing was written.",
-                type=T.QUOTA_RECORDS,
-                extra={"quota": "max_records", "limit": plan.max_records, "plan": plan.name},
-            )
-        if grown > 0 and after_bytes > plan.max_stored_bytes:
-            raise QuotaExceeded(
-                f"The plan '{plan.name}' allows {plan.max_stored_bytes} stored bytes; this write "
-                f"would make about {after_bytes}. Nothing was written.",
-                type=T.QUOTA_STORED_BYTES,
-                extra={"quota": "max_stored_bytes", "limit": plan.max_stored_bytes, "plan": plan.name},
-            )
+        checks = (
+            ("max_records", records, after_records, plan.max_records, T.QUOTA_RECORDS, "records", ""),
+            (
+                "max_stored_bytes",
+                grown,
+                after_bytes,
+                plan.max_stored_bytes,
+                T.QUOTA_STORED_BYTES,
+                "stored bytes",
+                "about ",
+            ),
+        )
+        for quota, delta, after, limit, problem_type, unit, approx in checks:
+            if delta > 0 and after > limit:
+                raise QuotaExceeded(
+                    f"The plan '{plan.name}' allows {limit} {unit}; this write would make "
+                    f"{approx}{after}. Nothing was written.",
+                    type=problem_type,
+                    extra={"quota": quota, "limit": limit, "plan": plan.name},
+                )
 
     async def _measure(self, tx: Tx, tenant_id: str, records: int, grown: int) -> _Estimate:
         """Measure inside ``tx`` and return the state *without* this transaction's writes."""
@@ -112,11 +115,11 @@ class QuotaGuard:
         return estimate
 
     def after_commit(self, tx: Tx) -> None:
-        pending = self._pending.pop(id(tx), None)
-        if pending is None:
+        delta = tx.notes.get("quota")
+        if delta is None or tx.tenant_id is None:
             return
-        tenant_id, records, grown = pending
-        estimate = self._estimates.get(tenant_id)
+        records, grown = delta
+        estimate = self._estimates.get(tx.tenant_id)
         if estimate is not None:
             estimate.records += records
             estimate.stored_bytes = max(0, estimate.stored_bytes + grown)

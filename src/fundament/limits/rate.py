@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import Any
 
 from limits import RateLimitItem, RateLimitItemPerMinute, RateLimitItemPerSecond
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
@@ -33,29 +32,19 @@ REDIS_FALLBACK = Counter(
 _RETRY_REDIS_AFTER = 5.0
 
 
-class _Counters:
-    """One `limits` sliding-window limiter behind an awaitable surface.
+class _Windows:
+    """A plan's two windows and the response headers that do not change per request."""
 
-    Both backends use the library's asynchronous API. Its synchronous in-memory storage
-    was tried for the hot path and measured worse: it expires keys from a
-    ``threading.Timer`` re-armed every 10 ms, whose thread competes for the GIL
-    (GET-by-id fell from 59% to 50% of the floor). ``asynchronous`` stays so a
-    synchronous backend can be plugged in again.
-    """
+    __slots__ = ("minute", "policy", "second", "static_headers")
 
-    def __init__(self, limiter: Any, *, asynchronous: bool) -> None:
-        self.limiter = limiter
-        self.asynchronous = asynchronous
-
-    async def hit(self, item: RateLimitItem, ident: str) -> bool:
-        if self.asynchronous:
-            return bool(await self.limiter.hit(item, ident))
-        return bool(self.limiter.hit(item, ident))
-
-    async def stats(self, item: RateLimitItem, ident: str) -> Any:
-        if self.asynchronous:
-            return await self.limiter.get_window_stats(item, ident)
-        return self.limiter.get_window_stats(item, ident)
+    def __init__(self, rpm: int, burst: int) -> None:
+        self.minute: RateLimitItem = RateLimitItemPerMinute(rpm)
+        self.second: RateLimitItem = RateLimitItemPerSecond(burst)
+        self.policy = f'{rpm};w=60, {burst};w=1;name="burst"'
+        self.static_headers = [
+            (b"ratelimit-limit", str(rpm).encode()),
+            (b"ratelimit-policy", self.policy.encode()),
+        ]
 
 
 class RateLimiter:
@@ -63,10 +52,11 @@ class RateLimiter:
 
     def __init__(self, plans: PlanLookup, *, redis_url: str | None = None, prefix: str = "fundament") -> None:
         self._plans = plans
-        self._memory = _Counters(
-            SlidingWindowCounterRateLimiter(storage_from_string("async+memory://")), asynchronous=True
-        )
-        self._shared: _Counters | None = None
+        # The async in-memory storage, not the sync one: that one expires keys from a
+        # threading.Timer re-armed every 10 ms, whose thread competes for the GIL
+        # (GET-by-id fell from 59% to 50% of the floor, docs/benchmarks.md).
+        self._memory = SlidingWindowCounterRateLimiter(storage_from_string("async+memory://"))
+        self._shared: SlidingWindowCounterRateLimiter | None = None
         if redis_url is not None:
             uri = "async+" + redis_url if not redis_url.startswith("async+") else redis_url
             storage = storage_from_string(
@@ -76,21 +66,21 @@ class RateLimiter:
                 socket_timeout=0.5,
                 socket_connect_timeout=0.5,
             )
-            self._shared = _Counters(SlidingWindowCounterRateLimiter(storage), asynchronous=True)
+            self._shared = SlidingWindowCounterRateLimiter(storage)
         self._redis_down_until = 0.0
-        self._items: dict[tuple[int, int], tuple[RateLimitItem, RateLimitItem]] = {}
+        self._windows: dict[tuple[int, int], _Windows] = {}
 
-    def _counters(self) -> _Counters:
+    def _counters(self) -> SlidingWindowCounterRateLimiter:
         if self._shared is not None and time.monotonic() >= self._redis_down_until:
             return self._shared
         return self._memory
 
-    def _windows(self, rpm: int, burst: int) -> tuple[RateLimitItem, RateLimitItem]:
+    def _windows_of(self, rpm: int, burst: int) -> _Windows:
         key = (rpm, burst)
-        items = self._items.get(key)
-        if items is None:
-            items = self._items[key] = (RateLimitItemPerMinute(rpm), RateLimitItemPerSecond(burst))
-        return items
+        windows = self._windows.get(key)
+        if windows is None:
+            windows = self._windows[key] = _Windows(rpm, burst)
+        return windows
 
     async def admit(self, principal: Principal) -> None:
         tenant_id = principal.tenant_id
@@ -99,37 +89,40 @@ class RateLimiter:
         plan = await self._plans.plan_of(tenant_id)
         if plan is None:
             return  # unknown tenant: authorization answers that
-        minute, second = self._windows(plan.requests_per_minute, plan.burst)
+        windows = self._windows_of(plan.requests_per_minute, plan.burst)
+        minute, second = windows.minute, windows.second
         counters = self._counters()
         try:
             allowed, stats_item = await self._hit(counters, minute, second, tenant_id)
-            stats = await counters.stats(minute, tenant_id)
+            stats = await counters.get_window_stats(minute, tenant_id)
         except Exception as exc:
             if counters is self._memory:
                 raise
             self._redis_failed(exc)
             counters = self._memory
             allowed, stats_item = await self._hit(counters, minute, second, tenant_id)
-            stats = await counters.stats(minute, tenant_id)
+            stats = await counters.get_window_stats(minute, tenant_id)
         now = time.time()
-        reset = max(0, math.ceil(stats.reset_time - now))
-        headers = {
-            "RateLimit-Limit": str(minute.amount),
-            "RateLimit-Remaining": str(max(0, stats.remaining)),
-            "RateLimit-Reset": str(reset),
-            "RateLimit-Policy": f'{minute.amount};w=60, {second.amount};w=1;name="burst"',
-        }
+        remaining = str(max(0, stats.remaining))
+        reset = str(max(0, math.ceil(stats.reset_time - now)))
         if allowed:
             exchange = current_exchange.get()
             if exchange is not None:
-                exchange.headers.extend((k.lower().encode(), v.encode()) for k, v in headers.items())
+                exchange.headers += windows.static_headers
+                exchange.headers.append((b"ratelimit-remaining", remaining.encode()))
+                exchange.headers.append((b"ratelimit-reset", reset.encode()))
             return
-        window_stats = await counters.stats(stats_item, tenant_id)
+        headers = {
+            "RateLimit-Limit": str(minute.amount),
+            "RateLimit-Remaining": "0",
+            "RateLimit-Reset": reset,
+            "RateLimit-Policy": windows.policy,
+        }
+        window_stats = await counters.get_window_stats(stats_item, tenant_id)
         retry = max(1, math.ceil(window_stats.reset_time - now))
         which = "burst" if stats_item is second else "minute"
         REJECTED.labels(which).inc()
         headers["Retry-After"] = str(retry)
-        headers["RateLimit-Remaining"] = "0"
         raise TooManyRequests(
             f"This tenant's plan '{plan.name}' allows {plan.requests_per_minute} requests per minute "
             f"and {plan.burst} per second; retry after {retry} s.",
@@ -139,7 +132,7 @@ class RateLimiter:
 
     @staticmethod
     async def _hit(
-        counters: _Counters, minute: RateLimitItem, second: RateLimitItem, ident: str
+        counters: SlidingWindowCounterRateLimiter, minute: RateLimitItem, second: RateLimitItem, ident: str
     ) -> tuple[bool, RateLimitItem]:
         # The burst window first: a spike is refused without using up the minute's budget.
         if not await counters.hit(second, ident):

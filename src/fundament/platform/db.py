@@ -59,6 +59,8 @@ class Tx:
     ctx: RequestContext
     tenant_id: str | None
     events: list[WriteEvent] = field(default_factory=list)
+    #: What a before-commit hook wants its after-commit half to know, by hook name.
+    notes: dict[str, Any] = field(default_factory=dict)
     _notifications: list[str] = field(default_factory=list)
 
     def emit(self, action: str, target_type: str, target_id: str, **details: Any) -> None:

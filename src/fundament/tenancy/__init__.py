@@ -1,19 +1,20 @@
 """Tenants: creation, plan, status, region (fixed), offboarding; the plan catalogue."""
 
+from fundament.tenancy.cache import TenantCache
 from fundament.tenancy.plans import BUILTIN, Catalogue, Plan, PlansError, load_plans
-from fundament.tenancy.service import TenantRow, find_tenant, get_tenant, tenant_status
+from fundament.tenancy.service import TenantRow, find_tenant, get_tenant
 
 __all__ = [
     "BUILTIN",
     "Catalogue",
     "Plan",
     "PlansError",
+    "TenantCache",
     "TenantRow",
     "find_tenant",
     "get_tenant",
     "install",
     "load_plans",
-    "tenant_status",
 ]
 
 

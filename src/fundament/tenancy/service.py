@@ -105,14 +105,6 @@ async def get_tenant(tx: Tx, tenant_id: str) -> TenantRow:
     return found
 
 
-async def tenant_status(conn: asyncpg.Connection, tenant_id: str) -> str | None:
-    """Status of a tenant, read through a connection already scoped to it (or operator)."""
-    if not looks_like_id(tenant_id, "tnt"):
-        return None
-    value: str | None = await conn.fetchval("SELECT status FROM tenants WHERE id = $1", tenant_id)
-    return value
-
-
 async def list_tenants(tx: Tx, *, limit: int, cursor: str | None) -> Page[TenantRow]:
     after = decode_id_cursor(cursor)
     rows = await tx.conn.fetch(
