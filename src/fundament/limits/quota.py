@@ -16,16 +16,13 @@ from dataclasses import dataclass
 
 import orjson
 
+from fundament import records as records_module
 from fundament.limits.plans import PlanLookup
 from fundament.platform import QuotaExceeded, T, Tx
 
 _GONE = ("record.deleted", "record.erased", "record.expired")
 _WRITTEN = ("record.created", "record.updated", "record.replaced", "record.patched")
 
-_MEASURE = (
-    "SELECT count(*) AS records, coalesce(sum(pg_column_size(data)), 0)::bigint AS bytes"
-    " FROM records WHERE tenant_id = $1"
-)
 _LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('fundament.quota:' || $1, 0))"
 
 
@@ -109,8 +106,8 @@ class QuotaGuard:
 
     async def _measure(self, tx: Tx, tenant_id: str, records: int, grown: int) -> _Estimate:
         """Measure inside ``tx`` and return the state *without* this transaction's writes."""
-        row = await tx.conn.fetchrow(_MEASURE, tenant_id)
-        estimate = _Estimate(row["records"] - records, max(0, row["bytes"] - grown), time.monotonic())
+        count, size = await records_module.footprint(tx)
+        estimate = _Estimate(count - records, max(0, size - grown), time.monotonic())
         self._estimates[tenant_id] = estimate
         return estimate
 

@@ -19,6 +19,7 @@ import logging
 import time
 from datetime import UTC, date, datetime
 
+from fundament import records
 from fundament.platform import Database, Exchange, Principal, RequestContext
 
 log = logging.getLogger("fundament.metering")
@@ -51,13 +52,11 @@ ON CONFLICT (tenant_id, month, key_id) DO UPDATE SET
     requests = k.requests + EXCLUDED.requests,
     last_seen = greatest(k.last_seen, EXCLUDED.last_seen)
 """
-_MEASURE = (
-    "SELECT count(*) AS records, coalesce(sum(pg_column_size(data)), 0)::bigint AS bytes"
-    " FROM records WHERE tenant_id = $1"
-)
+# A tenant offboarded since the list was read gets no sample (and no foreign-key error).
 _STORE_SAMPLE = """
 INSERT INTO storage_hourly (tenant_id, hour, records, stored_bytes, measured_at)
-VALUES ($1, date_trunc('hour', $2::timestamptz), $3, $4, $2)
+SELECT $1, date_trunc('hour', $2::timestamptz), $3, $4, $2
+WHERE EXISTS (SELECT 1 FROM tenants WHERE id = $1)
 ON CONFLICT (tenant_id, hour) DO UPDATE SET
     records = EXCLUDED.records, stored_bytes = EXCLUDED.stored_bytes, measured_at = EXCLUDED.measured_at
 """
@@ -181,10 +180,9 @@ class UsageMeter:
             ctx = RequestContext(request_id="metering")
             try:
                 async with self._db.transaction(ctx, tenant_id=tenant_id) as tx:
-                    row = await tx.conn.fetchrow(_MEASURE, tenant_id)
-                    if await tx.conn.fetchval("SELECT 1 FROM tenants WHERE id = $1", tenant_id):
-                        await tx.conn.execute(_STORE_SAMPLE, tenant_id, now, row["records"], row["bytes"])
-            except Exception:  # one tenant (offboarded meanwhile, say) must not stop the rest
+                    count, size = await records.footprint(tx)
+                    await tx.conn.execute(_STORE_SAMPLE, tenant_id, now, count, size)
+            except Exception:  # one tenant's failure must not stop the rest
                 log.warning("storage sample for %s failed", tenant_id, exc_info=True)
         return len(tenants)
 

@@ -13,6 +13,7 @@ from fundament.records.privacy_ops import (
     find_subject_records,
     processing_facts,
 )
+from fundament.records.service import footprint
 
 __all__ = [
     "RecordsState",
@@ -20,6 +21,7 @@ __all__ = [
     "erase_subject",
     "expire_records",
     "find_subject_records",
+    "footprint",
     "install",
     "processing_facts",
 ]

@@ -304,3 +304,14 @@ async def _reload(tx: Tx, cache: CollectionCache, stale: CollectionDef, attempt:
     fresh = await get_collection(tx, stale.name)
     cache.put(fresh)
     return fresh
+
+
+async def footprint(tx: Tx) -> tuple[int, int]:
+    """The transaction's tenant's record count and stored bytes (PostgreSQL's own size of
+    the stored documents, compressed as stored), including this transaction's writes."""
+    row = await tx.conn.fetchrow(
+        "SELECT count(*) AS records, coalesce(sum(pg_column_size(data)), 0)::bigint AS bytes"
+        " FROM records WHERE tenant_id = $1",
+        tx.tenant_id,
+    )
+    return int(row["records"]), int(row["bytes"])
