@@ -126,8 +126,7 @@ class EdgeMiddleware:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.request_timeout = request_timeout
-        #: Mutable on purpose: modules append observers while the app is assembled.
-        self.observers: list[Observer] = observers if observers is not None else []
+        self.observers: list[Observer] = list(observers or ())
         self.trace_id = trace_id
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
