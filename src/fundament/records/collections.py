@@ -15,10 +15,10 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+import jsonschema_rs
 import orjson
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator as MetaCheck
 from jsonschema.exceptions import SchemaError
-from referencing import Registry
 
 from fundament.platform import (
     Conflict,
@@ -48,10 +48,23 @@ _COLUMNS = (
     " personal_fields, subject_field, retention_days, purpose, legal_basis, on_erasure,"
     " version, created_at, updated_at"
 )
-# An empty registry: ``$ref`` may point inside the schema only. Never fetch a URL a
-# tenant wrote into a schema (that would be a server-side request forgery).
-_NO_REMOTE_REFS: Registry[Any] = Registry()
 MAX_SCHEMA_CHECK_ERRORS = 10
+# Tenants write the patterns, so they must not be able to write a catastrophic one:
+# `pattern` and `patternProperties` run on Rust's `regex` crate, which matches in linear
+# time (no backtracking; backreferences and lookaround do not compile, and are refused).
+# The size limits bound what one pattern may cost to compile (`(a{1000}){1000}` and such).
+_PATTERNS = jsonschema_rs.RegexOptions(size_limit=2 * 1024 * 1024, dfa_size_limit=2 * 1024 * 1024)
+Validator = jsonschema_rs.Validator
+
+
+def _validator(schema: dict[str, Any]) -> Validator:
+    """The compiled validator: draft 2020-12 whatever ``$schema`` says, formats as
+    annotations (as the draft's default vocabulary has it), and ``offline``: a ``$ref`` is
+    never fetched, as a URL a tenant wrote into a schema would be a server-side request
+    forgery."""
+    return jsonschema_rs.Draft202012Validator(
+        schema, validate_formats=False, pattern_options=_PATTERNS, offline=True
+    )
 
 
 @dataclass(slots=True)
@@ -69,7 +82,7 @@ class CollectionDef:
     version: int
     created_at: datetime
     updated_at: datetime
-    validator: Draft202012Validator = field(repr=False)
+    validator: Validator = field(repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -89,18 +102,18 @@ class CollectionDef:
 
     def validate(self, data: Any) -> None:
         """Raise 422 with every schema violation (JSON Pointer paths) if ``data`` fails."""
-        try:
-            errors = sorted(self.validator.iter_errors(data), key=lambda e: list(e.path))[:50]
-        except Exception as exc:  # unresolvable $ref, a bad regex in the schema, ...
-            raise ValidationFailed(
-                "The collection schema cannot be applied to this record.",
-                errors=[FieldError("/", str(exc)[:300])],
-            ) from exc
-        if errors:
-            raise ValidationFailed(
-                "The record does not match the collection schema.",
-                errors=[FieldError(_pointer(e.absolute_path), e.message[:500]) for e in errors],
-            )
+        if self.validator.is_valid(data):
+            return
+        errors = []
+        for error in self.validator.iter_errors(data):
+            errors.append(error)
+            if len(errors) >= 50:
+                break
+        errors.sort(key=lambda e: [str(p) for p in e.instance_path])
+        raise ValidationFailed(
+            "The record does not match the collection schema.",
+            errors=[FieldError(_pointer(e.instance_path), e.message[:500]) for e in errors],
+        )
 
 
 def _pointer(path: Any) -> str:
@@ -108,10 +121,11 @@ def _pointer(path: Any) -> str:
     return "/data" + ("/" + "/".join(parts) if parts else "")
 
 
-def compile_schema(schema: dict[str, Any]) -> Draft202012Validator:
-    """Check ``schema`` against the 2020-12 meta-schema and compile it; 422 if invalid."""
+def compile_schema(schema: dict[str, Any]) -> Validator:
+    """Check ``schema`` against the 2020-12 meta-schema and compile it; 422 if invalid,
+    including a pattern the linear-time engine cannot run and a ``$ref`` it cannot resolve."""
     try:
-        Draft202012Validator.check_schema(schema)
+        MetaCheck.check_schema(schema)
     except SchemaError as exc:
         where = "/schema" + "".join(f"/{p}" for p in exc.absolute_path)
         raise ValidationFailed(
@@ -124,7 +138,26 @@ def compile_schema(schema: dict[str, Any]) -> Draft202012Validator:
             "The schema refers to other documents; only references inside it (#...) work.",
             errors=[FieldError("/schema", f"unresolvable $ref {ref[:200]!r}") for ref in remote[:10]],
         )
-    return Draft202012Validator(schema, registry=_NO_REMOTE_REFS)
+    try:
+        return _validator(schema)
+    except jsonschema_rs.ValidationError as exc:
+        where = "/schema" + "".join(f"/{p}" for p in exc.instance_path)
+        message = exc.message.splitlines()[0][:500]
+        if "is not a \"regex\"" in message:
+            message = (
+                "the pattern cannot run on the linear-time regular expression engine"
+                " (backreferences and lookaround are not supported, and its size is bounded)"
+            )
+        raise ValidationFailed(
+            "The schema cannot be compiled (patterns run on a linear-time engine; references"
+            " must resolve inside the schema).",
+            errors=[FieldError(where, message)],
+        ) from exc
+    except (jsonschema_rs.ReferencingError, ValueError) as exc:
+        raise ValidationFailed(
+            "The schema cannot be compiled: references must resolve inside the schema.",
+            errors=[FieldError("/schema", str(exc).splitlines()[0][:500])],
+        ) from exc
 
 
 def _remote_refs(node: Any) -> set[str]:
@@ -176,8 +209,29 @@ def _from_row(tenant_id: str, rec: asyncpg.Record) -> CollectionDef:
         version=rec["version"],
         created_at=rec["created_at"],
         updated_at=rec["updated_at"],
-        validator=Draft202012Validator(schema, registry=_NO_REMOTE_REFS),
+        validator=_stored_validator(schema),
     )
+
+
+class _Unusable:
+    """Stands in for a stored schema that no longer compiles (one saved before patterns
+    moved to the linear-time engine): writes get a 422 saying what to fix, not a 500."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def is_valid(self, instance: Any) -> bool:
+        raise ValidationFailed(
+            "The collection schema cannot be applied: update it with PATCH.",
+            errors=[FieldError("/schema", self.reason)],
+        )
+
+
+def _stored_validator(schema: dict[str, Any]) -> Validator:
+    try:
+        return _validator(schema)
+    except (jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError, ValueError) as exc:
+        return _Unusable(str(exc).splitlines()[0][:300])  # type: ignore[return-value]
 
 
 class CollectionCache:
@@ -343,7 +397,7 @@ async def update_collection(tx: Tx, name: str, patch: dict[str, Any]) -> Collect
     return _from_row(str(tx.tenant_id), rec)
 
 
-async def _records_failing(tx: Tx, name: str, validator: Draft202012Validator) -> list[str]:
+async def _records_failing(tx: Tx, name: str, validator: Validator) -> list[str]:
     offenders: list[str] = []
     async for row in tx.conn.cursor(
         "SELECT id, data::text AS data FROM records WHERE tenant_id = $1 AND collection = $2 ORDER BY id",
