@@ -18,6 +18,8 @@ import asyncpg
 import orjson
 from ulid import ULID
 
+from fundament.records._slots import COLUMNS, slot_values_sql
+
 DSN = os.environ.get("FLOOR_DSN", "")
 TENANT = os.environ.get("FLOOR_TENANT", "")
 COLLECTION = os.environ.get("FLOOR_COLLECTION", "contacts")
@@ -28,11 +30,16 @@ GET = f"SELECT {RETURNING} FROM records WHERE tenant_id = $1 AND collection = $2
 LIST = (
     "SELECT r.id, r.data::text, r.version, r.created_at, r.updated_at, r.created_at AS _s0,"
     " r.id AS _s1 FROM records r WHERE r.tenant_id = $1 AND r.collection = $2"
-    " AND (r.data #> '{score}') = $3::jsonb ORDER BY r.created_at ASC, r.id ASC LIMIT $4"
+    " AND (r.i1 = fundament_index_key($3::jsonb) AND (r.data #> '{score}') = $3::jsonb)"
+    " AND EXISTS (SELECT 1 FROM collections c WHERE c.tenant_id = $1 AND c.name = $2"
+    " AND c.indexes = '[\"email\", \"score\"]'::jsonb)"
+    " ORDER BY r.created_at ASC, r.id ASC LIMIT $4"
 )
+# The same statement as records.service: the index slots are filled from the collection row.
 CREATE = (
-    "INSERT INTO records (tenant_id, collection, id, data, version, created_at, updated_at)"
-    " SELECT c.tenant_id, c.name, $3, $4::jsonb, 1, $5, $5 FROM collections c"
+    f"INSERT INTO records (tenant_id, collection, id, data, version, created_at, updated_at, {COLUMNS})"
+    f" SELECT c.tenant_id, c.name, $3, $4::jsonb, 1, $5, $5, {', '.join(slot_values_sql('$4::jsonb', 'c.indexes'))}"
+    " FROM collections c"
     " WHERE c.tenant_id = $1 AND c.name = $2 AND c.version = $6 FOR KEY SHARE"
     f" RETURNING {RETURNING}"
 )

@@ -105,7 +105,6 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
             app.state.shutting_down = True
             if stop_worker is not None:
                 await _bounded("job worker", stop_worker())
-            await _bounded("index builds", app.state.records.indexes.wait())
             await _bounded("audit sealer", app.state.audit_sealer.close())
             if meter is not None:
                 await _bounded("usage flush", meter.close())
@@ -136,7 +135,7 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
     catalogue = tenancy.load_plans(settings.plans)
     tenancy.install(app, plans=catalogue)
     identity.install(app)
-    records.install(app, db=db, admin_dsn=admin_dsn)
+    records.install(app, db=db)
     master = settings.master_key_bytes()
     audit.install(app, db=db, master=master, enabled=settings.audit)
     privacy.install(app, db=db, secret=master)

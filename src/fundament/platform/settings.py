@@ -20,7 +20,7 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = Field(
         default=None,
         description=(
-            "Admin DSN of an external PostgreSQL (15+). Used for migrations and index builds. "
+            "Admin DSN of an external PostgreSQL (15+). Used for migrations. "
             "Absent: an embedded PostgreSQL is started under data_dir."
         ),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fundament.records.collections import CollectionCache, IndexBuilder
+from fundament.records.collections import CollectionCache
 from fundament.records.privacy_ops import (
     all_collections,
     erase_subject,
@@ -30,14 +30,13 @@ __all__ = [
 @dataclass
 class RecordsState:
     cache: CollectionCache
-    indexes: IndexBuilder
 
 
-def install(app: Any, *, db: Any, admin_dsn: str | None) -> RecordsState:
+def install(app: Any, *, db: Any) -> RecordsState:
     """Mount collection and record routes and create the module's caches."""
     from fundament.records.api import FAST_ROUTES, router
 
-    state = RecordsState(cache=CollectionCache(db), indexes=IndexBuilder(admin_dsn))
+    state = RecordsState(cache=CollectionCache(db))
     app.state.records = state
     app.state.fast_routes.extend(FAST_ROUTES)
     app.include_router(router)

@@ -13,7 +13,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -271,7 +271,7 @@ def _timestamp(c: Compare) -> datetime:
     return parsed
 
 
-def _compare(c: Compare, args: list[object]) -> str:
+def _compare(c: Compare, args: list[object], slots: Mapping[str, int]) -> str:
     op, value = c.op, c.value
     bad = QueryError(
         f"operator {op!r} cannot compare {c.path} with {json.dumps(value)[:40]} (position {c.position})",
@@ -292,12 +292,21 @@ def _compare(c: Compare, args: list[object]) -> str:
         ts = _param(args, _timestamp(c))
         return f"{column} <> {ts}" if op == "ne" else f"{column} {_CMP[op]} {ts}"
     f = field_sql(c.path)
+    # A declared field's slot holds a bounded key of the value, monotone in jsonb order
+    # (records/_slots.py): it narrows the rows through its index, the real test decides.
+    slot = f"r.i{slots[c.path]}" if c.path in slots else None
     if op in ("eq", "ne"):
         if value is None:
             present = f"({f} IS NOT NULL AND {f} <> 'null'::jsonb)"
-            return f"NOT {present}" if op == "eq" else present
+            if op == "ne":
+                return present
+            return f"({slot} = 'null'::jsonb AND NOT {present})" if slot else f"NOT {present}"
         literal = _jsonb_param(value, args)
-        return f"{f} = {literal}" if op == "eq" else f"({f} IS DISTINCT FROM {literal})"
+        if op == "ne":
+            return f"({f} IS DISTINCT FROM {literal})"
+        if slot:
+            return f"({slot} = fundament_index_key({literal}) AND {f} = {literal})"
+        return f"{f} = {literal}"
     if op in ("co", "sw", "ew"):
         if not isinstance(value, str):
             raise bad
@@ -305,9 +314,13 @@ def _compare(c: Compare, args: list[object]) -> str:
     # gt ge lt le: numbers with numbers, strings with strings
     if isinstance(value, bool) or value is None:
         raise bad
-    if isinstance(value, str):
-        return f"(jsonb_typeof({f}) = 'string' AND {f} {_CMP[op]} to_jsonb({_param(args, value)}::text))"
-    return f"(jsonb_typeof({f}) = 'number' AND {f} {_CMP[op]} {_param(args, json.dumps(value))}::jsonb)"
+    literal = _jsonb_param(value, args)
+    kind = "string" if isinstance(value, str) else "number"
+    test = f"(jsonb_typeof({f}) = '{kind}' AND {f} {_CMP[op]} {literal})"
+    if slot:
+        bound = ">=" if op in ("gt", "ge") else "<="
+        return f"({slot} {bound} fundament_index_key({literal}) AND {test})"
+    return test
 
 
 def _jsonb_param(value: Any, args: list[object]) -> str:
@@ -316,19 +329,21 @@ def _jsonb_param(value: Any, args: list[object]) -> str:
     return f"{_param(args, json.dumps(value))}::jsonb"
 
 
-def compile_filter(expr: Expr, args: list[object]) -> str:
-    """SQL boolean expression for ``expr``; parameters are appended to ``args``."""
+def compile_filter(expr: Expr, args: list[object], slots: Mapping[str, int] | None = None) -> str:
+    """SQL boolean expression for ``expr``; parameters are appended to ``args``.
+    ``slots`` maps the collection's declared fields to their index slot numbers."""
+    slots = slots or {}
     if isinstance(expr, Compare):
-        return _compare(expr, args)
+        return _compare(expr, args, slots)
     if isinstance(expr, Present):
         if expr.path in META:
             return "TRUE"
         f = field_sql(expr.path)
         return f"({f} IS NOT NULL AND {f} <> 'null'::jsonb)"
     if isinstance(expr, Not):
-        return f"NOT ({compile_filter(expr.inner, args)})"
+        return f"NOT ({compile_filter(expr.inner, args, slots)})"
     op = "AND" if isinstance(expr, And) else "OR"
-    return f"({compile_filter(expr.left, args)} {op} {compile_filter(expr.right, args)})"
+    return f"({compile_filter(expr.left, args, slots)} {op} {compile_filter(expr.right, args, slots)})"
 
 
 # --- sort and keyset cursors ----------------------------------------------------------------
@@ -366,55 +381,101 @@ def parse_sort(text: str | None) -> tuple[SortKey, ...]:
     return tuple(keys)
 
 
-def sort_expr(key: SortKey) -> str:
-    if key.path in META:
-        return META[key.path]
-    # Missing fields sort as JSON null (lowest), so keyset comparisons never meet SQL NULL.
-    return f"COALESCE({field_sql(key.path)}, 'null'::jsonb)"
+@dataclass(frozen=True)
+class SortColumn:
+    """One ORDER BY expression; a declared field sorts by its slot, then its value."""
+
+    expr: str
+    descending: bool
+    kind: str  # "ts" (created_at, updated_at), "id", or "jsonb"
 
 
-def order_by_sql(keys: Sequence[SortKey]) -> str:
-    return ", ".join(f"{sort_expr(k)} {'DESC' if k.descending else 'ASC'}" for k in keys)
+def sort_columns(keys: Sequence[SortKey], slots: Mapping[str, int] | None = None) -> tuple[SortColumn, ...]:
+    """The ORDER BY columns for ``keys``. Missing fields sort as JSON null (lowest), so
+    keyset comparisons never meet SQL NULL."""
+    slots = slots or {}
+    columns: list[SortColumn] = []
+    for key in keys:
+        if key.path in ("created_at", "updated_at"):
+            columns.append(SortColumn(META[key.path], key.descending, "ts"))
+        elif key.path == "id":
+            columns.append(SortColumn("r.id", key.descending, "id"))
+        else:
+            if key.path in slots:
+                columns.append(SortColumn(f"r.i{slots[key.path]}", key.descending, "jsonb"))
+            value = f"COALESCE({field_sql(key.path)}, 'null'::jsonb)"
+            columns.append(SortColumn(value, key.descending, "jsonb"))
+    return tuple(columns)
 
 
-def select_sort_values_sql(keys: Sequence[SortKey]) -> str:
-    return ", ".join(f"{sort_expr(k)} AS _s{i}" for i, k in enumerate(keys))
+def slot_guards_sql(columns: Sequence[SortColumn]) -> list[str]:
+    """``r.iN IS NOT NULL`` for each slot sorted by: true of every row of a collection
+    that declares the field, and what lets the planner use the slot's partial index."""
+    return [f"{c.expr} IS NOT NULL" for c in columns if c.expr.startswith("r.i") and c.expr[3:].isdigit()]
 
 
-def _fingerprint(keys: Sequence[SortKey]) -> str:
-    spec = ",".join(("-" if k.descending else "") + k.path for k in keys)
+def order_by_sql(columns: Sequence[SortColumn]) -> str:
+    return ", ".join(f"{c.expr} {'DESC' if c.descending else 'ASC'}" for c in columns)
+
+
+def select_sort_values_sql(columns: Sequence[SortColumn]) -> str:
+    return ", ".join(f"{c.expr} AS _s{i}" for i, c in enumerate(columns))
+
+
+def _fingerprint(columns: Sequence[SortColumn]) -> str:
+    spec = ",".join(("-" if c.descending else "") + c.expr for c in columns)
     return hashlib.sha256(spec.encode()).hexdigest()[:12]
 
 
-def encode_cursor(keys: Sequence[SortKey], values: Sequence[object]) -> str:
+_INLINE = 256
+
+
+def encode_cursor(columns: Sequence[SortColumn], values: Sequence[object]) -> str:
     """Opaque cursor for the row whose sort values are ``values`` (as read back from _sN)."""
     out: list[object] = []
-    for key, value in zip(keys, values, strict=True):
+    for column, value in zip(columns, values, strict=True):
         if isinstance(value, datetime):
             out.append({"t": value.isoformat()})
-        elif key.path in META:
+        elif column.kind == "id":
             out.append(value)
+        elif isinstance(value, str) and len(value) > _INLINE:
+            # Too long to carry (cursors are query parameters, 2 kB at most): the next
+            # page reads the value back from the row, found by the id that ends every sort.
+            out.append({"r": 1})
         else:  # jsonb: asyncpg gives JSON text by default; keep it normalised as a value
             out.append({"j": json.loads(value) if isinstance(value, str) else value})
-    payload = json.dumps({"s": _fingerprint(keys), "v": out}, separators=(",", ":"))
+    payload = json.dumps({"s": _fingerprint(columns), "v": out}, separators=(",", ":"))
     return base64.urlsafe_b64encode(payload.encode()).rstrip(b"=").decode()
 
 
-def _decode(keys: Sequence[SortKey], cursor: str) -> list[object]:
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400: valid JSON, but no jsonb number
+        raise ValueError(f"{text[:20]} is out of range")
+    return value
+
+
+def _decode(columns: Sequence[SortColumn], cursor: str) -> list[object]:
     bad = QueryError("the cursor is not valid for this list", param="cursor")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        payload = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        payload = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
+        # JSON may spell a lone surrogate (\ud800), which no database text can hold.
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except (binascii.Error, ValueError, UnicodeError, RecursionError) as exc:
         raise bad from exc
-    if not isinstance(payload, dict) or payload.get("s") != _fingerprint(keys):
+    if not isinstance(payload, dict) or payload.get("s") != _fingerprint(columns):
         raise bad
     values = payload.get("v")
-    if not isinstance(values, list) or len(values) != len(keys):
+    if not isinstance(values, list) or len(values) != len(columns):
         raise bad
     decoded: list[object] = []
-    for key, value in zip(keys, values, strict=True):
-        if key.path in ("created_at", "updated_at"):
+    for column, value in zip(columns, values, strict=True):
+        if column.kind == "ts":
             if not isinstance(value, dict) or not isinstance(value.get("t"), str):
                 raise bad
             try:
@@ -424,27 +485,42 @@ def _decode(keys: Sequence[SortKey], cursor: str) -> list[object]:
             if ts.tzinfo is None:
                 raise bad
             decoded.append(ts)
-        elif key.path == "id":
+        elif column.kind == "id":
             if not isinstance(value, str):
                 raise bad
             decoded.append(value)
+        elif isinstance(value, dict) and value.get("r") == 1 and len(value) == 1:
+            decoded.append(_FROM_ROW)
         else:
             if not isinstance(value, dict) or "j" not in value:
                 raise bad
             decoded.append(json.dumps(value["j"]))
+    if columns[-1].kind != "id" and _FROM_ROW in decoded:
+        raise bad
     return decoded
 
 
-def keyset_sql(keys: Sequence[SortKey], cursor: str, args: list[object]) -> str:
-    """Rows strictly after the cursor in ``keys`` order (mixed directions expanded)."""
-    values = _decode(keys, cursor)
-    params = []
-    for key, value in zip(keys, values, strict=True):
+_FROM_ROW = object()
+
+
+def keyset_sql(columns: Sequence[SortColumn], cursor: str, args: list[object]) -> str:
+    """Rows strictly after the cursor in ``columns`` order (mixed directions expanded)."""
+    values = _decode(columns, cursor)
+    params: list[str] = []
+    last_id = _param(args, values[-1]) if _FROM_ROW in values else None
+    for column, value in zip(columns, values, strict=True):
+        if value is _FROM_ROW:
+            # The inner alias shadows the outer ``r``: the expression reads the cursor's row.
+            params.append(
+                f"(SELECT {column.expr} FROM records r WHERE r.tenant_id = $1 AND r.collection = $2"
+                f" AND r.id = {last_id})"
+            )
+            continue
         p = _param(args, value)
-        params.append(f"{p}::jsonb" if key.path not in META else p)
+        params.append(f"{p}::jsonb" if column.kind == "jsonb" else p)
     ors = []
-    for i, key in enumerate(keys):
-        terms = [f"{sort_expr(k)} = {params[j]}" for j, k in enumerate(keys[:i])]
-        terms.append(f"{sort_expr(key)} {'<' if key.descending else '>'} {params[i]}")
+    for i, column in enumerate(columns):
+        terms = [f"{c.expr} = {params[j]}" for j, c in enumerate(columns[:i])]
+        terms.append(f"{column.expr} {'<' if column.descending else '>'} {params[i]}")
         ors.append("(" + " AND ".join(terms) + ")")
     return "(" + " OR ".join(ors) + ")"

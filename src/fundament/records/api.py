@@ -82,7 +82,6 @@ def _record_headers(tenant: str, name: str, row: service.RecordRow) -> dict[str,
 async def create_collection(tenant: str, body: CollectionCreate, request: Request, ctx: Admin) -> Response:
     async with database(request).transaction(ctx) as tx:
         coll = await colls.create_collection(tx, body.model_dump(by_alias=True))
-    _state(request).indexes.ensure(coll.indexes)
     return json_response(coll.to_json(), 201, {"Location": f"/v1/tenants/{tenant}/collections/{coll.name}"})
 
 
@@ -115,7 +114,6 @@ async def patch_collection(
     patch = body.model_dump(by_alias=True, exclude_unset=True)
     async with database(request).transaction(ctx) as tx:
         coll = await colls.update_collection(tx, name, patch)
-    _state(request).indexes.ensure(coll.indexes)
     return json_response(coll.to_json())
 
 
@@ -195,10 +193,11 @@ async def list_records(
     filter: Annotated[str | None, Query(max_length=2000, examples=["score gt 10"])] = None,
     sort: Annotated[str | None, Query(max_length=300, examples=["-score,created_at"])] = None,
 ) -> Response:
-    await _state(request).cache.get(ctx, tenant, name)
+    cache = _state(request).cache
+    coll = await cache.get(ctx, tenant, name)
     async with database(request).transaction(ctx) as tx:
         result = await service.list_records(
-            tx, name, limit=page.limit, cursor=page.cursor, filter=filter, sort=sort
+            tx, cache, coll, limit=page.limit, cursor=page.cursor, filter=filter, sort=sort
         )
     return Response(result.render(), media_type="application/json")
 

@@ -6,8 +6,6 @@ commits a ``collection:<tenant>:<name>`` notification so every instance recompil
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -39,7 +37,8 @@ from fundament.platform import (
     rfc3339,
     utcnow,
 )
-from fundament.records._query import QueryError, field_sql
+from fundament.records import _slots
+from fundament.records._query import META, QueryError, field_sql
 
 log = logging.getLogger("fundament.records")
 
@@ -99,6 +98,12 @@ class CollectionDef:
             "created_at": rfc3339(self.created_at),
             "updated_at": rfc3339(self.updated_at),
         }
+
+    #: Declared data fields by index slot (``indexes[n]`` is slot ``n``).
+    slots: dict[str, int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.slots = {path: n for n, path in enumerate(self.indexes) if path not in META}
 
     def validate(self, data: Any) -> None:
         """Raise 422 with every schema violation (JSON Pointer paths) if ``data`` fails."""
@@ -391,6 +396,16 @@ async def update_collection(tx: Tx, name: str, patch: dict[str, Any]) -> Collect
         merged["on_erasure"],
         utcnow(),
     )
+    if merged["indexes"] != current.indexes:
+        # The collection row is locked, so no record write interleaves: every record
+        # gets the slots of the new declaration in this transaction.
+        await tx.conn.execute(
+            f"UPDATE records SET {_slots.assignments_sql('data', '$3::jsonb')}"
+            " WHERE tenant_id = $1 AND collection = $2",
+            tx.tenant_id,
+            name,
+            json_text(merged["indexes"]),
+        )
     changed = sorted(k for k in _PATCHABLE if merged.get(k) != current.to_json().get(k))
     tx.emit("collection.updated", "collection", name, changed=changed)
     tx.invalidate(f"collection:{tx.tenant_id}:{name}")
@@ -421,97 +436,3 @@ async def delete_collection(tx: Tx, name: str) -> None:
     await tx.conn.execute("DELETE FROM collections WHERE tenant_id = $1 AND name = $2", tx.tenant_id, name)
     tx.emit("collection.deleted", "collection", name)
     tx.invalidate(f"collection:{tx.tenant_id}:{name}")
-
-
-# --- declared indexes -------------------------------------------------------------------
-
-
-def index_name(path: str) -> str:
-    return "records_f_" + hashlib.sha256(path.encode()).hexdigest()[:20]
-
-
-def index_ddl(path: str) -> str:
-    """One expression index per field path, shared by every tenant and collection.
-
-    Leading with ``(tenant_id, collection)`` keeps each tenant's entries together, and
-    sharing one index per path (instead of one per collection) bounds the index count by
-    the number of distinct field names, not by the number of tenants.
-    """
-    return (
-        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {index_name(path)} ON records"
-        f" (tenant_id, collection, {field_sql(path).replace('r.data', 'data')})"
-    )
-
-
-_INDEX_LOCK = 0x46756E64  # advisory lock key for index builds ("Fund")
-
-
-class IndexBuilder:
-    """Builds declared indexes in the background through the admin connection.
-
-    The request path's role owns no table and so cannot create indexes; building
-    CONCURRENTLY outside the request keeps writes flowing while a large index builds.
-    Filters work before the index exists, only slower.
-    """
-
-    def __init__(self, admin_dsn: str | None) -> None:
-        self._dsn = admin_dsn
-        self._known: set[str] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._lock = asyncio.Lock()
-
-    def ensure(self, paths: list[str]) -> None:
-        todo = [p for p in paths if p not in self._known]
-        if not todo or self._dsn is None:
-            return
-        task = asyncio.create_task(self._build(todo))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _build(self, paths: list[str]) -> None:
-        # One build at a time on the records table, in this process and across processes:
-        # two concurrent CREATE INDEX CONCURRENTLY on one table wait for each other's
-        # transactions and one of them dies with a deadlock (seen in the test suite).
-        async with self._lock:
-            try:
-                conn = await asyncpg.connect(self._dsn)
-            except Exception as exc:
-                log.warning("cannot connect to build indexes: %s", exc)
-                return
-            try:
-                # try-lock in a loop, never a blocking wait: a session blocked on the lock
-                # holds a transaction that the other session's concurrent build waits for.
-                while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _INDEX_LOCK):  # noqa: ASYNC110
-                    await asyncio.sleep(0.2)  # the lock is in another process: nothing to await here
-                for path in paths:
-                    await self._build_one(conn, path)
-            finally:
-                await conn.close()  # releases the advisory lock with the session
-
-    async def _build_one(self, conn: asyncpg.Connection, path: str) -> None:
-        name = index_name(path)
-        for attempt in range(3):
-            try:
-                # A build that failed half-way leaves an INVALID index, which IF NOT EXISTS
-                # would keep forever: drop it first.
-                invalid = await conn.fetchval(
-                    "SELECT NOT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-                    " WHERE c.relname = $1",
-                    name,
-                )
-                if invalid:
-                    await conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
-                await conn.execute(index_ddl(path))
-                self._known.add(path)
-                return
-            except (asyncpg.DeadlockDetectedError, asyncpg.LockNotAvailableError) as exc:
-                log.warning("building index for %r: %s; retrying", path, exc)
-                await asyncio.sleep(0.5 * (attempt + 1))
-            except Exception as exc:
-                log.warning("building index for %r failed: %s", path, exc)
-                return
-
-    async def wait(self) -> None:
-        """Wait for builds in flight (tests, shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)

@@ -11,7 +11,8 @@ from typing import Any
 
 import orjson
 
-from fundament.platform import Tx, rfc3339
+from fundament.platform import Tx, json_text, rfc3339
+from fundament.records import _slots
 from fundament.records._query import field_sql
 from fundament.records.collections import CollectionDef, list_collections
 
@@ -85,12 +86,14 @@ async def erase_subject(tx: Tx, subject: str) -> dict[str, int]:
                     f"(CASE WHEN {data} #> '{segments}' IS NULL THEN {data}"
                     f" ELSE jsonb_set({data}, '{segments}', 'null') END)"
                 )
+            slots = _slots.assignments_sql(data, "$4::jsonb")
             rows = await tx.conn.fetch(
-                f"UPDATE records SET data = {data}, version = version + 1, updated_at = now()"
+                f"UPDATE records SET data = {data}, version = version + 1, updated_at = now(), {slots}"
                 f" WHERE tenant_id = $1 AND collection = $2 AND {_subject_match(coll)} RETURNING id",
                 tx.tenant_id,
                 coll.name,
                 subject,
+                json_text(coll.indexes),
             )
             action = "record.anonymized"
         else:

@@ -27,6 +27,13 @@ EXAMPLE_SCHEMA = {
 }
 
 
+_INDEXES = (
+    "Fields (dot paths) that filters and sorts use through an index: at most 8 per collection"
+    " (the plan may allow fewer). Any value stays storable; long strings are indexed by"
+    " their first 200 characters and checked in full."
+)
+
+
 class CollectionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: CollectionName
@@ -35,7 +42,7 @@ class CollectionCreate(BaseModel):
         description="JSON Schema (draft 2020-12) for each record's `data`.",
         examples=[EXAMPLE_SCHEMA],
     )
-    indexes: Annotated[list[FieldPath], Field(max_length=32)] = []
+    indexes: Annotated[list[FieldPath], Field(max_length=8, description=_INDEXES)] = []
     personal_fields: Annotated[list[FieldPath], Field(max_length=200)] = []
     subject_field: FieldPath | None = None
     retention_days: Annotated[int, Field(ge=1, le=36500)] | None = None
@@ -49,7 +56,7 @@ class CollectionPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     schema_: dict[str, Any] | None = Field(default=None, alias="schema")
-    indexes: Annotated[list[FieldPath], Field(max_length=32)] | None = None
+    indexes: Annotated[list[FieldPath], Field(max_length=8, description=_INDEXES)] | None = None
     personal_fields: Annotated[list[FieldPath], Field(max_length=200)] | None = None
     subject_field: FieldPath | None = None
     retention_days: Annotated[int, Field(ge=1, le=36500)] | None = None

@@ -18,6 +18,7 @@ from fundament.platform import (
     InvalidFilter,
     NotFound,
     PreconditionFailed,
+    T,
     Tx,
     json_text,
     looks_like_id,
@@ -26,7 +27,7 @@ from fundament.platform import (
     rfc3339,
     utcnow,
 )
-from fundament.records import _query
+from fundament.records import _query, _slots
 from fundament.records.collections import CollectionCache, CollectionDef
 
 
@@ -131,53 +132,107 @@ class RecordPage:
 
 async def list_records(
     tx: Tx,
-    collection: str,
+    cache: CollectionCache,
+    coll: CollectionDef,
     *,
     limit: int,
     cursor: str | None,
     filter: str | None,
     sort: str | None,
 ) -> RecordPage:
-    """A page of records matching ``filter`` (SCIM, RFC 7644 §3.4.2.2) in ``sort`` order."""
-    args: list[object] = [tx.tenant_id, collection]
+    """A page of records matching ``filter`` (SCIM, RFC 7644 §3.4.2.2) in ``sort`` order.
+
+    Declared fields are filtered and sorted through their index slots. ``coll`` may come
+    from a cache that has not yet heard of an index change; the query then checks, in the
+    same statement, that the declaration it planned with is current, and is planned again
+    from the database if not.
+    """
+    for attempt in range(2):
+        page = await _list_page(tx, coll, limit=limit, cursor=cursor, filter=filter, sort=sort)
+        if page is not None:
+            return page
+        coll = await _reload(tx, cache, coll, attempt)
+    raise AssertionError("unreachable")
+
+
+async def _list_page(
+    tx: Tx, coll: CollectionDef, *, limit: int, cursor: str | None, filter: str | None, sort: str | None
+) -> RecordPage | None:
+    args: list[object] = [tx.tenant_id, coll.name]
     where = ["r.tenant_id = $1", "r.collection = $2"]
+    slots = coll.slots
     try:
-        keys = _query.parse_sort(sort)
+        columns = _query.sort_columns(_query.parse_sort(sort), slots)
         if filter:
-            where.append(_query.compile_filter(_query.parse_filter(filter), args))
+            where.append(_query.compile_filter(_query.parse_filter(filter), args, slots))
         if cursor:
-            where.append(_query.keyset_sql(keys, cursor, args))
+            where.append(_query.keyset_sql(columns, cursor, args))
     except _query.QueryError as exc:
         if exc.param == "filter":
             raise InvalidFilter(exc.detail, extra={"position": exc.position}) from exc
+        if exc.param == "cursor":
+            raise BadRequest("The cursor is not valid for this list.", type=T.INVALID_CURSOR) from exc
         raise BadRequest(f"Invalid {exc.param}: {exc.detail}") from exc
+    where.extend(_query.slot_guards_sql(columns))
+    uses_slots = any("r.i" in w for w in where[2:])
+    if uses_slots:
+        args.append(json_text(coll.indexes))
+        where.append(
+            "EXISTS (SELECT 1 FROM collections c WHERE c.tenant_id = $1 AND c.name = $2"
+            f" AND c.indexes = ${len(args)}::jsonb)"
+        )
     args.append(limit + 1)
     rows = await tx.conn.fetch(
         f"SELECT r.id, r.data::text, r.version, r.created_at, r.updated_at,"
-        f" {_query.select_sort_values_sql(keys)} FROM records r WHERE {' AND '.join(where)}"
-        f" ORDER BY {_query.order_by_sql(keys)} LIMIT ${len(args)}",
+        f" {_query.select_sort_values_sql(columns)} FROM records r WHERE {' AND '.join(where)}"
+        f" ORDER BY {_query.order_by_sql(columns)} LIMIT ${len(args)}",
         *args,
     )
+    if not rows and uses_slots and not await _declared_as(tx, coll):
+        return None
     items = [_row(r) for r in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        next_cursor = _query.encode_cursor(keys, [last[5 + i] for i in range(len(keys))])
+        next_cursor = _query.encode_cursor(columns, [last[5 + i] for i in range(len(columns))])
     return RecordPage(items, next_cursor)
 
 
+async def _declared_as(tx: Tx, coll: CollectionDef) -> bool:
+    current = await tx.conn.fetchval(
+        "SELECT indexes::text FROM collections WHERE tenant_id = $1 AND name = $2", tx.tenant_id, coll.name
+    )
+    return current is None or orjson.loads(current) == coll.indexes
+
+
 # --- writes -------------------------------------------------------------------------------
+
+# Both statements read the collection row they lock (FOR KEY SHARE, at the validated
+# schema version) and fill the index slots from its declared indexes, in SQL, so that a
+# record's slots always match the declaration its collection had when it was written.
+_INSERT = (
+    "INSERT INTO records (tenant_id, collection, id, data, version, created_at, updated_at,"
+    f" {_slots.COLUMNS})"
+    f" SELECT c.tenant_id, c.name, $3, $4::jsonb, 1, $5, $5,"
+    f" {', '.join(_slots.slot_values_sql('$4::jsonb', 'c.indexes'))}"
+    " FROM collections c WHERE c.tenant_id = $1 AND c.name = $2 AND c.version = $6"
+    f" FOR KEY SHARE RETURNING {_RETURNING}"
+)
+_REPLACE = (
+    "WITH c AS (SELECT indexes FROM collections WHERE tenant_id = $1 AND name = $2"
+    " AND version = $6 FOR KEY SHARE)"
+    " UPDATE records SET data = $4::jsonb, version = version + 1, updated_at = $5,"
+    f" {_slots.assignments_sql('$4::jsonb', 'c.indexes')}"
+    " FROM c WHERE tenant_id = $1 AND collection = $2 AND id = $3"
+    f" RETURNING {_RETURNING}"
+)
 
 
 async def create_record(tx: Tx, cache: CollectionCache, coll: CollectionDef, data: Any) -> RecordRow:
     for attempt in range(3):
         coll.validate(data)
         now = utcnow()
-        rec = await tx.conn.fetchrow(
-            "INSERT INTO records (tenant_id, collection, id, data, version, created_at,"
-            " updated_at) SELECT c.tenant_id, c.name, $3, $4::jsonb, 1, $5, $5"
-            " FROM collections c WHERE c.tenant_id = $1 AND c.name = $2 AND c.version = $6"
-            f" FOR KEY SHARE RETURNING {_RETURNING}",
+        rec = await tx.conn.fetchrow(_INSERT,
             tx.tenant_id,
             coll.name,
             new_id("rec"),
@@ -217,12 +272,7 @@ async def replace_record(
     check_if_match(if_match, current)
     for attempt in range(3):
         coll.validate(data)
-        rec = await tx.conn.fetchrow(
-            "WITH c AS (SELECT 1 FROM collections WHERE tenant_id = $1 AND name = $2"
-            " AND version = $6 FOR KEY SHARE)"
-            " UPDATE records SET data = $4::jsonb, version = version + 1, updated_at = $5"
-            " WHERE tenant_id = $1 AND collection = $2 AND id = $3 AND EXISTS (SELECT 1 FROM c)"
-            f" RETURNING {_RETURNING}",
+        rec = await tx.conn.fetchrow(_REPLACE,
             tx.tenant_id,
             coll.name,
             record_id,
