@@ -79,11 +79,25 @@ def _free_port() -> int:
 
 
 def accepting(port: int) -> bool:
+    """Whether postgres on ``port`` accepts sessions. A listening socket is not enough:
+    during start-up postgres accepts the TCP connection and then refuses the session with
+    "the database system is starting up" (seen as a flaky first test), so ask pg_isready,
+    which speaks the protocol and treats a refused password as up."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
+            pass
     except OSError:
         return False
+    try:
+        probe = subprocess.run(
+            [str(bin_dir() / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(port), "-t", "2"],
+            capture_output=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0
 
 
 class EmbeddedPostgres:
