@@ -42,6 +42,12 @@ requests_per_minute = 100000000
 burst = 10000000
 max_records = 1000000000
 max_stored_bytes = 1000000000000
+max_collections = 1000000
+max_api_keys = 1000000
+max_users = 1000000
+max_webhooks = 1000000
+max_open_privacy_jobs = 1000000
+max_indexes_per_collection = 8
 monthly_price_eur = 0
 
 [plans.noisy]
@@ -49,6 +55,12 @@ requests_per_minute = 1200
 burst = 40
 max_records = 1000000000
 max_stored_bytes = 1000000000000
+max_collections = 1000000
+max_api_keys = 1000000
+max_users = 1000000
+max_webhooks = 1000000
+max_open_privacy_jobs = 1000000
+max_indexes_per_collection = 8
 monthly_price_eur = 0
 """
 NOISY_LIMIT_RPS = 1200 / 60

@@ -12,6 +12,7 @@ machine makes the figure a conservative lower bound (the result says which was u
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import platform
 import re
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import time
 import uuid
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -45,17 +47,20 @@ def _free_port() -> int:
 
 
 def _plans_file(catalogue: tenancy.Catalogue, directory: Path) -> Path:
+    bench = dataclasses.replace(
+        tenancy.BUILTIN["enterprise"],
+        name=_BENCH_PLAN,
+        requests_per_minute=10**9,
+        burst=10**9,
+        max_records=10**12,
+        max_stored_bytes=10**15,
+        monthly_price_eur=Decimal(0),
+    )
     lines = []
-    for plan in [*catalogue.values(), tenancy.Plan(_BENCH_PLAN, 10**9, 10**9, 10**12, 10**15, 0)]:  # type: ignore[arg-type]
-        lines += [
-            f'[plans."{plan.name}"]',
-            f"requests_per_minute = {plan.requests_per_minute}",
-            f"burst = {plan.burst}",
-            f"max_records = {plan.max_records}",
-            f"max_stored_bytes = {plan.max_stored_bytes}",
-            f"monthly_price_eur = {plan.monthly_price_eur}",
-            "",
-        ]
+    for plan in [*catalogue.values(), bench]:
+        lines.append(f'[plans."{plan.name}"]')
+        lines += [f"{key} = {value}" for key, value in plan.to_json().items() if key != "name"]
+        lines.append("")
     path = directory / "plans.toml"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path

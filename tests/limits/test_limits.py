@@ -18,6 +18,12 @@ requests_per_minute = 100000
 burst = 100000
 max_records = 1000000
 max_stored_bytes = 1000000000
+max_collections = 1000000
+max_api_keys = 1000000
+max_users = 1000000
+max_webhooks = 1000000
+max_open_privacy_jobs = 1000000
+max_indexes_per_collection = 8
 monthly_price_eur = 0
 
 [plans.tiny]
@@ -25,6 +31,12 @@ requests_per_minute = 8
 burst = 5
 max_records = 1000000
 max_stored_bytes = 1000000000
+max_collections = 1000000
+max_api_keys = 1000000
+max_users = 1000000
+max_webhooks = 1000000
+max_open_privacy_jobs = 1000000
+max_indexes_per_collection = 8
 monthly_price_eur = 9
 
 [plans.few-records]
@@ -32,6 +44,12 @@ requests_per_minute = 100000
 burst = 100000
 max_records = 3
 max_stored_bytes = 1000000000
+max_collections = 1000000
+max_api_keys = 1000000
+max_users = 1000000
+max_webhooks = 1000000
+max_open_privacy_jobs = 1000000
+max_indexes_per_collection = 8
 monthly_price_eur = 19
 
 [plans.few-bytes]
@@ -39,6 +57,12 @@ requests_per_minute = 100000
 burst = 100000
 max_records = 1000000
 max_stored_bytes = 600
+max_collections = 1000000
+max_api_keys = 1000000
+max_users = 1000000
+max_webhooks = 1000000
+max_open_privacy_jobs = 1000000
+max_indexes_per_collection = 8
 monthly_price_eur = 29
 """
 

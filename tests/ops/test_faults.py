@@ -34,6 +34,12 @@ requests_per_minute = 10000000
 burst = 1000000
 max_records = 100000
 max_stored_bytes = 104857600
+max_collections = 1000000
+max_api_keys = 1000000
+max_users = 1000000
+max_webhooks = 1000000
+max_open_privacy_jobs = 1000000
+max_indexes_per_collection = 8
 monthly_price_eur = 0
 """
 MAX_REQUESTS = 400  # every load loop is bounded in count ...

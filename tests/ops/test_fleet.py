@@ -28,6 +28,12 @@ requests_per_minute = 3000
 burst = 300
 max_records = 100000
 max_stored_bytes = 104857600
+max_collections = 50
+max_api_keys = 50
+max_users = 1000
+max_webhooks = 20
+max_open_privacy_jobs = 10
+max_indexes_per_collection = 8
 monthly_price_eur = 0
 
 [plans.tiny]
@@ -35,6 +41,12 @@ requests_per_minute = 10
 burst = 1000
 max_records = 100000
 max_stored_bytes = 104857600
+max_collections = 50
+max_api_keys = 50
+max_users = 1000
+max_webhooks = 20
+max_open_privacy_jobs = 10
+max_indexes_per_collection = 8
 monthly_price_eur = 1
 """
 TINY_RPM = 10

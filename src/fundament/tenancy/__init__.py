@@ -1,11 +1,19 @@
 """Tenants: creation, plan, status, region (fixed), offboarding; the plan catalogue."""
 
 from fundament.tenancy.cache import TenantCache
-from fundament.tenancy.plans import BUILTIN, Catalogue, Plan, PlansError, load_plans
+from fundament.tenancy.plans import (
+    BUILTIN,
+    MAX_INDEXES_PER_COLLECTION,
+    Catalogue,
+    Plan,
+    PlansError,
+    load_plans,
+)
 from fundament.tenancy.service import TenantRow, find_tenant, get_tenant
 
 __all__ = [
     "BUILTIN",
+    "MAX_INDEXES_PER_COLLECTION",
     "Catalogue",
     "Plan",
     "PlansError",

@@ -1,13 +1,21 @@
-"""Plans: what a tenant may do (rate, burst, quotas) and what it pays.
+"""Plans: what a tenant may do (rate, burst, quotas, caps) and what it pays.
 
-One TOML file, named by ``FUNDAMENT_PLANS``, is read by the limits module (rates and
-quotas) and by FinOps (prices); without it the built-in catalogue below applies::
+One TOML file, named by ``FUNDAMENT_PLANS``, is read by the limits module (rates, quotas
+and caps) and by FinOps (prices); without it the built-in catalogue below applies. Every
+plan sets every key (a missing or unknown key is an error naming the file and key); all
+but the price are positive integers::
 
     [plans.free]
-    requests_per_minute = 3000
-    burst = 300
+    requests_per_minute = 3000       # sustained, over a sliding minute
+    burst = 300                      # most requests in any one second
     max_records = 100000
-    max_stored_bytes = 104857600
+    max_stored_bytes = 104857600     # records and the audit trail, as PostgreSQL stores them
+    max_collections = 50
+    max_api_keys = 50                # active tenant keys (not revoked, not expired)
+    max_users = 1000
+    max_webhooks = 20                # webhook endpoints
+    max_open_privacy_jobs = 10       # exports and erasures not yet done or failed
+    max_indexes_per_collection = 8   # at most 8: the records table's index slots
     monthly_price_eur = 0
 """
 
@@ -24,6 +32,11 @@ class PlansError(ValueError):
     """The plans file is unreadable or inconsistent; the message names file and key."""
 
 
+#: The records table has this many shared index slots (records/_slots.py); a plan cannot
+#: promise more declared indexes per collection than there are slots.
+MAX_INDEXES_PER_COLLECTION = 8
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     name: str
@@ -32,8 +45,28 @@ class Plan:
     #: Most requests in any one second: how sharp a spike may be.
     burst: int
     max_records: int
+    #: The tenant's record documents plus its audit trail, PostgreSQL's stored size.
     max_stored_bytes: int
+    max_collections: int
+    #: Active tenant keys: neither revoked nor expired.
+    max_api_keys: int
+    max_users: int
+    #: Webhook endpoints. Nothing enforces it yet: the events/webhooks module does not
+    #: exist; it is in the plan now so plans files already carry it when webhooks land.
+    max_webhooks: int
+    #: Privacy exports and erasures of the tenant not yet done or failed.
+    max_open_privacy_jobs: int
+    #: Declared indexes per collection (enforced by records), at most
+    #: :data:`MAX_INDEXES_PER_COLLECTION`.
+    max_indexes_per_collection: int
     monthly_price_eur: Decimal
+
+    def __post_init__(self) -> None:
+        if self.max_indexes_per_collection > MAX_INDEXES_PER_COLLECTION:
+            raise PlansError(
+                f"max_indexes_per_collection must be at most {MAX_INDEXES_PER_COLLECTION} (the records"
+                f" table's index slots), not {self.max_indexes_per_collection}."
+            )
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -42,6 +75,12 @@ class Plan:
             "burst": self.burst,
             "max_records": self.max_records,
             "max_stored_bytes": self.max_stored_bytes,
+            "max_collections": self.max_collections,
+            "max_api_keys": self.max_api_keys,
+            "max_users": self.max_users,
+            "max_webhooks": self.max_webhooks,
+            "max_open_privacy_jobs": self.max_open_privacy_jobs,
+            "max_indexes_per_collection": self.max_indexes_per_collection,
             "monthly_price_eur": str(self.monthly_price_eur),
         }
 
@@ -50,12 +89,51 @@ _MIB = 1024 * 1024
 # Defaults sized so that an ordinary client (a test suite, a batch import) does not trip
 # them while a runaway loop does; operators set their own in FUNDAMENT_PLANS.
 BUILTIN: dict[str, Plan] = {
-    "free": Plan("free", 3_000, 300, 100_000, 100 * _MIB, Decimal("0")),
-    "pro": Plan("pro", 30_000, 1_500, 5_000_000, 10 * 1024 * _MIB, Decimal("99")),
-    "enterprise": Plan("enterprise", 300_000, 10_000, 500_000_000, 1024 * 1024 * _MIB, Decimal("990")),
+    "free": Plan(
+        name="free",
+        requests_per_minute=3_000,
+        burst=300,
+        max_records=100_000,
+        max_stored_bytes=100 * _MIB,
+        max_collections=50,
+        max_api_keys=50,
+        max_users=1_000,
+        max_webhooks=20,
+        max_open_privacy_jobs=10,
+        max_indexes_per_collection=8,
+        monthly_price_eur=Decimal("0"),
+    ),
+    "pro": Plan(
+        name="pro",
+        requests_per_minute=30_000,
+        burst=1_500,
+        max_records=5_000_000,
+        max_stored_bytes=10 * 1024 * _MIB,
+        max_collections=500,
+        max_api_keys=500,
+        max_users=50_000,
+        max_webhooks=100,
+        max_open_privacy_jobs=100,
+        max_indexes_per_collection=8,
+        monthly_price_eur=Decimal("99"),
+    ),
+    "enterprise": Plan(
+        name="enterprise",
+        requests_per_minute=300_000,
+        burst=10_000,
+        max_records=500_000_000,
+        max_stored_bytes=1024 * 1024 * _MIB,
+        max_collections=5_000,
+        max_api_keys=5_000,
+        max_users=1_000_000,
+        max_webhooks=1_000,
+        max_open_privacy_jobs=1_000,
+        max_indexes_per_collection=8,
+        monthly_price_eur=Decimal("990"),
+    ),
 }
 
-_INT_FIELDS = ("requests_per_minute", "burst", "max_records", "max_stored_bytes")
+_INT_FIELDS = tuple(f.name for f in fields(Plan) if f.name not in ("name", "monthly_price_eur"))
 
 
 class Catalogue(Mapping[str, Plan]):
@@ -101,7 +179,13 @@ def load_plans(path: str | Path | None) -> Catalogue:
         missing = expected - table.keys()
         extra = table.keys() - expected
         if missing or extra:
-            raise PlansError(f"{where}: missing {sorted(missing)}, unknown {sorted(extra)}.")
+            # Name the built-in free plan's values, so an older file is easy to complete.
+            free = BUILTIN["free"]
+            hint = ", ".join(f"{k} = {getattr(free, k)}" for k in sorted(missing & set(_INT_FIELDS)))
+            raise PlansError(
+                f"{where}: missing {sorted(missing)}, unknown {sorted(extra)}; every plan sets every key"
+                + (f" (the built-in free plan has {hint})." if hint else ".")
+            )
         values: dict[str, object] = {}
         for key in _INT_FIELDS:
             value = table[key]
@@ -114,5 +198,8 @@ def load_plans(path: str | Path | None) -> Catalogue:
             raise PlansError(f"{where}.monthly_price_eur must be a number.") from exc
         if not price.is_finite() or price < 0:
             raise PlansError(f"{where}.monthly_price_eur must be zero or more.")
-        plans[name] = Plan(name=name, monthly_price_eur=price, **values)  # type: ignore[arg-type]
+        try:
+            plans[name] = Plan(name=name, monthly_price_eur=price, **values)  # type: ignore[arg-type]
+        except PlansError as exc:
+            raise PlansError(f"{where}.{exc}") from None
     return Catalogue(plans, str(path))
