@@ -140,7 +140,15 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
     audit.install(app, db=db, master=master, enabled=settings.audit)
     privacy.install(app, db=db, secret=master)
     redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
-    limits.install(app, db=db, tenants=tenants, catalogue=catalogue, redis_url=redis_url)
+    # After audit: the quota guard counts the audit bytes each write adds.
+    limits.install(
+        app,
+        db=db,
+        tenants=tenants,
+        catalogue=catalogue,
+        redis_url=redis_url,
+        count_open_privacy_jobs=privacy.count_open_requests,
+    )
     meter = (
         metering.UsageMeter(
             db, flush_seconds=settings.usage_flush_seconds, storage_seconds=settings.storage_measure_seconds

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from decimal import Decimal
 
 import asyncpg
@@ -88,6 +89,15 @@ async def test_stored_bytes_are_sampled(app: object, tenant: TenantFixture) -> N
     await app.state.meter.measure_storage()  # type: ignore[attr-defined]
     usage = await _usage(tenant)
     assert usage["records"] == 1 and usage["stored_bytes"] > 0
+
+
+async def test_stored_bytes_include_the_audit_trail(app: object, tenant: TenantFixture) -> None:
+    await tenant.collection()  # "email" is a personal field: the trail keeps it, sealed
+    await tenant.record({"email": secrets.token_urlsafe(75_000)})  # 100 KB, incompressible
+    await app.state.meter.measure_storage()  # type: ignore[attr-defined]
+    usage = await _usage(tenant)
+    # The record (100 KB) and its audit event (the value sealed and base64: 133 KB).
+    assert usage["stored_bytes"] > 230_000, usage["stored_bytes"]
 
 
 async def test_flush_writes_hourly_rollups_in_batches(

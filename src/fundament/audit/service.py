@@ -50,6 +50,8 @@ from fundament.platform import (
 
 log = logging.getLogger("fundament.audit")
 
+_NOTE = "audit.bytes"
+
 #: Events about a tenant that must outlive it go to the platform log instead.
 PLATFORM_ACTIONS = frozenset({"tenant.offboarded"})
 _COLUMNS = (
@@ -199,6 +201,9 @@ async def record_pending(tx: Tx, master: bytes) -> None:
         )
     if not rows:
         return
+    # What this adds to the tenant's stored bytes, for the quota's estimate (the details
+    # carry the bulk: sealed personal values); footprint() measures it exactly.
+    tx.notes[_NOTE] = sum(len(row[-1]) for row in rows)
     columns = "tenant_id, id, at, actor_type, actor_id, action, target_type, target_id, request_id, details"
     if len(rows) == 1:  # the common case; scalar parameters encode cheaper than arrays
         await tx.conn.execute(
@@ -214,6 +219,26 @@ async def record_pending(tx: Tx, master: bytes) -> None:
         tx.tenant_id,
         *zip(*rows, strict=True),
     )
+
+
+def recorded_bytes(tx: Tx) -> int:
+    """About how many bytes of audit data this transaction's events add to its tenant's
+    storage (0 with audit off, or before the audit hook has run in this transaction)."""
+    added: int = tx.notes.get(_NOTE, 0)
+    return added
+
+
+async def footprint(tx: Tx) -> int:
+    """The stored bytes of the transaction's tenant's audit trail, sealed and pending,
+    this transaction's events included: PostgreSQL's own size of the event details
+    (``pg_column_size``, as stored), where a write's payload (sealed personal values)
+    lives. One statement, so an event being sealed meanwhile is counted once."""
+    value: int = await tx.conn.fetchval(
+        "SELECT (SELECT coalesce(sum(pg_column_size(details)), 0) FROM audit_events WHERE tenant_id = $1)"
+        " + (SELECT coalesce(sum(pg_column_size(details)), 0) FROM audit_pending WHERE tenant_id = $1)",
+        tx.tenant_id,
+    )
+    return int(value)
 
 
 async def seal_pending(conn: asyncpg.Connection, tenant_id: str) -> int:

@@ -5,9 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from fundament.identity.keys import KeyAuthenticator, hash_key
-from fundament.identity.service import create_operator_key
+from fundament.identity.service import count_active_api_keys, count_users, create_operator_key
 
-__all__ = ["KeyAuthenticator", "create_operator_key", "hash_key", "install"]
+__all__ = [
+    "KeyAuthenticator",
+    "count_active_api_keys",
+    "count_users",
+    "create_operator_key",
+    "hash_key",
+    "install",
+]
 
 
 def install(app: Any) -> None:

@@ -40,6 +40,7 @@ NO_STORE = {"Cache-Control": "no-store"}
     status_code=201,
     response_model=ApiKeyCreated,
     tags=["api keys"],
+    responses=doc_responses(quotas=("max_api_keys",)),
     summary="Create a tenant API key",
     description="The secret `key` is returned only here (with `Cache-Control: no-store`). "
     "A key cannot be given a role above the caller's own.",
@@ -77,7 +78,7 @@ async def revoke_api_key(tenant: str, key_id: str, request: Request, ctx: Admin)
     status_code=201,
     response_model=User,
     tags=["users"],
-    responses=doc_responses(409),
+    responses=doc_responses(409, quotas=("max_users",)),
     summary="Create a user",
 )
 async def create_user(tenant: str, body: UserCreate, request: Request, ctx: Admin) -> Response:

@@ -120,6 +120,17 @@ async def revoke_api_key(tx: Tx, key_id: str) -> None:
     tx.invalidate(f"key:{key_id}")
 
 
+async def count_active_api_keys(tx: Tx) -> int:
+    """The transaction's tenant's keys that still authenticate (neither revoked nor
+    expired), this transaction's own writes included: the plan's ``max_api_keys``."""
+    value: int = await tx.conn.fetchval(
+        "SELECT count(*) FROM api_keys WHERE tenant_id = $1 AND revoked_at IS NULL"
+        " AND (expires_at IS NULL OR expires_at > now())",
+        tx.tenant_id,
+    )
+    return value
+
+
 async def create_operator_key(conn: asyncpg.Connection, *, name: str) -> tuple[str, str]:
     """Create an operator key through an admin connection (the CLI); returns (id, key)."""
     key, prefix = make_operator_key()
@@ -183,6 +194,12 @@ async def create_user(tx: Tx, *, email: str, name: str | None, role: str) -> Use
         raise _email_taken(email) from exc
     tx.emit("user.created", "user", user_id, role=role)
     return UserRow(**dict(rec))
+
+
+async def count_users(tx: Tx) -> int:
+    """The transaction's tenant's users, this transaction's own writes included."""
+    value: int = await tx.conn.fetchval("SELECT count(*) FROM users WHERE tenant_id = $1", tx.tenant_id)
+    return value
 
 
 async def get_user(tx: Tx, user_id: str) -> UserRow:

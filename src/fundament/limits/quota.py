@@ -1,5 +1,12 @@
 """Plan quotas on records and stored bytes, enforced before commit.
 
+Stored bytes are the tenant's record documents plus its audit trail (the event details,
+where every write's sealed personal values stay for good): PostgreSQL's own sizes, from
+``records.footprint`` and ``audit.footprint``. A transaction's delta counts the audit bytes
+it added (``audit.recorded_bytes``; the audit hook runs before this one). Only a transaction
+that writes records can be refused: a delete, an erasure or an admin change adds an audit
+event too, but refusing those would trap a tenant at its cap.
+
 Counting a tenant's records on every write would cost a scan per request, so each
 instance keeps an estimate: an exact measurement (refreshed every ``refresh_seconds``)
 plus the writes it committed since. Far from the cap, the estimate decides and the write
@@ -16,6 +23,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from fundament import audit
 from fundament import records as records_module
 from fundament.limits.plans import PlanLookup
 from fundament.platform import QuotaExceeded, T, Tx
@@ -44,29 +52,35 @@ class QuotaGuard:
         self._estimates: dict[str, _Estimate] = {}
 
     @staticmethod
-    def _delta(tx: Tx) -> tuple[int, int]:
-        records = grown = 0
+    def _delta(tx: Tx) -> tuple[int, int, bool]:
+        """Records added, bytes added (records and audit), and whether records were written."""
+        records = 0
+        grown = audit.recorded_bytes(tx)
+        writes = False
         for event in tx.events:
             if event.target_type != "record":
                 continue
             if event.action == "record.created":
                 records += 1
+                writes = True
                 grown += _size(event.details.get("data"))
             elif event.action in _WRITTEN:
+                writes = True
                 grown += _size(event.details.get("data")) - _size(event.details.get("before"))
             elif event.action in _GONE:
                 records -= 1
-        return records, grown
+                grown -= _size(event.details.get("before"))
+        return records, grown, writes
 
     async def before_commit(self, tx: Tx) -> None:
         tenant_id = tx.tenant_id
         if tenant_id is None or not tx.events:
             return
-        records, grown = self._delta(tx)
+        records, grown, writes = self._delta(tx)
         if records == 0 and grown == 0:
             return
         tx.notes["quota"] = (records, grown)
-        if records <= 0 and grown <= 0:
+        if not writes or (records <= 0 and grown <= 0):
             return
         plan = await self._plans.plan_of(tenant_id)
         if plan is None:
@@ -107,6 +121,7 @@ class QuotaGuard:
     async def _measure(self, tx: Tx, tenant_id: str, records: int, grown: int) -> _Estimate:
         """Measure inside ``tx`` and return the state *without* this transaction's writes."""
         count, size = await records_module.footprint(tx)
+        size += await audit.footprint(tx)
         estimate = _Estimate(count - records, max(0, size - grown), time.monotonic())
         self._estimates[tenant_id] = estimate
         return estimate

@@ -19,7 +19,7 @@ import logging
 import time
 from datetime import UTC, date, datetime
 
-from fundament import records
+from fundament import audit, records
 from fundament.platform import Database, Exchange, Principal, RequestContext
 
 log = logging.getLogger("fundament.metering")
@@ -172,7 +172,8 @@ class UsageMeter:
             seen[1] = max(seen[1], last)
 
     async def measure_storage(self, now: datetime | None = None) -> int:
-        """Sample records and stored bytes of every tenant; return how many were sampled."""
+        """Sample records and stored bytes (records and audit trail, as the quota counts
+        them) of every tenant; return how many were sampled."""
         now = now or datetime.now(UTC)
         async with self._db.transaction(_OPERATOR) as tx:
             tenants = [r["id"] for r in await tx.conn.fetch("SELECT id FROM tenants ORDER BY id")]
@@ -181,6 +182,7 @@ class UsageMeter:
             try:
                 async with self._db.transaction(ctx, tenant_id=tenant_id) as tx:
                     count, size = await records.footprint(tx)
+                    size += await audit.footprint(tx)
                     await tx.conn.execute(_STORE_SAMPLE, tenant_id, now, count, size)
             except Exception:  # one tenant's failure must not stop the rest
                 log.warning("storage sample for %s failed", tenant_id, exc_info=True)

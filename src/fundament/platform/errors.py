@@ -41,6 +41,12 @@ class T:
     RATE_LIMITED = PROBLEM_BASE + "rate-limited"
     QUOTA_RECORDS = PROBLEM_BASE + "quota-max-records"
     QUOTA_STORED_BYTES = PROBLEM_BASE + "quota-max-stored-bytes"
+    QUOTA_COLLECTIONS = PROBLEM_BASE + "quota-max-collections"
+    QUOTA_API_KEYS = PROBLEM_BASE + "quota-max-api-keys"
+    QUOTA_USERS = PROBLEM_BASE + "quota-max-users"
+    QUOTA_OPEN_PRIVACY_JOBS = PROBLEM_BASE + "quota-max-open-privacy-jobs"
+    #: For the webhooks module to come (the plan's ``max_webhooks``).
+    QUOTA_WEBHOOKS = PROBLEM_BASE + "quota-max-webhooks"
     UNAVAILABLE = PROBLEM_BASE + "service-unavailable"
     TIMEOUT = PROBLEM_BASE + "timeout"
     INTERNAL = PROBLEM_BASE + "internal-error"
@@ -133,10 +139,12 @@ class TenantSuspended(Forbidden):
 
 
 class QuotaExceeded(Forbidden):
-    """A plan's cap (records, stored bytes) would be exceeded; nothing was written.
+    """A plan's cap (records, stored bytes, collections, keys, ...) would be exceeded;
+    nothing was written.
 
     403, not 429: waiting does not help, deleting data or a bigger plan does. The
-    ``type`` names the quota (``quota-max-records``, ``quota-max-stored-bytes``).
+    ``type`` names the quota (``quota-max-records``, ``quota-max-stored-bytes``,
+    ``quota-max-collections``, ...), ``extra`` carries ``quota``, ``limit`` and ``plan``.
     """
 
     title = "Quota exceeded"

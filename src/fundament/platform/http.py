@@ -356,14 +356,29 @@ class StrictRoute(APIRoute):
         return handler
 
 
-def doc_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """Route-specific statuses for the OpenAPI document; the app adds the common ones."""
+def doc_responses(*codes: int, quotas: tuple[str, ...] = ()) -> dict[int | str, dict[str, Any]]:
+    """Route-specific statuses for the OpenAPI document; the app adds the common ones.
+
+    ``quotas`` names the plan fields (``max_collections``, ...) the operation can reach;
+    its 403 then says so, with the problem type of each.
+    """
     descriptions = {
         304: "Not modified (If-None-Match matched).",
         409: "Conflict with the current state.",
         412: "If-Match did not match the current version.",
     }
-    return {c: {"description": descriptions.get(c, "See the problem document.")} for c in codes}
+    out: dict[int | str, dict[str, Any]] = {
+        c: {"description": descriptions.get(c, "See the problem document.")} for c in codes
+    }
+    if quotas:
+        names = " or ".join(f"`{q}`" for q in quotas)
+        types = ", ".join(f"`…/quota-{q.replace('_', '-')}`" for q in quotas)
+        out[403] = {
+            "description": "The key's role is too small, its tenant is suspended, or this write would "
+            f"exceed the plan's {names} (problem type {types}, with `quota`, `limit` and `plan`); "
+            "nothing was written."
+        }
+    return out
 
 
 def database(request: Request) -> Any:

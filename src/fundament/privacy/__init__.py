@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fundament.privacy.service import handlers, schedule_retention
+from fundament.privacy.service import count_open_requests, handlers, schedule_retention
 
-__all__ = ["handlers", "install"]
+__all__ = ["count_open_requests", "handlers", "install"]
 
 
 def install(app: Any, *, db: Any, secret: bytes) -> None:

@@ -56,7 +56,11 @@ def _secret(request: Request) -> bytes:
 
 
 @router.post(
-    "/exports", status_code=202, response_model=PrivacyRequest, summary="Request a subject access export"
+    "/exports",
+    status_code=202,
+    response_model=PrivacyRequest,
+    responses=doc_responses(quotas=("max_open_privacy_jobs",)),
+    summary="Request a subject access export",
 )
 async def create_export(tenant: str, body: SubjectRequest, request: Request, ctx: Admin) -> Response:
     async with database(request).transaction(ctx) as tx:
@@ -101,7 +105,11 @@ async def download_export(tenant: str, request_id: RequestId, request: Request, 
 
 
 @router.post(
-    "/erasures", status_code=202, response_model=PrivacyRequest, summary="Request erasure of a subject"
+    "/erasures",
+    status_code=202,
+    response_model=PrivacyRequest,
+    responses=doc_responses(quotas=("max_open_privacy_jobs",)),
+    summary="Request erasure of a subject",
 )
 async def create_erasure(tenant: str, body: SubjectRequest, request: Request, ctx: Admin) -> Response:
     async with database(request).transaction(ctx) as tx:

@@ -67,6 +67,15 @@ async def create_request(tx: Tx, *, kind: str, subject: str, secret: bytes) -> d
     return _request_json(row)
 
 
+async def count_open_requests(tx: Tx) -> int:
+    """The transaction's tenant's exports and erasures not yet done or failed, this
+    transaction's own requests included: the plan's ``max_open_privacy_jobs``."""
+    value: int = await tx.conn.fetchval(
+        "SELECT count(*) FROM privacy_requests WHERE tenant_id = $1 AND status = 'pending'", tx.tenant_id
+    )
+    return value
+
+
 async def get_request(tx: Tx, request_id: str, kind: str) -> dict[str, Any]:
     row = await _find(tx, request_id, kind)
     return _request_json(row)

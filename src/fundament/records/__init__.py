@@ -13,11 +13,12 @@ from fundament.records.privacy_ops import (
     find_subject_records,
     processing_facts,
 )
-from fundament.records.service import footprint
+from fundament.records.service import count_collections, footprint
 
 __all__ = [
     "RecordsState",
     "all_collections",
+    "count_collections",
     "erase_subject",
     "expire_records",
     "find_subject_records",

@@ -76,7 +76,7 @@ def _record_headers(tenant: str, name: str, row: service.RecordRow) -> dict[str,
     status_code=201,
     response_model=Collection,
     tags=["collections"],
-    responses=doc_responses(409),
+    responses=doc_responses(409, quotas=("max_collections",)),
     summary="Create a collection",
 )
 async def create_collection(tenant: str, body: CollectionCreate, request: Request, ctx: Admin) -> Response:
@@ -138,6 +138,7 @@ async def delete_collection(tenant: str, name: Name, request: Request, ctx: Admi
     status_code=201,
     response_model=Record,
     tags=["records"],
+    responses=doc_responses(quotas=("max_records", "max_stored_bytes")),
     summary="Create a record",
     description="Send `Idempotency-Key` to make retries safe: the same key and body return "
     "the first answer without a second write; the same key with another body is a 422.",
@@ -229,7 +230,7 @@ async def get_record(
     "/{name}/records/{record_id}",
     response_model=Record,
     tags=["records"],
-    responses=doc_responses(412),
+    responses=doc_responses(412, quotas=("max_stored_bytes",)),
     summary="Replace a record",
 )
 async def put_record(
@@ -252,7 +253,7 @@ async def put_record(
     "/{name}/records/{record_id}",
     response_model=Record,
     tags=["records"],
-    responses=doc_responses(412),
+    responses=doc_responses(412, quotas=("max_stored_bytes",)),
     openapi_extra=MERGE_PATCH,
     summary="Change a record (JSON Merge Patch of data)",
     description="The body is an RFC 7396 merge patch applied to `data`; send it as "

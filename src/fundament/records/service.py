@@ -365,3 +365,9 @@ async def footprint(tx: Tx) -> tuple[int, int]:
         tx.tenant_id,
     )
     return int(row["records"]), int(row["bytes"])
+
+
+async def count_collections(tx: Tx) -> int:
+    """The transaction's tenant's collections, this transaction's own writes included."""
+    value: int = await tx.conn.fetchval("SELECT count(*) FROM collections WHERE tenant_id = $1", tx.tenant_id)
+    return value
