@@ -35,6 +35,8 @@ import httpx
 from sqlalchemy.engine import make_url
 from ulid import ULID
 
+from fundament.app import app_dsn
+from fundament.platform import Settings
 from fundament.records._slots import assignments_sql
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -277,8 +279,7 @@ def main() -> None:
         with process(cmd, env, base + "/healthz") as server_proc:
             info = asyncio.run(seed(dsn, base, operator_key, args.records))
             prefix = f"/v1/tenants/{info['tenant']}/collections/contacts"
-            app_dsn = make_url(dsn).set(username="fundament_app").render_as_string(hide_password=False)
-            floor_env = {**os.environ, "FLOOR_DSN": app_dsn, "FLOOR_TENANT": info["tenant"]}
+            floor_env = {**os.environ, "FLOOR_DSN": app_dsn(Settings(), dsn), "FLOOR_TENANT": info["tenant"]}
             # The same server with the audit hook off, to price the audit trail (issue #4).
             noaudit_port = free_port()
             noaudit_base = f"http://127.0.0.1:{noaudit_port}"

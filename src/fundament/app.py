@@ -20,7 +20,7 @@ from fastapi.openapi.utils import get_openapi
 from sqlalchemy.engine import make_url
 
 from fundament import __version__, audit, identity, jobs, limits, metering, ops, privacy, records, tenancy
-from fundament.migrations import current_head
+from fundament.migrations import current_head, default_app_password
 from fundament.platform import EXCEPTION_HANDLERS, Database, EdgeMiddleware, FastPaths, Settings
 
 log = logging.getLogger("fundament")
@@ -40,11 +40,16 @@ body fields are refused. Every response carries `X-Request-Id`.
 
 
 def app_dsn(settings: Settings, admin_dsn: str) -> str:
-    """The DSN of the unprivileged request-path role."""
+    """The DSN of the unprivileged request-path role: ``FUNDAMENT_APP_DATABASE_URL``, else the
+    admin DSN as ``fundament_app`` with ``FUNDAMENT_APP_DB_PASSWORD`` or the password
+    migrations derive from the admin password."""
     if settings.app_database_url is not None:
         return settings.app_database_url.get_secret_value()
     url = make_url(admin_dsn).set(username=APP_ROLE)
-    password = settings.app_db_password.get_secret_value() if settings.app_db_password else None
+    if settings.app_db_password is not None:
+        password: str | None = settings.app_db_password.get_secret_value()
+    else:
+        password = default_app_password(admin_dsn)
     url = url.set(password=password)
     return url.render_as_string(hide_password=False)
 

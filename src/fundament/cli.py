@@ -48,7 +48,7 @@ def admin_database(settings: Settings, *, migrate_now: bool | None = None) -> It
     with EmbeddedPostgres(settings.data_dir.resolve() / "pg") as pg:
         should = migrate_now if migrate_now is not None else settings.auto_migrate is not False
         if should:
-            migrate(pg.dsn, app_password=_app_password(settings))
+            migrate(pg.dsn, app_password=_embedded_app_password(settings, pg.dsn))
         yield pg.dsn
 
 
@@ -77,6 +77,20 @@ def _exit_cleanly(signum: int, frame: object) -> None:
 
 def _app_password(settings: Settings) -> str | None:
     return settings.app_db_password.get_secret_value() if settings.app_db_password else None
+
+
+def _embedded_app_password(settings: Settings, admin_dsn: str) -> str | None:
+    """The password the server will connect with as ``fundament_app``, for migrations to set.
+
+    Only for the embedded server, which is all ours: if its superuser password was renewed,
+    the derived one changes too. An external server's role keeps a password set otherwise.
+    """
+    from sqlalchemy.engine import make_url
+
+    from fundament.app import app_dsn
+
+    password = make_url(app_dsn(settings, admin_dsn)).password
+    return None if password is None else str(password)
 
 
 @cli.command()

@@ -6,9 +6,10 @@ import asyncio
 
 import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
 
 from conftest import bearer
+from fundament.app import app_dsn
+from fundament.platform import Settings
 
 
 async def events(http, tenant, **params):
@@ -155,7 +156,7 @@ async def test_tampering_is_detected_at_its_seq(http, tenant, admin_conn):
 
 async def test_application_role_cannot_change_or_delete_events(http, app, tenant, admin_dsn):
     await app.state.audit_sealer.seal(tenant.id)  # events are sealed shortly after commit; now
-    dsn = make_url(admin_dsn).set(username="fundament_app").render_as_string(hide_password=False)
+    dsn = app_dsn(Settings(), admin_dsn)
     conn = await asyncpg.connect(dsn)
     try:
         async with conn.transaction():

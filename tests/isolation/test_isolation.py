@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
+
+from fundament.app import app_dsn
+from fundament.platform import Settings
 
 TENANT_TABLES = ("api_keys", "users", "collections", "records", "idempotency_keys")
 
@@ -87,7 +89,7 @@ async def test_own_ids_under_own_tenant_path_are_not_confused(http, populated):
 @pytest.fixture
 async def app_conn(admin_dsn):
     """A raw connection as the application role, outside Fundament's code."""
-    dsn = make_url(admin_dsn).set(username="fundament_app").render_as_string(hide_password=False)
+    dsn = app_dsn(Settings(), admin_dsn)
     conn = await asyncpg.connect(dsn)
     yield conn
     await conn.close()

@@ -8,16 +8,26 @@ supervisor process (``_pg_supervisor``) owns postgres and stops it when our pipe
 Several processes may use one data directory (``fundament serve`` and, beside it,
 ``fundament operator-key create``): the first starts the server and records its port in
 ``fundament-pg.json``; later ones find it alive and connect without owning it.
+
+No connection is trusted: every one needs a password (``scram-sha-256``); the superuser's
+is generated on first start and kept in the data directory
+(``fundament-superuser-password``, mode 0600). Trust authentication would let any local
+user connect as a superuser and read every tenant's rows past row-level security.
 """
 
 from __future__ import annotations
 
 import atexit
+import base64
 import contextlib
+import hashlib
+import hmac
 import importlib.util
 import json
 import os
 import pwd
+import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -30,6 +40,12 @@ import psutil
 
 PG_USER = "postgres"
 _SYSTEM_USER = "embedded_postgres"
+#: The superuser's password, in the data directory, readable by its owner only.
+PASSWORD_FILE = "fundament-superuser-password"  # noqa: S105 (a file name)
+_SCRAM_ITERATIONS = 4096
+#: The method field of a pg_hba.conf line that trusts everyone (data dirs made before
+#: passwords were generated).
+_TRUST = re.compile(r"(?<=\s)trust(?=\s|$)")
 
 
 class EmbeddedPostgresError(RuntimeError):
@@ -72,6 +88,41 @@ def _chmod_tree(root: Path, bits: int) -> None:
                 os.chmod(name, mode | bits)
 
 
+def scram_verifier(password: str, *, salt: bytes | None = None) -> str:
+    """The ``SCRAM-SHA-256`` verifier PostgreSQL stores for ``password`` (RFC 5802, 7677).
+
+    Computed here, not by libpq's ``PQencryptPasswordConn``, because it is set in
+    single-user mode, where there is no connection; and so that neither the password nor
+    anything but the verifier ever reaches the server or its log.
+    """
+    salt = salt if salt is not None else secrets.token_bytes(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, _SCRAM_ITERATIONS)
+    client_key = hmac.digest(salted, b"Client Key", "sha256")
+    stored_key = hashlib.sha256(client_key).digest()
+    server_key = hmac.digest(salted, b"Server Key", "sha256")
+
+    def b64(raw: bytes) -> str:
+        return base64.b64encode(raw).decode()
+
+    return f"SCRAM-SHA-256${_SCRAM_ITERATIONS}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
+
+
+def _write_private(path: Path, text: str, owner: pwd.struct_passwd | None) -> None:
+    """Write ``text`` to ``path`` atomically, with mode 0600 from the first byte on."""
+    staging = path.with_name(path.name + ".new")
+    with contextlib.suppress(FileNotFoundError):
+        staging.unlink()
+    fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        if owner is not None:
+            os.fchown(fd, owner.pw_uid, owner.pw_gid)
+        os.write(fd, text.encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(staging, path)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -110,6 +161,8 @@ class EmbeddedPostgres:
         self._supervisor: subprocess.Popen[bytes] | None = None
         self._state_file = self.data_dir.parent / f"{self.data_dir.name}.fundament-pg.json"
         self._log = self.data_dir.parent / f"{self.data_dir.name}.log"
+        #: Where the superuser's password is kept (mode 0600).
+        self.password_file = self.data_dir / PASSWORD_FILE
 
     # --- public -------------------------------------------------------------------------
     @property
@@ -119,8 +172,20 @@ class EmbeddedPostgres:
         return self._port
 
     @property
+    def password(self) -> str | None:
+        """The superuser's password; None only for a server another process started from
+        a data directory made before passwords were generated (it still trusts)."""
+        try:
+            return self.password_file.read_text().strip() or None
+        except FileNotFoundError:
+            return None
+
+    @property
     def dsn(self) -> str:
-        return f"postgresql://{PG_USER}@127.0.0.1:{self.port}/postgres"
+        """The superuser's DSN, password included: keep it out of logs."""
+        password = self.password
+        auth = PG_USER if password is None else f"{PG_USER}:{password}"
+        return f"postgresql://{auth}@127.0.0.1:{self.port}/postgres"
 
     def start(self, *, port: int | None = None) -> str:
         """Start (or join) the server; ``port`` pins it, e.g. to start again where it was."""
@@ -133,6 +198,7 @@ class EmbeddedPostgres:
         user = self._prepare()
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb(user)
+        self._require_password(user)
         for _attempt in range(1 if port is not None else 3):
             candidate = port if port is not None else _free_port()
             if self._launch(candidate, user):
@@ -218,6 +284,8 @@ class EmbeddedPostgres:
         return _SYSTEM_USER
 
     def _initdb(self, user: str | None) -> None:
+        # Trust only on disk, for a moment: _require_password replaces it before the
+        # server first listens.
         result = subprocess.run(
             [
                 str(bin_dir() / "initdb"),
@@ -238,6 +306,47 @@ class EmbeddedPostgres:
         )
         if result.returncode != 0:
             raise EmbeddedPostgresError(f"initdb failed:\n{result.stderr[-2000:]}")
+
+    def _require_password(self, user: str | None) -> None:
+        """Give the superuser a password and refuse connections without it.
+
+        Runs before the server listens, on a fresh data directory and on one made by an
+        earlier version (trust authentication, no password file) alike. The password is
+        set in single-user mode, so not even a moment passes in which a trusted server
+        listens. Each step is redone on the next start if a crash cuts it short: a lost
+        password file means a new password.
+        """
+        owner = pwd.getpwnam(user) if user is not None else None
+        if not self.password_file.exists():
+            password = secrets.token_urlsafe(32)
+            self._single_user(f"ALTER ROLE {PG_USER} PASSWORD '{scram_verifier(password)}';\n", user)
+            _write_private(self.password_file, password, owner)
+        hba = self.data_dir / "pg_hba.conf"
+        lines = hba.read_text().splitlines(keepends=True)
+        secured = [
+            line if line.lstrip().startswith("#") else _TRUST.sub("scram-sha-256", line) for line in lines
+        ]
+        if secured != lines:
+            staging = hba.with_name(hba.name + ".new")
+            staging.write_text("".join(secured))
+            if owner is not None:
+                os.chown(staging, owner.pw_uid, owner.pw_gid)
+            staging.chmod(0o600)
+            os.replace(staging, hba)
+
+    def _single_user(self, sql: str, user: str | None) -> None:
+        result = subprocess.run(
+            [str(bin_dir() / "postgres"), "--single", "-D", str(self.data_dir), "postgres"],
+            input=sql,
+            capture_output=True,
+            text=True,
+            user=user,
+            check=False,
+            timeout=120,
+        )
+        # Single-user mode exits 0 after a failed statement; its log line says so.
+        if result.returncode != 0 or "ERROR:" in result.stderr or "FATAL:" in result.stderr:
+            raise EmbeddedPostgresError(f"postgres --single failed:\n{result.stderr[-2000:]}")
 
     def _launch(self, port: int, user: str | None) -> bool:
         sup = subprocess.Popen(
