@@ -133,7 +133,15 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
     app.state.expected_migration = current_head()
     tenants = tenancy.TenantCache(db, ttl_seconds=settings.key_cache_ttl_seconds)
     app.state.authenticator = identity.KeyAuthenticator(
-        db, tenants=tenants, ttl_seconds=settings.key_cache_ttl_seconds
+        db,
+        tenants=tenants,
+        ttl_seconds=settings.key_cache_ttl_seconds,
+        throttle=identity.FailureThrottle(
+            per_address=settings.auth_address_failures_per_minute,
+            per_key_id=settings.auth_key_id_failures_per_minute,
+            cooldown_seconds=settings.auth_failure_cooldown_seconds,
+            bad_key_seconds=settings.key_cache_ttl_seconds,
+        ),
     )
     app.state.fast_routes = []
     ops.install(app)
@@ -287,7 +295,9 @@ _COMMON = {
     404: "No such resource in this tenant (also for other tenants' resources).",
     405: "Method not allowed on this path.",
     413: "Body larger than the configured limit.",
-    429: "Rate limit of the tenant's plan reached; see `Retry-After` and `RateLimit-*` headers.",
+    429: "Rate limit of the tenant's plan reached (`…/rate-limited`, with `RateLimit-*` headers), or "
+    "too many failed authentications from this address or with this key's id "
+    "(`…/authentication-throttled`); see `Retry-After`.",
     415: "Body is not JSON.",
     422: "Body failed validation; `errors` lists each problem.",
     503: "Database unavailable or overloaded; retry after `Retry-After` seconds.",

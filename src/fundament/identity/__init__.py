@@ -6,8 +6,10 @@ from typing import Any
 
 from fundament.identity.keys import KeyAuthenticator, hash_key
 from fundament.identity.service import count_active_api_keys, count_users, create_operator_key
+from fundament.identity.throttle import FailureThrottle
 
 __all__ = [
+    "FailureThrottle",
     "KeyAuthenticator",
     "count_active_api_keys",
     "count_users",

@@ -11,11 +11,14 @@ tenants, and the key index leads with ``tenant_id`` like every other index.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from fundament.identity.throttle import LOOKUPS, Attempt, FailureThrottle
 from fundament.platform import (
     Database,
     Principal,
@@ -57,6 +60,19 @@ def tenant_of_key(key: str) -> str | None:
     return "tnt_" + ulid
 
 
+#: What every operator key names before its secret: they share one throttle.
+OPERATOR_KEY_ID = "operator"
+
+
+def key_id_of(token: str) -> str | None:
+    """What a presented key names before its secret, whether or not such a key exists:
+    its tenant for a tenant key, :data:`OPERATOR_KEY_ID` for an operator key, None for a
+    string of neither shape (no lookup is ever made for it)."""
+    if token.startswith(OPERATOR_KEY_PREFIX):
+        return OPERATOR_KEY_ID
+    return tenant_of_key(token)
+
+
 #: Context of the key lookups themselves: no principal yet, no writes.
 _AUTH_CTX = RequestContext(request_id="auth")
 
@@ -74,16 +90,33 @@ class KeyAuthenticator:
     A revocation commits a ``key:<id>`` notification; every instance listening drops the
     entry at once, and the TTL bounds staleness if a notification is ever missed (the
     listener also flushes everything after a reconnect).
+
+    A key not in the cache passes the :class:`FailureThrottle` before it is looked up, so
+    wrong keys cost no database work past a few per minute and address or key id.
     """
 
     def __init__(
-        self, db: Database, *, tenants: TenantCache, ttl_seconds: float = 30.0, max_entries: int = 100_000
+        self,
+        db: Database,
+        *,
+        tenants: TenantCache,
+        ttl_seconds: float = 30.0,
+        max_entries: int = 100_000,
+        throttle: FailureThrottle | None = None,
     ):
         self._db = db
         self._tenants = tenants
         self._ttl = ttl_seconds
         self._max = max_entries
+        self._throttle = throttle if throttle is not None else FailureThrottle(bad_key_seconds=ttl_seconds)
         self._keys: dict[bytes, _Entry] = {}
+        self._pending: dict[bytes, asyncio.Task[_Entry | None]] = {}
+        # Keys found before, kept past invalidations and the TTL: the throttle lets them
+        # through (whoever presents one holds it), so a flood of wrong keys for a tenant
+        # never locks out a key in use. A lookup that fails takes one out.
+        self._known: dict[bytes, None] = {}
+        #: Key lookups that went to the database (tests read it; so does a Prometheus counter).
+        self.lookups = 0
         # Bumped by every invalidation: a lookup that started before a revocation
         # committed must not put its (stale) answer into the cache afterwards.
         self._generation = 0
@@ -91,6 +124,9 @@ class KeyAuthenticator:
 
     def invalidate(self, message: str) -> None:
         self._generation += 1
+        # A lookup in flight may have read the row before the change: later requests
+        # must not join it (those already waiting do not cache what it finds).
+        self._pending.clear()
         kind, _, ident = message.partition(":")
         if message == "*":
             self._keys.clear()
@@ -101,17 +137,26 @@ class KeyAuthenticator:
             for h in [h for h, e in self._keys.items() if e.principal.tenant_id == ident]:
                 self._keys.pop(h, None)
 
-    async def authenticate(self, token: str) -> Principal:
+    async def authenticate(self, token: str, *, client: str | None = None) -> Principal:
+        now = time.monotonic()
         if len(token) > 256:
+            attempt = self._throttle.admit(client=client, key_id=None, digest=None, now=now)
+            self._throttle.failed(attempt, now)
             raise Unauthenticated("Unknown API key.")
         digest = hash_key(token)
         entry = self._keys.get(digest)
-        now = time.monotonic()
         if entry is None or now - entry.cached_at > self._ttl:
             generation = self._generation
-            entry = await self._load(token, digest)
-            if entry is None:
+            loaded = await self._lookup(token, digest, client=client, now=now)
+            if loaded is None:
+                self._keys.pop(digest, None)
+                self._known.pop(digest, None)
                 raise Unauthenticated("Unknown or revoked API key.")
+            entry = loaded
+            if digest not in self._known:
+                if len(self._known) >= self._max:
+                    del self._known[next(iter(self._known))]
+                self._known[digest] = None
             if generation == self._generation:
                 if len(self._keys) >= self._max:
                     self._keys.clear()
@@ -120,9 +165,38 @@ class KeyAuthenticator:
             raise Unauthenticated("This API key has expired.")
         return entry.principal
 
+    async def _lookup(self, token: str, digest: bytes, *, client: str | None, now: float) -> _Entry | None:
+        """Look a key up once however many requests present it at the same time: a cold
+        cache under load costs one transaction per key, not one per request."""
+        pending = self._pending.get(digest)
+        if pending is None:
+            if digest in self._known:
+                # Not counted: only its failure is remembered (a revoked key, found once more).
+                attempt = Attempt(None, None, digest)
+            else:
+                key_id = key_id_of(token)
+                attempt = self._throttle.admit(
+                    client=client, key_id=key_id, digest=digest if key_id is not None else None, now=now
+                )
+            pending = asyncio.get_running_loop().create_task(self._load(token, digest))
+            self._pending[digest] = pending
+            pending.add_done_callback(functools.partial(self._settle, digest, attempt))
+        # Shielded: a request that gives up (deadline) does not cancel the others' lookup.
+        return await asyncio.shield(pending)
+
+    def _settle(self, digest: bytes, attempt: Attempt, lookup: asyncio.Task[_Entry | None]) -> None:
+        if self._pending.get(digest) is lookup:
+            del self._pending[digest]
+        # A lookup that raised (database unavailable) says nothing about the key.
+        if not lookup.cancelled() and lookup.exception() is None and lookup.result() is None:
+            self._throttle.failed(attempt, time.monotonic())
+        else:
+            self._throttle.succeeded(attempt)
+
     async def _load(self, token: str, digest: bytes) -> _Entry | None:
         now = time.monotonic()
         if token.startswith(OPERATOR_KEY_PREFIX):
+            self._looked_up()
             async with self._db.pool.acquire() as conn:
                 row = await conn.fetchrow(
                     "SELECT id FROM operator_keys WHERE secret_hash = $1 AND revoked_at IS NULL",
@@ -134,6 +208,7 @@ class KeyAuthenticator:
         tenant_id = tenant_of_key(token)
         if tenant_id is None:
             return None
+        self._looked_up()
         async with self._db.transaction(_AUTH_CTX, tenant_id=tenant_id) as tx:
             row = await tx.conn.fetchrow(
                 "SELECT id, role, expires_at FROM api_keys"
@@ -145,6 +220,10 @@ class KeyAuthenticator:
             return None
         principal = Principal("tenant_key", row["id"], row["role"], tenant_id)
         return _Entry(principal, row["expires_at"], now)
+
+    def _looked_up(self) -> None:
+        self.lookups += 1
+        LOOKUPS.inc()
 
     async def tenant_status(self, tenant_id: str) -> str | None:
         tenant = await self._tenants.get(tenant_id)

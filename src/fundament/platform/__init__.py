@@ -3,7 +3,7 @@
 It depends on no other module. Other modules import only the names below.
 """
 
-from fundament.platform.auth import Admission, Authenticator, bearer_scheme, require_role
+from fundament.platform.auth import Admission, Authenticator, bearer_scheme, bearer_token, require_role
 from fundament.platform.clock import Clock, rfc3339, utcnow
 from fundament.platform.context import ROLES, Principal, RequestContext, role_rank
 from fundament.platform.crypto import (
@@ -19,6 +19,7 @@ from fundament.platform.crypto import (
 from fundament.platform.db import Database, Tx, WriteEvent
 from fundament.platform.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from fundament.platform.errors import (
+    AuthenticationThrottled,
     BadRequest,
     Conflict,
     FieldError,
@@ -70,6 +71,7 @@ __all__ = [
     "EXCEPTION_HANDLERS",
     "ROLES",
     "Admission",
+    "AuthenticationThrottled",
     "Authenticator",
     "BadRequest",
     "Clock",
@@ -106,6 +108,7 @@ __all__ = [
     "WriteEvent",
     "b64",
     "bearer_scheme",
+    "bearer_token",
     "check_idempotency_key",
     "check_json_body",
     "current_exchange",

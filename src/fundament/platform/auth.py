@@ -22,8 +22,12 @@ from fundament.platform.observe import attribute_tenant
 class Authenticator(Protocol):
     """Turns a bearer token into a principal. Implementations cache; revocation is instant."""
 
-    async def authenticate(self, token: str) -> Principal:
-        """Return the principal for ``token`` or raise :class:`Unauthenticated`."""
+    async def authenticate(self, token: str, *, client: str | None = None) -> Principal:
+        """Return the principal for ``token`` or raise :class:`Unauthenticated`.
+
+        ``client`` is the caller's address: failures are throttled per address (429,
+        :class:`AuthenticationThrottled`) as well as per key id.
+        """
         ...
 
     async def tenant_status(self, tenant_id: str) -> str | None:
@@ -46,7 +50,8 @@ class Admission(Protocol):
 bearer_scheme = HTTPBearer(auto_error=False, description="An operator or tenant API key.")
 
 
-async def authenticate_request(request: Request) -> Principal:
+def bearer_token(request: Request) -> str:
+    """The token of ``Authorization: Bearer <token>`` (RFC 6750 §2.1), or 401."""
     header = request.headers.get("authorization")
     if not header:
         raise Unauthenticated("Send an API key as 'Authorization: Bearer <key>'.")
@@ -54,8 +59,14 @@ async def authenticate_request(request: Request) -> Principal:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise Unauthenticated("Send an API key as 'Authorization: Bearer <key>'.")
+    return token
+
+
+async def authenticate_request(request: Request) -> Principal:
+    token = bearer_token(request)
     authenticator: Authenticator = request.app.state.authenticator
-    return await authenticator.authenticate(token)
+    client = request.client.host if request.client is not None else None
+    return await authenticator.authenticate(token, client=client)
 
 
 def require_role(role: str) -> Callable[[Request], Awaitable[RequestContext]]:

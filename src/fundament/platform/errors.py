@@ -39,6 +39,7 @@ class T:
     PAYLOAD_TOO_LARGE = PROBLEM_BASE + "payload-too-large"
     UNSUPPORTED_MEDIA_TYPE = PROBLEM_BASE + "unsupported-media-type"
     RATE_LIMITED = PROBLEM_BASE + "rate-limited"
+    AUTH_THROTTLED = PROBLEM_BASE + "authentication-throttled"
     QUOTA_RECORDS = PROBLEM_BASE + "quota-max-records"
     QUOTA_STORED_BYTES = PROBLEM_BASE + "quota-max-stored-bytes"
     QUOTA_COLLECTIONS = PROBLEM_BASE + "quota-max-collections"
@@ -190,6 +191,14 @@ class TooManyRequests(Problem):
     status = 429
     type = T.RATE_LIMITED
     title = "Too many requests"
+
+
+class AuthenticationThrottled(TooManyRequests):
+    """Too many failed authentications from one address or with one key id: an unknown key
+    waits ``Retry-After`` seconds without being looked up. Keys in use are not refused."""
+
+    type = T.AUTH_THROTTLED
+    title = "Too many failed authentications"
 
 
 class ServiceUnavailable(Problem):

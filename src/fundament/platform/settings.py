@@ -44,6 +44,24 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = 15_000
     max_body_bytes: int = 1_048_576
     key_cache_ttl_seconds: float = 30.0
+    auth_address_failures_per_minute: int = Field(
+        default=30,
+        ge=1,
+        description="Failed authentications from one client address (IPv6: one /64) in a minute, "
+        "after which keys this process has not seen succeed get 429 from that address.",
+    )
+    auth_key_id_failures_per_minute: int = Field(
+        default=10,
+        ge=1,
+        description="Failed authentications naming one key id (a tenant key's tenant; all operator "
+        "keys share one) in a minute, after which unknown keys naming it get 429.",
+    )
+    auth_failure_cooldown_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="After a key id fails, other unknown keys naming it get 429 for this long "
+        "instead of a database lookup.",
+    )
     auto_migrate: bool | None = Field(
         default=None,
         description="Run migrations on start. Default: on in embedded mode, off otherwise.",
