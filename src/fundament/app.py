@@ -144,7 +144,8 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
         ),
     )
     app.state.fast_routes = []
-    ops.install(app)
+    metrics_token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    ops.install(app, metrics_token=metrics_token)
     catalogue = tenancy.load_plans(settings.plans)
     tenancy.install(app, plans=catalogue)
     identity.install(app)
@@ -302,7 +303,7 @@ _COMMON = {
     422: "Body failed validation; `errors` lists each problem.",
     503: "Database unavailable or overloaded; retry after `Retry-After` seconds.",
 }
-_PUBLIC_PATHS = {"/healthz", "/readyz", "/metrics"}
+_PUBLIC_PATHS = {"/healthz", "/readyz"}
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

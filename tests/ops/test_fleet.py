@@ -349,7 +349,7 @@ def test_unreachable_redis_falls_back_to_in_process_limits(
         # the plan's limit still holds, counted in process
         assert statuses[TINY_RPM:] == [429] * 3, statuses
         _assert_rate_limited(c.get(url, headers=viewer), TINY_RPM)
-        metrics = c.get("/metrics")
+        metrics = c.get("/metrics", headers=bearer(operator_key))
         assert metrics.status_code == 200
         values = [float(v) for v in _FALLBACK_METRIC.findall(metrics.text)]
         assert values and values[0] > 0, [

@@ -13,18 +13,21 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
 
 from conftest import TenantFixture, bearer, make_tenant, serving, table_locked
 from fundament import ops
 from fundament.platform import Settings
 
 
-async def test_metrics_parse_and_carry_bounded_labels(http: httpx.AsyncClient, tenant: TenantFixture) -> None:
+async def test_metrics_parse_and_carry_bounded_labels(
+    http: httpx.AsyncClient, tenant: TenantFixture, operator_key: str
+) -> None:
     await tenant.collection()
     rec = await tenant.record({"email": "m@example.com"})
     await http.get(f"{tenant.base}/collections/contacts/records/{rec['id']}", headers=tenant.h("viewer"))
     await http.get("/v1/tenants/tnt_nope/collections", headers=tenant.h("viewer"))
-    r = await http.get("/metrics")
+    r = await http.get("/metrics", headers=bearer(operator_key))
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     families = {f.name: f for f in text_string_to_metric_families(r.text)}
     for name in (
@@ -44,6 +47,29 @@ async def test_metrics_parse_and_carry_bounded_labels(http: httpx.AsyncClient, t
     assert "/v1/tenants/{tenant}/collections/{name}/records/{record_id}" in routes
     # No tenant, record or key ever becomes a label value.
     assert tenant.id not in r.text and rec["id"] not in r.text and "tnt_nope" not in r.text
+
+
+async def test_metrics_need_an_operator_key_or_the_metrics_token(
+    admin_dsn: str, settings: Settings, operator_key: str
+) -> None:
+    token = "prometheus-" + "s3cr3t" * 4
+    async with serving(admin_dsn, settings, metrics_token=SecretStr(token)) as client:
+        t = await make_tenant(client, operator_key)
+        for headers in ({}, bearer("prometheus-wrong-token"), {"Authorization": f"Basic {token}"}):
+            r = await client.get("/metrics", headers=headers)
+            assert r.status_code == 401, headers
+            assert r.headers["content-type"].startswith("application/problem+json")
+            assert r.headers["www-authenticate"].startswith("Bearer")
+            assert "fundament_http_requests" not in r.text
+        r = await client.get("/metrics", headers=t.h("owner"))
+        assert r.status_code == 403 and r.json()["type"].endswith("/forbidden")
+        for key in (token, operator_key):
+            r = await client.get("/metrics", headers=bearer(key))
+            assert r.status_code == 200 and "fundament_http_requests" in r.text
+    # without a metrics token, only operator keys
+    async with serving(admin_dsn, settings) as client:
+        assert (await client.get("/metrics", headers=bearer(token))).status_code == 401
+        assert (await client.get("/metrics", headers=bearer(operator_key))).status_code == 200
 
 
 @pytest.fixture

@@ -35,7 +35,9 @@ __all__ = [
 ]
 
 
-def install(app: Any) -> None:
-    from fundament.ops.api import router
+def install(app: Any, *, metrics_token: str | None = None) -> None:
+    """Mount ``/healthz``, ``/readyz`` and ``/metrics`` (operator key or ``metrics_token``)."""
+    from fundament.ops.api import metrics_router, router
 
     app.include_router(router)
+    app.include_router(metrics_router(metrics_token))

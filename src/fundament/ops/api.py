@@ -1,14 +1,15 @@
-"""``/healthz`` (the process answers) and ``/readyz`` (it can serve: database reachable,
-migrations current, not shutting down)."""
+"""``/healthz`` (the process answers), ``/readyz`` (it can serve: database reachable,
+migrations current, not shutting down), both open, and ``/metrics``, which is not."""
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from fundament.platform import StrictRoute, json_response
+from fundament.platform import StrictRoute, bearer_token, json_response, require_role
 
 router = APIRouter(tags=["operations"], route_class=StrictRoute)
 
@@ -44,16 +45,34 @@ async def readyz(request: Request) -> Response:
     return json_response({"status": "ready" if ready else "not ready", "checks": checks}, status, headers)
 
 
-@router.get(
-    "/metrics",
-    summary="Prometheus metrics",
-    description="Prometheus text exposition format. Labels: method, route template, status class.",
-    responses={200: {"description": "Metrics.", "content": {"text/plain": {"schema": {"type": "string"}}}}},
-    response_class=Response,
-)
-async def metrics(request: Request) -> Response:
-    render = getattr(request.app.state, "metrics", None)
-    if render is None:
-        return Response("# metrics are off (FUNDAMENT_METRICS=false)\n", media_type="text/plain")
-    body, content_type = await render()
-    return Response(body, media_type=content_type)
+def metrics_router(token: str | None) -> APIRouter:
+    """``GET /metrics``, answered only for an operator key or ``token`` (the value of
+    ``FUNDAMENT_METRICS_TOKEN``, what Prometheus' ``authorization`` setting sends)."""
+    scrapers = APIRouter(tags=["operations"], route_class=StrictRoute)
+    operator = require_role("operator")
+    expected = token.encode() if token else None
+
+    @scrapers.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        description="Prometheus text exposition format. Labels: method, route template, status class. "
+        "Needs `Authorization: Bearer` with an operator key or the metrics token "
+        "(`FUNDAMENT_METRICS_TOKEN`): it shows traffic per route, pool use and queue depth. "
+        "No token → 401; a tenant key → 403.",
+        responses={
+            200: {"description": "Metrics.", "content": {"text/plain": {"schema": {"type": "string"}}}}
+        },
+        response_class=Response,
+    )
+    async def metrics(request: Request) -> Response:
+        presented = bearer_token(request).encode()
+        # Compared in constant time: the token is a password.
+        if expected is None or not hmac.compare_digest(presented, expected):
+            await operator(request)
+        render = getattr(request.app.state, "metrics", None)
+        if render is None:
+            return Response("# metrics are off (FUNDAMENT_METRICS=false)\n", media_type="text/plain")
+        body, content_type = await render()
+        return Response(body, media_type=content_type)
+
+    return scrapers

@@ -116,6 +116,12 @@ class Settings(BaseSettings):
     )
     metering: bool = Field(default=True, description="Meter usage per tenant. Off only to measure its cost.")
     metrics: bool = Field(default=True, description="Prometheus metrics at /metrics.")
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        min_length=16,
+        description="Bearer token that may read /metrics (besides operator keys): what Prometheus' "
+        "`authorization` setting sends. At least 16 characters; absent: operator keys only.",
+    )
     access_log: bool = Field(default=True, description="One JSON log line per request.")
     trace_sample_ratio: float = Field(
         default=0.05,
@@ -133,6 +139,7 @@ class Settings(BaseSettings):
         "app_database_url",
         "app_db_password",
         "redis_url",
+        "metrics_token",
         "plans",
         "cost_model",
         "otlp_endpoint",
