@@ -21,7 +21,13 @@ from sqlalchemy.engine import make_url
 
 from fundament import __version__, audit, identity, jobs, limits, metering, ops, privacy, records, tenancy
 from fundament.migrations import current_head, default_app_password
-from fundament.platform import EXCEPTION_HANDLERS, Database, EdgeMiddleware, FastPaths, Settings
+from fundament.platform import (
+    EXCEPTION_HANDLERS,
+    Database,
+    EdgeMiddleware,
+    FastPaths,
+    Settings,
+)
 
 log = logging.getLogger("fundament")
 
@@ -34,8 +40,11 @@ isolation (PostgreSQL row-level security), role-scoped API keys and RFC 9457 err
 Conventions: JSON in and out; errors are `application/problem+json`. Authenticate with
 `Authorization: Bearer <key>`. Unknown keys get 401, too small a role 403, and another
 tenant's resources 404 (never 403). Lists take `limit` (1–200, default 50) and an opaque
-`cursor`, and answer `{"items": [...], "next_cursor": ...}`. Unknown query parameters and
-body fields are refused. Every response carries `X-Request-Id`.
+`cursor`, and answer `{"items": [...], "next_cursor": ...}`; a cursor is valid only on the
+list (and sort) that issued it. Unknown query parameters and body fields are refused. Bodies
+must be I-JSON (RFC 7493: UTF-8, no duplicate keys, no lone surrogates) nested at most 64
+levels deep, else 400 `invalid-json`. Times are RFC 3339 with an offset. Every response
+carries `X-Request-Id`.
 """
 
 
@@ -290,7 +299,9 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     },
 }
 _COMMON = {
-    400: "Malformed request: bad JSON, unknown or invalid query parameter, bad filter.",
+    400: "Malformed request: a body that is not I-JSON (`invalid-json`: malformed, not UTF-8, a "
+    "duplicate key, a lone surrogate, nested deeper than 64 levels), an unknown or invalid query "
+    "parameter (`bad-request`), a bad filter (`invalid-filter`) or cursor (`invalid-cursor`).",
     401: "Missing, unknown, expired or revoked API key.",
     403: "The key's role is too small, or its tenant is suspended.",
     404: "No such resource in this tenant (also for other tenants' resources).",
@@ -346,5 +357,20 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                         "schema": {"type": "string"},
                         "description": "The record's version.",
                     }
+    # Values only known once the app has loaded its configuration (the plan catalogue).
+    _fill_enums(schema, {"plans": sorted(app.state.plans)})
     app.openapi_schema = schema
     return schema
+
+
+def _fill_enums(node: Any, values: dict[str, list[str]]) -> None:
+    """Give every schema marked ``x-fundament-enum: NAME`` the ``enum`` ``values[NAME]``."""
+    if isinstance(node, dict):
+        name = node.pop("x-fundament-enum", None)
+        if name is not None:
+            node["enum"] = values[name]
+        for child in node.values():
+            _fill_enums(child, values)
+    elif isinstance(node, list):
+        for child in node:
+            _fill_enums(child, values)

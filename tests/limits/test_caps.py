@@ -44,7 +44,7 @@ max_api_keys = 6
 max_users = 2
 max_webhooks = 1
 max_open_privacy_jobs = 2
-max_indexes_per_collection = 8
+max_indexes_per_collection = 3
 
 [plans.ten-megabytes]
 {ROOMY}max_stored_bytes = 10000000
@@ -124,6 +124,26 @@ async def test_collections_are_capped(http: httpx.AsyncClient, operator_key: str
     assert (await http.delete(f"{t.base}/collections/one", headers=t.h("admin"))).status_code == 204
     r = await http.post(f"{t.base}/collections", json=_collection("three"), headers=t.h("admin"))
     assert r.status_code == 201, r.text
+
+
+async def test_indexes_per_collection_are_capped_on_create_and_patch(
+    http: httpx.AsyncClient, operator_key: str
+) -> None:
+    t = await _tenant(http, operator_key, "capped")
+    wide = {**_collection("wide"), "indexes": ["a", "b", "c", "d"]}
+    r = await http.post(f"{t.base}/collections", json=wide, headers=t.h("admin"))
+    _assert_refused(r, "max_indexes_per_collection", 3)
+    assert (await http.get(f"{t.base}/collections/wide", headers=t.h("admin"))).status_code == 404
+    r = await http.post(f"{t.base}/collections", json={**wide, "indexes": ["a", "b", "c"]}, headers=t.h("admin"))
+    assert r.status_code == 201, r.text
+    merge = {"Content-Type": "application/merge-patch+json", **t.h("admin")}
+    r = await http.patch(f"{t.base}/collections/wide", json={"indexes": ["a", "b", "c", "d"]}, headers=merge)
+    _assert_refused(r, "max_indexes_per_collection", 3)
+    r = await http.get(f"{t.base}/collections/wide", headers=t.h("admin"))
+    assert r.json()["indexes"] == ["a", "b", "c"]
+    # A plan lowered below a collection's indexes leaves it usable and patchable otherwise.
+    r = await http.patch(f"{t.base}/collections/wide", json={"purpose": "support"}, headers=merge)
+    assert r.status_code == 200, r.text
 
 
 async def test_active_api_keys_are_capped_and_revoked_ones_do_not_count(
@@ -304,7 +324,7 @@ def test_plans_files_carry_every_cap(tmp_path: Path) -> None:
     assert "max_users = 1000" in str(info.value) and str(path) in str(info.value)
     path.write_text(
         PLANS.replace(
-            "max_indexes_per_collection = 8\n\n[plans.ten", "max_indexes_per_collection = 9\n\n[plans.ten"
+            "max_indexes_per_collection = 3\n\n[plans.ten", "max_indexes_per_collection = 9\n\n[plans.ten"
         )
     )
     with pytest.raises(PlansError) as info:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import copy
+import json
 
 import pytest
 from hypothesis import given
@@ -11,6 +13,7 @@ from hypothesis import strategies as st
 
 from fundament.platform import (
     BadRequest,
+    InvalidCursor,
     Problem,
     decode_id_cursor,
     encode_id_cursor,
@@ -65,15 +68,55 @@ def test_merge_patch_properties(target, patch):
     assert merge_patch(out, patch) == out  # idempotent
 
 
-@given(st.text(max_size=40))
+@given(st.text(min_size=1, max_size=40).filter(str.isprintable))
 def test_id_cursor_round_trip(value):
+    # What lists continue after: ids, names, sequence numbers; all printable.
     assert decode_id_cursor(encode_id_cursor(value)) == value
 
 
 @given(st.text(max_size=60))
 def test_garbage_cursor_is_a_clean_400(text):
-    with contextlib.suppress(BadRequest):
+    with contextlib.suppress(InvalidCursor):
         decode_id_cursor(text)
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+json_payloads = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["after", "s", "v", ""]), inner),
+    max_leaves=8,
+)
+
+
+@given(
+    st.one_of(
+        json_payloads.map(lambda v: json.dumps(v).encode()),
+        st.text().map(lambda t: json.dumps({"after": t}).encode()),
+        st.binary(max_size=40),
+    )
+)
+def test_structured_garbage_cursor_is_invalid_or_a_printable_key(payload):
+    """Whatever decodes is a key SQL can bind as text (no NUL, no lone surrogate)."""
+    try:
+        value = decode_id_cursor(_b64(payload))
+    except InvalidCursor:
+        return
+    assert isinstance(value, str) and 0 < len(value) <= 200 and value.isprintable()
+    value.encode("utf-8")
+
+
+_B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+@given(st.text(alphabet=st.characters(blacklist_characters=_B64URL), min_size=1))
+def test_a_cursor_outside_base64url_is_refused_before_decoding(junk):
+    # urlsafe_b64decode alone would skip the foreign characters and decode the rest.
+    cursor = encode_id_cursor("tnt_01") + junk
+    with pytest.raises(InvalidCursor):
+        decode_id_cursor(cursor)
 
 
 def test_ids_are_prefixed_and_sortable():

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from fundament.audit import service
 from fundament.platform import (
+    Instant,
     ListParams,
     RequestContext,
     StrictRoute,
@@ -60,7 +61,8 @@ class ChainVerification(BaseModel):
     response_model=AuditEventList,
     summary="List audit events (chain order)",
     description="Filters: `action`, `actor` (key id), `target` (target id), and `at` as a "
-    "half-open range `at_from` ≤ at < `at_to` (RFC 3339).",
+    "half-open range `at_from` ≤ at < `at_to`, each an RFC 3339 date-time with an offset or a "
+    "date (meaning 00:00 UTC).",
 )
 async def list_audit_events(
     tenant: str,
@@ -70,8 +72,8 @@ async def list_audit_events(
     action: Annotated[str | None, Query(max_length=100)] = None,
     actor: Annotated[str | None, Query(max_length=100)] = None,
     target: Annotated[str | None, Query(max_length=200)] = None,
-    at_from: datetime | None = None,
-    at_to: datetime | None = None,
+    at_from: Instant | None = None,
+    at_to: Instant | None = None,
 ) -> Response:
     await request.app.state.audit_sealer.seal(tenant)  # readers see every committed write
     async with database(request).transaction(ctx) as tx:

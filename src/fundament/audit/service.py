@@ -27,8 +27,8 @@ import orjson
 
 from fundament.audit.chain import Verification, event_hash, genesis, verify
 from fundament.platform import (
-    BadRequest,
     Database,
+    InvalidCursor,
     Page,
     RequestContext,
     Tx,
@@ -391,10 +391,10 @@ async def list_events(
 ) -> Page[dict[str, Any]]:
     """Events in chain order (ascending ``seq``), optionally filtered."""
     after = decode_id_cursor(cursor)
-    try:
-        after_seq = int(after) if after is not None else 0
-    except ValueError as exc:
-        raise BadRequest("The cursor is not valid.") from exc
+    if after is not None and not (after.isascii() and after.isdigit() and len(after) <= 18):
+        # Another list's cursor (an id, a name): int() would also take "٣" or " 3".
+        raise InvalidCursor()
+    after_seq = int(after) if after is not None else 0
     rows = await tx.conn.fetch(
         f"SELECT {_COLUMNS} FROM audit_events WHERE tenant_id = $1 AND seq > $2"
         " AND ($3::text IS NULL OR action = $3) AND ($4::text IS NULL OR actor_id = $4)"

@@ -12,10 +12,10 @@ from typing import Any
 
 from fundament import tenancy
 from fundament.limits.caps import Cap, CapGuard, Counter, caps
-from fundament.limits.plans import PlanLookup
 from fundament.limits.quota import QuotaGuard
 from fundament.limits.rate import REDIS_FALLBACK, RateLimiter
 from fundament.platform import Database
+from fundament.tenancy import PlanLookup
 
 __all__ = [
     "REDIS_FALLBACK",

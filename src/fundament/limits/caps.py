@@ -18,8 +18,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from fundament import identity, records
-from fundament.limits.plans import PlanLookup
 from fundament.platform import QuotaExceeded, T, Tx
+from fundament.tenancy import PlanLookup
 
 #: Counts a resource of the transaction's tenant, the transaction's own writes included.
 Counter = Callable[[Tx], Awaitable[int]]
@@ -35,7 +35,7 @@ class Cap:
 
     #: The :class:`~fundament.tenancy.Plan` field, e.g. ``max_collections``.
     quota: str
-    #: Write events (``tx.emit`` actions) that add one of the resource.
+    #: Write events (``tx.emit`` actions) after which the count is due.
     adds: tuple[str, ...]
     count: Counter
     #: Problem type of the refusal (``T.QUOTA_...``).
@@ -65,6 +65,13 @@ def caps(*, count_open_privacy_jobs: Counter) -> list[Cap]:
         ),
         Cap("max_users", ("user.created",), identity.count_users, T.QUOTA_USERS, "users"),
         Cap(
+            "max_indexes_per_collection",
+            ("collection.created", "collection.updated"),
+            records.count_widest_indexes,
+            T.QUOTA_INDEXES,
+            "indexes in one collection",
+        ),
+        Cap(
             "max_open_privacy_jobs",
             ("privacy.export_requested", "privacy.erasure_requested"),
             count_open_privacy_jobs,
@@ -79,12 +86,10 @@ class CapGuard:
 
     def __init__(self, plans: PlanLookup, caps: Iterable[Cap]) -> None:
         self._plans = plans
-        self._by_action: dict[str, Cap] = {}
+        self._by_action: dict[str, list[Cap]] = {}
         for cap in caps:
             for action in cap.adds:
-                if action in self._by_action:
-                    raise ValueError(f"two caps count {action!r}")
-                self._by_action[action] = cap
+                self._by_action.setdefault(action, []).append(cap)
 
     async def before_commit(self, tx: Tx) -> None:
         tenant_id = tx.tenant_id
@@ -93,9 +98,9 @@ class CapGuard:
         by_action = self._by_action
         due: list[Cap] = []
         for event in tx.events:
-            cap = by_action.get(event.action)
-            if cap is not None and cap not in due:
-                due.append(cap)
+            for cap in by_action.get(event.action, ()):
+                if cap not in due:
+                    due.append(cap)
         if not due:
             return
         plan = await self._plans.plan_of(tenant_id)

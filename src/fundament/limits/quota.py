@@ -25,8 +25,8 @@ import orjson
 
 from fundament import audit
 from fundament import records as records_module
-from fundament.limits.plans import PlanLookup
 from fundament.platform import QuotaExceeded, T, Tx
+from fundament.tenancy import PlanLookup
 
 _GONE = ("record.deleted", "record.erased", "record.expired")
 _WRITTEN = ("record.created", "record.updated", "record.replaced", "record.patched")

@@ -19,8 +19,8 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
 from prometheus_client import Counter
 
-from fundament.limits.plans import PlanLookup
 from fundament.platform import Principal, TooManyRequests, current_exchange
+from fundament.tenancy import PlanLookup
 
 log = logging.getLogger("fundament.limits")
 

@@ -14,6 +14,7 @@ from fundament.metering.usage import tenant_usage
 from fundament.platform import (
     BadRequest,
     FieldError,
+    Instant,
     RequestContext,
     StrictRoute,
     database,
@@ -73,18 +74,22 @@ def _utc(value: datetime | None) -> datetime | None:
     summary="Metered usage of a tenant",
     description=(
         "Requests, errors, server time, database time and bytes in/out per feature (method and "
-        "route template), in hourly or daily buckets, plus stored bytes. `from` defaults to 24 "
-        "hours (hour) or 30 days (day) before `to`, which defaults to now; the range is at most "
-        "400 days. This instance's unwritten usage is flushed first; other instances' usage "
-        "appears within `FUNDAMENT_USAGE_FLUSH_SECONDS`."
+        "route template), in hourly or daily buckets, plus stored bytes. `from` and `to` are RFC "
+        "3339 date-times with an offset, or dates (00:00 UTC); `from` defaults to 24 hours (hour) "
+        "or 30 days (day) before `to`, which defaults to now. `from` must lie before `to`, at most "
+        "400 days before it (else 400). This instance's unwritten usage is flushed first; other "
+        "instances' usage appears within `FUNDAMENT_USAGE_FLUSH_SECONDS`."
     ),
 )
 async def get_usage(
     tenant: str,
     request: Request,
     ctx: Admin,
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
-    to: Annotated[datetime | None, Query()] = None,
+    from_: Annotated[
+        Instant | None,
+        Query(alias="from", description="Start (inclusive); before `to`, by at most 400 days."),
+    ] = None,
+    to: Annotated[Instant | None, Query(description="End (exclusive); default now.")] = None,
     granularity: Annotated[Literal["hour", "day"], Query()] = "hour",
 ) -> Response:
     end = _utc(to) or datetime.now(UTC)
@@ -104,6 +109,8 @@ async def get_usage(
 # --- FinOps (operator) -----------------------------------------------------------------------
 
 Operator = Annotated[RequestContext, Depends(require_role("operator"))]
+#: Stated in the document and checked by FastAPI: a month the report can be built for.
+MONTH_PATTERN = r"^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])$"
 
 
 class FinopsReport(BaseModel):
@@ -145,7 +152,13 @@ class CapacityPlan(BaseModel):
 async def finops_report(
     request: Request,
     ctx: Operator,
-    month: Annotated[str | None, Query(max_length=7)] = None,
+    month: Annotated[
+        str | None,
+        Query(
+            pattern=MONTH_PATTERN,
+            description="`YYYY-MM` from 1970-01 to 2999-12; default the current month.",
+        ),
+    ] = None,
 ) -> Response:
     month = month or finops.current_month()
     if not finops.MONTH.match(month):

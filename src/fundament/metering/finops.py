@@ -20,7 +20,7 @@ from fundament.metering.focus import Charge, costs_by_resource
 from fundament.metering.report import FeatureUsage, TenantUsage, build_report
 from fundament.platform import Database, Principal, RequestContext, Tx
 
-MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])\Z")
 
 #: Used until `fundament bench capacity` has measured this deployment: one worker of the
 #: reference run in docs/benchmarks.md (GET-by-id, 2 vCPUs shared with PostgreSQL and the

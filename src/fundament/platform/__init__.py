@@ -4,7 +4,7 @@ It depends on no other module. Other modules import only the names below.
 """
 
 from fundament.platform.auth import Admission, Authenticator, bearer_scheme, bearer_token, require_role
-from fundament.platform.clock import Clock, rfc3339, utcnow
+from fundament.platform.clock import Clock, DateTime, Instant, parse_rfc3339, rfc3339, utcnow
 from fundament.platform.context import ROLES, Principal, RequestContext, role_rank
 from fundament.platform.crypto import (
     b64,
@@ -24,7 +24,9 @@ from fundament.platform.errors import (
     Conflict,
     FieldError,
     Forbidden,
+    InvalidCursor,
     InvalidFilter,
+    InvalidJSON,
     NotFound,
     PreconditionFailed,
     Problem,
@@ -47,7 +49,11 @@ from fundament.platform.http import (
     doc_responses,
     json_response,
     json_text,
+    parse_json_body,
     validation_problem,
+)
+from fundament.platform.idempotency import (
+    KEY_SCHEMA as IDEMPOTENCY_KEY_SCHEMA,
 )
 from fundament.platform.idempotency import (
     StoredResponse,
@@ -56,11 +62,12 @@ from fundament.platform.idempotency import (
     run_idempotent,
 )
 from fundament.platform.ids import looks_like_id, new_id, new_secret
-from fundament.platform.jsonpatch import merge_patch, refuse_removal
+from fundament.platform.jsonpatch import merge_patch, not_null, refuse_removal
 from fundament.platform.observe import Exchange, Observer, current_exchange
 from fundament.platform.pagination import (
     ListParams,
     Page,
+    check_cursor,
     decode_id_cursor,
     encode_id_cursor,
     list_params,
@@ -69,6 +76,7 @@ from fundament.platform.settings import Settings
 
 __all__ = [
     "EXCEPTION_HANDLERS",
+    "IDEMPOTENCY_KEY_SCHEMA",
     "ROLES",
     "Admission",
     "AuthenticationThrottled",
@@ -77,6 +85,7 @@ __all__ = [
     "Clock",
     "Conflict",
     "Database",
+    "DateTime",
     "EdgeMiddleware",
     "EmbeddedPostgres",
     "EmbeddedPostgresError",
@@ -85,7 +94,10 @@ __all__ = [
     "FastRoute",
     "FieldError",
     "Forbidden",
+    "Instant",
+    "InvalidCursor",
     "InvalidFilter",
+    "InvalidJSON",
     "JSONResponse",
     "ListParams",
     "NotFound",
@@ -109,6 +121,7 @@ __all__ = [
     "b64",
     "bearer_scheme",
     "bearer_token",
+    "check_cursor",
     "check_idempotency_key",
     "check_json_body",
     "current_exchange",
@@ -124,7 +137,10 @@ __all__ = [
     "new_data_key",
     "new_id",
     "new_secret",
+    "not_null",
     "open_sealed",
+    "parse_json_body",
+    "parse_rfc3339",
     "refuse_removal",
     "request_fingerprint",
     "require_role",

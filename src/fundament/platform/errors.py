@@ -46,6 +46,7 @@ class T:
     QUOTA_API_KEYS = PROBLEM_BASE + "quota-max-api-keys"
     QUOTA_USERS = PROBLEM_BASE + "quota-max-users"
     QUOTA_OPEN_PRIVACY_JOBS = PROBLEM_BASE + "quota-max-open-privacy-jobs"
+    QUOTA_INDEXES = PROBLEM_BASE + "quota-max-indexes-per-collection"
     #: For the webhooks module to come (the plan's ``max_webhooks``).
     QUOTA_WEBHOOKS = PROBLEM_BASE + "quota-max-webhooks"
     UNAVAILABLE = PROBLEM_BASE + "service-unavailable"
@@ -110,6 +111,27 @@ class BadRequest(Problem):
 class InvalidFilter(BadRequest):
     type = T.INVALID_FILTER
     title = "Invalid filter"
+
+
+class InvalidJSON(BadRequest):
+    """The body is not I-JSON (RFC 7493): malformed, not UTF-8, a duplicate key, a lone
+    surrogate, or nested deeper than the one limit every route shares."""
+
+    type = T.INVALID_JSON
+    title = "Invalid JSON body"
+
+
+class InvalidCursor(BadRequest):
+    """A ``cursor`` this list did not issue; the same answer on every list."""
+
+    type = T.INVALID_CURSOR
+    title = "Invalid cursor"
+
+    def __init__(self, detail: str | None = None, **kw: Any) -> None:
+        kw.setdefault("errors", [FieldError("cursor", "not a cursor this list issued")])
+        super().__init__(
+            detail or "The cursor is not valid for this list; pass a next_cursor this list returned.", **kw
+        )
 
 
 class ValidationFailed(Problem):

@@ -8,6 +8,7 @@ over the configured size before the route reads them.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import random
@@ -24,12 +25,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fundament.platform.context import request_id_var
 from fundament.platform.errors import (
     BadRequest,
     FieldError,
+    InvalidJSON,
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
@@ -85,10 +88,131 @@ def json_text(value: Any, *, where: str = "/") -> str:
     try:
         return orjson.dumps(value).decode()
     except TypeError as exc:
+        # Bodies are parsed by parse_json_body (depth and surrogates checked), so what is
+        # left is an integer beyond 64 bits: JSON allows it, jsonb would even keep it, but
+        # every reader of the value would have to as well.
         raise ValidationFailed(
             "A number is out of range (integers must fit in 64 bits).",
             errors=[FieldError(where, "integer out of range")],
         ) from exc
+
+
+# --- JSON request bodies ----------------------------------------------------------------------
+
+#: Arrays and objects, the body's outermost one counted as level 1. One limit for every
+#: route and method, well inside what each later step (validation, orjson, jsonb) handles.
+MAX_JSON_DEPTH = 64
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return obj
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _depth(text: str) -> int:
+    """Deepest nesting of arrays and objects in ``text``, strings skipped (C-speed scans,
+    then one pass over the brackets alone), so a 1 MB ``[[[[…`` is refused before a
+    recursive parser sees it."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return 0
+    depth = deepest = 0
+    for ch in _NOT_BRACKET.sub("", _JSON_STRING.sub("", text)):
+        if ch in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_JSON_DEPTH:
+                    break
+        else:
+            depth -= 1
+    return deepest
+
+
+def _nul_path(value: Any, where: str) -> str | None:
+    """The JSON Pointer (RFC 6901) of the first key or string holding U+0000, or None."""
+    if isinstance(value, str):
+        return where if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{where}/{key.replace('~', '~0').replace('/', '~1')}"
+            if "\x00" in key:
+                return here
+            found = _nul_path(item, here)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _nul_path(item, f"{where}/{i}")
+            if found is not None:
+                return found
+    return None
+
+
+def parse_json_body(raw: bytes) -> Any:
+    """Parse a request body as I-JSON (RFC 7493), or raise :class:`InvalidJSON` (400).
+
+    Refused: bytes that are not UTF-8 (RFC 8259 §8.1), malformed JSON, ``NaN`` and
+    ``Infinity`` (which Python's parser would take), an object with the same key twice
+    (I-JSON §2.3; the detail names the key), a lone surrogate (I-JSON §2.1), and nesting
+    deeper than :data:`MAX_JSON_DEPTH`. A string or key holding U+0000 is valid JSON but
+    cannot be stored: :class:`ValidationFailed` (422) with its JSON Pointer. Integers keep
+    their exact value. Every route's body goes through here, on the fast paths and through
+    FastAPI alike.
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidJSON(f"The request body is not UTF-8 (byte {exc.start} of {len(raw)}).") from exc
+    if _depth(text) > MAX_JSON_DEPTH:
+        raise InvalidJSON(f"The request body is nested deeper than {MAX_JSON_DEPTH} levels.")
+    try:
+        value = json.loads(text, object_pairs_hook=_unique_object, parse_constant=_not_json)
+    except _DuplicateKey as exc:
+        raise InvalidJSON(
+            f"The request body has the key {exc.key!r} twice in one object.",
+            errors=[FieldError("/", f"duplicate key {exc.key!r}")],
+        ) from exc
+    except json.JSONDecodeError as exc:
+        raise InvalidJSON(f"The request body is not valid JSON: {exc.msg} (position {exc.pos}).") from exc
+    except (ValueError, RecursionError) as exc:
+        raise InvalidJSON(f"The request body is not valid JSON: {exc}.") from exc
+    if "\\u0000" in text:
+        # Valid JSON, but PostgreSQL text and jsonb cannot hold it: the same 422 for every
+        # body field as json_text gives for record data (only an escape can write it).
+        where = _nul_path(value, "")
+        if where is not None:
+            raise ValidationFailed(
+                "The value cannot be stored: a string contains the NUL character (\\u0000).",
+                errors=[FieldError(where or "/", "contains U+0000")],
+            )
+    if "\\u" in text:
+        # Only an escape can make a lone surrogate once the bytes decoded as UTF-8.
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidJSON(
+                "The request body holds a lone surrogate (a \\uD800–\\uDFFF escape without its pair)."
+            ) from exc
+    return value
 
 
 class JSONResponse(Response):
@@ -281,11 +405,32 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     if exc.status_code == 404:
         problem = NotFound("No such resource.")
     elif exc.status_code == 405:
-        problem = MethodNotAllowed("This method is not allowed on this resource.", headers=exc.headers or {})
+        allowed = allowed_methods(request)
+        problem = MethodNotAllowed(
+            f"{request.method} is not allowed here; this path takes {', '.join(allowed)}.",
+            headers={"Allow": ", ".join(allowed)},
+        )
     else:
         problem = BadRequest(str(exc.detail))
         problem.status = exc.status_code  # type: ignore[misc]
     return problem_response(problem)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves on this request's path (RFC 9110 §15.5.6: the 405's
+    ``Allow``). Starlette puts only the first matching route's methods there, and each
+    method of a path is a route of its own."""
+    path = request.scope["path"]
+    allowed = []
+    for method in _METHODS:
+        # A fresh scope per probe: matching may note things in the scope it is given.
+        probe = {"type": "http", "method": method, "path": path, "root_path": "", "headers": []}
+        if any(route.matches(probe)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
@@ -351,6 +496,11 @@ class StrictRoute(APIRoute):
             check_query(request, allowed)
             if has_body:
                 await check_json_body(request)
+                raw = await request.body()
+                if raw:
+                    # FastAPI reads the body through Request.json(), which returns this
+                    # cached value: so FastAPI routes parse exactly as the fast paths do.
+                    request._json = parse_json_body(raw)
             return await inner(request)
 
         return handler

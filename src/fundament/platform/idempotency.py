@@ -9,6 +9,7 @@ the first attempt rolled back, performs the write itself).
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -16,9 +17,14 @@ import orjson
 
 from fundament.platform.clock import utcnow
 from fundament.platform.db import Tx
-from fundament.platform.errors import BadRequest, T, ValidationFailed
+from fundament.platform.errors import BadRequest, FieldError, T, ValidationFailed
 
 MAX_KEY_LENGTH = 255
+#: Printable ASCII, as the IETF draft's sf-string; no space at either end, which HTTP
+#: would strip. Stated in the OpenAPI document (``KEY_SCHEMA``) and checked here alone.
+KEY_PATTERN = r"^[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?$"
+_KEY = re.compile(r"[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?")
+KEY_SCHEMA = {"pattern": KEY_PATTERN, "minLength": 1, "maxLength": MAX_KEY_LENGTH}
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,10 +40,12 @@ def request_fingerprint(method: str, path: str, body: bytes) -> bytes:
 
 
 def check_idempotency_key(key: str) -> str:
-    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+    """``key`` if it is 1–255 printable ASCII characters (no space at the ends), else 400."""
+    if _KEY.fullmatch(key) is None:
         raise BadRequest(
-            f"Idempotency-Key must be 1–{MAX_KEY_LENGTH} printable characters.",
+            f"Idempotency-Key must be 1–{MAX_KEY_LENGTH} printable ASCII characters.",
             type=T.BAD_REQUEST,
+            errors=[FieldError("Idempotency-Key", "1–255 printable ASCII characters")],
         )
     return key
 

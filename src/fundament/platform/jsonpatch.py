@@ -32,3 +32,18 @@ def refuse_removal(document: dict[str, Any], fields: tuple[str, ...]) -> None:
             f"{', '.join(repr(f) for f in removed)} cannot be removed.",
             errors=[FieldError(f"/{f}", "may not be null") for f in removed],
         )
+
+
+def not_null(schema: dict[str, Any]) -> None:
+    """``json_schema_extra`` for a merge-patch member that may be left out but not set to
+    ``null`` (which would remove it; :func:`refuse_removal` answers 422): the OpenAPI
+    document then says so, instead of offering ``null`` as a valid value."""
+    branches = schema.pop("anyOf", None)
+    if isinstance(branches, list):
+        kept = [b for b in branches if b != {"type": "null"}]
+        if len(kept) == 1:
+            schema.update(kept[0])
+        else:
+            schema["anyOf"] = kept
+    if "default" in schema and schema["default"] is None:
+        del schema["default"]

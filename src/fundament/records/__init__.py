@@ -13,12 +13,13 @@ from fundament.records.privacy_ops import (
     find_subject_records,
     processing_facts,
 )
-from fundament.records.service import count_collections, footprint
+from fundament.records.service import count_collections, count_widest_indexes, footprint
 
 __all__ = [
     "RecordsState",
     "all_collections",
     "count_collections",
+    "count_widest_indexes",
     "erase_subject",
     "expire_records",
     "find_subject_records",

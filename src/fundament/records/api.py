@@ -9,17 +9,20 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from fundament.platform import (
+    IDEMPOTENCY_KEY_SCHEMA,
     FastRoute,
     ListParams,
     RequestContext,
     StoredResponse,
     StrictRoute,
+    check_cursor,
     check_idempotency_key,
     check_json_body,
     database,
     doc_responses,
     json_response,
     list_params,
+    parse_json_body,
     request_fingerprint,
     require_role,
     run_idempotent,
@@ -149,7 +152,15 @@ async def create_record(
     body: RecordWrite,
     request: Request,
     ctx: Member,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="1–255 printable ASCII characters; a retry with the same key and body "
+            "answers as the first time.",
+            json_schema_extra=IDEMPOTENCY_KEY_SCHEMA,
+        ),
+    ] = None,
 ) -> Response:
     state = _state(request)
     coll = await state.cache.get(ctx, tenant, name)
@@ -347,7 +358,7 @@ async def _fast_list_records(request: Request) -> Response:
                 [{"loc": ("query", "limit"), "msg": "must be an integer from 1 to 200"}], body=False
             )
         limit = int(raw_limit)
-    page = ListParams(limit=limit, cursor=_query_param(request, "cursor", 2048))
+    page = ListParams(limit=limit, cursor=check_cursor(request.query_params.get("cursor")))
     return await list_records(
         tenant,
         name,
@@ -363,8 +374,11 @@ async def _fast_create_record(request: Request) -> Response:
     tenant, name = _path(request)
     ctx = await _member(request)
     await check_json_body(request)
+    raw = await request.body()
+    if not raw:  # as FastAPI answers a missing body
+        raise validation_problem([{"type": "missing", "loc": ("body",), "msg": "Field required"}])
     try:
-        body = RecordWrite.model_validate_json(await request.body())
+        body = RecordWrite.model_validate(parse_json_body(raw))
     except ValidationError as exc:
         raise validation_problem(list(exc.errors())) from exc
     key = request.headers.get("idempotency-key")

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from fundament.platform import not_null
+
 CollectionName = Annotated[
     str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$", description="`[a-z][a-z0-9_]{0,62}`")
 ]
@@ -55,14 +57,18 @@ class CollectionPatch(BaseModel):
     """JSON Merge Patch of a collection; ``schema`` is merged too (RFC 7396 is recursive)."""
 
     model_config = ConfigDict(extra="forbid")
-    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
-    indexes: Annotated[list[FieldPath], Field(max_length=8, description=_INDEXES)] | None = None
-    personal_fields: Annotated[list[FieldPath], Field(max_length=200)] | None = None
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema", json_schema_extra=not_null)
+    indexes: Annotated[list[FieldPath], Field(max_length=8, description=_INDEXES)] | None = Field(
+        default=None, json_schema_extra=not_null
+    )
+    personal_fields: Annotated[list[FieldPath], Field(max_length=200)] | None = Field(
+        default=None, json_schema_extra=not_null
+    )
     subject_field: FieldPath | None = None
     retention_days: Annotated[int, Field(ge=1, le=36500)] | None = None
     purpose: Text | None = None
     legal_basis: Text | None = None
-    on_erasure: Literal["delete", "anonymize"] | None = None
+    on_erasure: Literal["delete", "anonymize"] | None = Field(default=None, json_schema_extra=not_null)
 
 
 class Collection(BaseModel):
@@ -87,7 +93,12 @@ class CollectionList(BaseModel):
 
 class RecordWrite(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    data: dict[str, Any] = Field(description="The record's fields; must pass the collection schema.")
+    data: dict[str, Any] = Field(
+        description="The record's fields; must pass the collection schema. Every value must be "
+        "storable: integers within 64 bits (-2^63 to 2^64-1; a larger number may be sent as a "
+        "double, `1e30`), no U+0000 in strings or keys, the body nested at most 64 levels deep. "
+        "Else 422 naming the rule (400 `invalid-json` for the nesting).",
+    )
 
 
 class Record(BaseModel):

@@ -15,10 +15,10 @@ import orjson
 
 from fundament.platform import (
     BadRequest,
+    InvalidCursor,
     InvalidFilter,
     NotFound,
     PreconditionFailed,
-    T,
     Tx,
     json_text,
     looks_like_id,
@@ -171,7 +171,7 @@ async def _list_page(
         if exc.param == "filter":
             raise InvalidFilter(exc.detail, extra={"position": exc.position}) from exc
         if exc.param == "cursor":
-            raise BadRequest("The cursor is not valid for this list.", type=T.INVALID_CURSOR) from exc
+            raise InvalidCursor() from exc
         raise BadRequest(f"Invalid {exc.param}: {exc.detail}") from exc
     where.extend(_query.slot_guards_sql(columns))
     uses_slots = any("r.i" in w for w in where[2:])
@@ -370,4 +370,28 @@ async def footprint(tx: Tx) -> tuple[int, int]:
 async def count_collections(tx: Tx) -> int:
     """The transaction's tenant's collections, this transaction's own writes included."""
     value: int = await tx.conn.fetchval("SELECT count(*) FROM collections WHERE tenant_id = $1", tx.tenant_id)
+    return value
+
+
+async def count_widest_indexes(tx: Tx) -> int:
+    """The most indexes declared by a collection this transaction created or whose indexes it
+    changed.
+
+    Only those: a plan lowered later leaves wider collections as they are, and refuses
+    neither writes to other collections nor patches that leave the indexes alone.
+    """
+    names = [
+        e.target_id
+        for e in tx.events
+        if e.action == "collection.created"
+        or (e.action == "collection.updated" and "indexes" in e.details.get("changed", ()))
+    ]
+    if not names:
+        return 0
+    value: int = await tx.conn.fetchval(
+        "SELECT coalesce(max(jsonb_array_length(indexes)), 0) FROM collections"
+        " WHERE tenant_id = $1 AND name = ANY($2::text[])",
+        tx.tenant_id,
+        names,
+    )
     return value

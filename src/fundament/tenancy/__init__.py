@@ -1,6 +1,7 @@
 """Tenants: creation, plan, status, region (fixed), offboarding; the plan catalogue."""
 
 from fundament.tenancy.cache import TenantCache
+from fundament.tenancy.lookup import PlanLookup
 from fundament.tenancy.plans import (
     BUILTIN,
     MAX_INDEXES_PER_COLLECTION,
@@ -16,6 +17,7 @@ __all__ = [
     "MAX_INDEXES_PER_COLLECTION",
     "Catalogue",
     "Plan",
+    "PlanLookup",
     "PlansError",
     "TenantCache",
     "TenantRow",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from fundament.platform import not_null
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9-]{3,40}$", description="Unique, `[a-z0-9-]{3,40}`.")]
 Region = Annotated[
@@ -16,11 +18,29 @@ Region = Annotated[
         description="Hosting region; fixed at creation (data residency).",
     ),
 ]
+#: The catalogue is loaded at start (FUNDAMENT_PLANS), so the app fills in the ``enum`` of
+#: every schema carrying this marker with the plans it loaded (app._openapi).
+PLAN_ENUM_MARKER = "x-fundament-enum"
 Plan = Annotated[
     str,
-    Field(min_length=1, max_length=64, description="A plan name (built-in: free, pro, enterprise)."),
+    Field(
+        min_length=1,
+        max_length=64,
+        description="A plan of the catalogue this server loaded (FUNDAMENT_PLANS; built in: free, pro, "
+        "enterprise). The `enum` lists them; another name is a 422.",
+        json_schema_extra={PLAN_ENUM_MARKER: "plans"},
+    ),
 ]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def _read_only(schema: dict[str, Any]) -> None:
+    not_null(schema)
+    schema["readOnly"] = True
+    schema["description"] = (
+        "Read-only: accepted only with the tenant's current value (so a tenant as read can be "
+        "sent back), else 422. A tenant changes region by a move, not a patch."
+    )
 
 
 class TenantCreate(BaseModel):
@@ -35,10 +55,10 @@ class TenantPatch(BaseModel):
     """A JSON Merge Patch (RFC 7396). ``region`` is accepted only unchanged: it is fixed."""
 
     model_config = ConfigDict(extra="forbid")
-    name: Name | None = None
-    plan: Plan | None = None
-    status: Literal["active", "suspended"] | None = None
-    region: Region | None = None
+    name: Name | None = Field(default=None, json_schema_extra=not_null)
+    plan: Plan | None = Field(default=None, json_schema_extra=not_null)
+    status: Literal["active", "suspended"] | None = Field(default=None, json_schema_extra=not_null)
+    region: Region | None = Field(default=None, json_schema_extra=_read_only)
 
 
 class Tenant(BaseModel):

@@ -8,18 +8,21 @@ missed.
 
 from __future__ import annotations
 
-from fundament import tenancy
+from fundament.tenancy.cache import TenantCache
+from fundament.tenancy.plans import Catalogue, Plan
 
 
 class PlanLookup:
-    def __init__(self, tenants: tenancy.TenantCache, catalogue: tenancy.Catalogue) -> None:
+    """The plan a tenant is on now (None for no such tenant); used by limits and records."""
+
+    def __init__(self, tenants: TenantCache, catalogue: Catalogue) -> None:
         self._tenants = tenants
         self._catalogue = catalogue
         # A plan missing from the catalogue (the plans file lost it) gets the most
         # restrictive behaviour we can name: the free plan, else the first one.
         self._fallback = catalogue.get("free") or next(iter(catalogue.values()))
 
-    async def plan_of(self, tenant_id: str) -> tenancy.Plan | None:
+    async def plan_of(self, tenant_id: str) -> Plan | None:
         tenant = await self._tenants.get(tenant_id)
         if tenant is None:
             return None
