@@ -136,7 +136,10 @@ def serve(
             log_level=settings.log_level,
             log_config=_log_config(settings.log_level),
             access_log=False,
-            proxy_headers=False,
+            # uvicorn's own X-Forwarded-For handling, from the listed proxies only: anyone
+            # else could name any address and dodge the per-address auth throttle.
+            proxy_headers=settings.forwarded_allow_ips is not None,
+            forwarded_allow_ips=settings.forwarded_allow_ips or "",
             timeout_graceful_shutdown=max(1, round(settings.shutdown_timeout_seconds)),
         )
 

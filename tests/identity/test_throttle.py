@@ -8,6 +8,7 @@ import secrets
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,9 +19,12 @@ from conftest import TenantFixture, bearer, make_tenant
 from fundament.app import create_app
 from fundament.identity import FailureThrottle
 from fundament.platform import AuthenticationThrottled, Settings, T, Unauthenticated
+from servers import Server, server_env
 
 PROBLEM = "application/problem+json"
 ATTACKER = "203.0.113.7"
+
+PLANS = Path(__file__).parent.parent / "data" / "plans-roomy.toml"
 
 
 @asynccontextmanager
@@ -222,3 +226,32 @@ def test_the_tables_are_bounded() -> None:
         throttle.failed(attempt, 0.0)
     tables = (throttle._addresses._table, throttle._key_ids._table, throttle._cooling._table)
     assert all(len(t) <= 100 for t in tables)
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_is_throttled(admin_dsn: str, tmp_path: Path) -> None:
+    """A real `fundament serve` (uvicorn reads X-Forwarded-For there, not in the app): from
+    a listed proxy each forwarded client has its own budget, so one client's flood does not
+    lock out everyone behind the load balancer; from anywhere else the header is ignored,
+    so no client can dodge the throttle by naming a new address each time."""
+    env = server_env(admin_dsn, PLANS)
+    env["FUNDAMENT_AUTH_ADDRESS_FAILURES_PER_MINUTE"] = "3"
+    trusted = Server("proxied", {**env, "FUNDAMENT_FORWARDED_ALLOW_IPS": "127.0.0.1"}, tmp_path)
+    direct = Server("direct", env, tmp_path)
+    try:
+        for server in (trusted, direct):
+            server.wait_ready()
+
+        def fail(server: Server, client: str) -> int:
+            made_up = f"tnt_{ULID()}"
+            headers = {**bearer(forged(made_up)), "X-Forwarded-For": f"192.0.2.7, {client}"}
+            return httpx.get(f"{server.base}/v1/tenants/{made_up}/collections", headers=headers).status_code
+
+        # Behind the proxy: 203.0.113.1 is throttled after 3, 203.0.113.2 is not.
+        assert [fail(trusted, "203.0.113.1") for _ in range(4)] == [401, 401, 401, 429]
+        assert fail(trusted, "203.0.113.2") == 401
+        # Direct: every address named in the header is the same peer, 127.0.0.1.
+        statuses = [fail(direct, f"203.0.113.{i}") for i in range(1, 5)]
+        assert statuses == [401, 401, 401, 429]
+    finally:
+        trusted.stop()
+        direct.stop()

@@ -38,6 +38,13 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path(".fundament"), description="Embedded data lives here.")
     host: str = "127.0.0.1"
     port: int = 8000
+    forwarded_allow_ips: str | None = Field(
+        default=None,
+        description="Comma-separated addresses or networks of the load balancers in front. A request "
+        "from one of them is taken to come from the rightmost X-Forwarded-For address that is not one "
+        "of them (for logs and the failed-authentication throttle); `*` trusts every peer. Absent: "
+        "the header is ignored and the peer is the client.",
+    )
     workers: int = 1
     pool_min_size: int = 4
     pool_max_size: int = 32
@@ -140,6 +147,7 @@ class Settings(BaseSettings):
         "app_db_password",
         "redis_url",
         "metrics_token",
+        "forwarded_allow_ips",
         "plans",
         "cost_model",
         "otlp_endpoint",
