@@ -158,13 +158,13 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
     catalogue = tenancy.load_plans(settings.plans)
     tenancy.install(app, plans=catalogue)
     identity.install(app)
-    records.install(app, db=db)
+    records.install(app, db=db, scan_share=settings.tenant_scan_share)
     master = settings.master_key_bytes()
     audit.install(app, db=db, master=master, enabled=settings.audit)
     privacy.install(app, db=db, secret=master)
     redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
     # After audit: the quota guard counts the audit bytes each write adds.
-    limits.install(
+    limiter = limits.install(
         app,
         db=db,
         tenants=tenants,
@@ -183,7 +183,7 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
     app.state.job_worker = jobs.Worker(db, privacy.handlers(master))
 
     # Everything that watches requests hooks in here, once, as an observer of the edge.
-    observers: list[Any] = []
+    observers: list[Any] = [limiter.observe]
     if meter is not None:
         observers.append(meter.observe)
     app.state.metrics = None

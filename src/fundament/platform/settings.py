@@ -49,6 +49,15 @@ class Settings(BaseSettings):
     pool_min_size: int = 4
     pool_max_size: int = 32
     statement_timeout_ms: int = 15_000
+    tenant_scan_share: float = Field(
+        default=0.25,
+        gt=0,
+        le=1,
+        description="Share of time one tenant's record lists that scan a collection (a filter or "
+        "sort no declared index serves) may take in each process: they run one at a time per "
+        "tenant, and after one that took d seconds the next waits d × (1 − share) / share. "
+        "Indexed lists and reads are not affected.",
+    )
     max_body_bytes: int = 1_048_576
     key_cache_ttl_seconds: float = 30.0
     auth_address_failures_per_minute: int = Field(

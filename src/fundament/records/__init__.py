@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from fundament.platform import TenantLane
 from fundament.records.collections import CollectionCache
 from fundament.records.privacy_ops import (
     all_collections,
@@ -32,13 +33,15 @@ __all__ = [
 @dataclass
 class RecordsState:
     cache: CollectionCache
+    #: Lists that scan a collection (no declared index serves them) run in their tenant's lane.
+    scans: TenantLane
 
 
-def install(app: Any, *, db: Any) -> RecordsState:
+def install(app: Any, *, db: Any, scan_share: float = 0.25) -> RecordsState:
     """Mount collection and record routes and create the module's caches."""
     from fundament.records.api import FAST_ROUTES, router
 
-    state = RecordsState(cache=CollectionCache(db))
+    state = RecordsState(cache=CollectionCache(db), scans=TenantLane(scan_share))
     app.state.records = state
     app.state.fast_routes.extend(FAST_ROUTES)
     app.include_router(router)

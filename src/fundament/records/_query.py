@@ -13,7 +13,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -327,6 +327,35 @@ def _jsonb_param(value: Any, args: list[object]) -> str:
     if isinstance(value, str):
         return f"to_jsonb({_param(args, value)}::text)"
     return f"{_param(args, json.dumps(value))}::jsonb"
+
+
+#: Comparisons an index on the field answers (``co``, ``ew``, ``ne`` and ``pr`` read every row).
+_NARROWING = frozenset({"eq", "gt", "ge", "lt", "le", "sw"})
+
+
+def _narrowed(expr: Expr, indexed: Collection[str]) -> bool:
+    """Whether an index finds the rows ``expr`` can match without reading the others."""
+    if isinstance(expr, Compare):
+        return expr.path in indexed and expr.op in _NARROWING and expr.value is not None
+    if isinstance(expr, And):
+        return _narrowed(expr.left, indexed) or _narrowed(expr.right, indexed)
+    if isinstance(expr, Or):
+        return _narrowed(expr.left, indexed) and _narrowed(expr.right, indexed)
+    return False  # Present, Not
+
+
+def scans(filter: str | None, sort: str | None, slots: Mapping[str, int]) -> bool:
+    """Whether a list with ``filter`` and ``sort`` reads the whole collection: its filter is
+    not narrowed by an index (meta columns and declared fields have one), or, without a
+    filter, it sorts by a field that has none. A filter or sort that does not parse is not
+    a scan: the list refuses it before running anything."""
+    indexed = {*META, *slots}
+    try:
+        if filter:
+            return not _narrowed(parse_filter(filter), indexed)
+        return any(key.path not in indexed for key in parse_sort(sort))
+    except QueryError:
+        return False
 
 
 def compile_filter(expr: Expr, args: list[object], slots: Mapping[str, int] | None = None) -> str:

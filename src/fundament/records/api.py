@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
@@ -205,9 +206,13 @@ async def list_records(
     filter: Annotated[str | None, Query(max_length=2000, examples=["score gt 10"])] = None,
     sort: Annotated[str | None, Query(max_length=300, examples=["-score,created_at"])] = None,
 ) -> Response:
-    cache = _state(request).cache
+    state = _state(request)
+    cache = state.cache
     coll = await cache.get(ctx, tenant, name)
-    async with database(request).transaction(ctx) as tx:
+    # A scan of the collection runs in its tenant's lane, entered before it takes a
+    # connection: one tenant's maximal filters cannot take the database from the others.
+    lane = state.scans.slot(tenant) if service.scans(coll, filter, sort) else contextlib.nullcontext()
+    async with lane, database(request).transaction(ctx) as tx:
         result = await service.list_records(
             tx, cache, coll, limit=page.limit, cursor=page.cursor, filter=filter, sort=sort
         )

@@ -155,6 +155,11 @@ async def list_records(
     raise AssertionError("unreachable")
 
 
+def scans(coll: CollectionDef, filter: str | None, sort: str | None) -> bool:
+    """Whether this list reads the whole collection (no declared index serves it)."""
+    return _query.scans(filter, sort, coll.slots)
+
+
 async def _list_page(
     tx: Tx, coll: CollectionDef, *, limit: int, cursor: str | None, filter: str | None, sort: str | None
 ) -> RecordPage | None:
