@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -29,6 +30,19 @@ monthly_price_eur = 0
 [plans.tiny]
 requests_per_minute = 8
 burst = 5
+max_records = 1000000
+max_stored_bytes = 1000000000
+max_collections = 1000000
+max_api_keys = 1000000
+max_users = 1000000
+max_webhooks = 1000000
+max_open_privacy_jobs = 1000000
+max_indexes_per_collection = 8
+monthly_price_eur = 9
+
+[plans.units]
+requests_per_minute = 100
+burst = 40
 max_records = 1000000
 max_stored_bytes = 1000000000
 max_collections = 1000000
@@ -104,6 +118,28 @@ async def test_over_the_rate_is_429_with_retry_after_and_ratelimit_headers(
     assert refused.headers["RateLimit-Remaining"] == "0"
     # Another tenant on the same plan has its own budget.
     assert (await limited.get(other.base, headers=other.h("viewer"))).status_code == 200
+
+
+async def test_a_request_costs_a_unit_per_started_64_kib_of_body(
+    limited: httpx.AsyncClient, operator_key: str
+) -> None:
+    t = await _tenant(limited, operator_key, "units")
+    r = await limited.post(
+        f"{t.base}/collections", json={"name": "docs", "schema": {"type": "object"}}, headers=t.h("admin")
+    )
+    assert r.status_code == 201, r.text
+    url = f"{t.base}/collections/docs/records"
+    small = await limited.post(url, json={"data": {"text": "x"}}, headers=t.h("member"))
+    body = json.dumps({"data": {"text": "x" * (3 * 65_536)}})  # 3 units and a bit: 4
+    big = await limited.post(url, content=body, headers={**t.h("member"), "Content-Type": "application/json"})
+    assert small.status_code == big.status_code == 201, big.text
+    assert int(small.headers["RateLimit-Remaining"]) - int(big.headers["RateLimit-Remaining"]) == 4
+    # Nine more of them need 36 units in the same second: the burst (40) is spent first.
+    answers = [
+        await limited.post(url, content=body, headers={**t.h("member"), "Content-Type": "application/json"})
+        for _ in range(9)
+    ]
+    assert 429 in [a.status_code for a in answers]
 
 
 async def test_a_plan_change_applies_at_once(limited: httpx.AsyncClient, operator_key: str) -> None:

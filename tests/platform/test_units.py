@@ -131,3 +131,28 @@ def test_problem_body_shape():
     body = BadRequest("bad thing", errors=[]).body()
     assert body == {"type": BadRequest.type, "title": "Bad request", "status": 400, "detail": "bad thing"}
     assert Problem().status == 500
+
+
+async def test_a_tenant_lane_runs_one_at_a_time_and_rests_in_proportion() -> None:
+    import asyncio
+    import time
+
+    from fundament.platform import TenantLane
+
+    lane = TenantLane(share=0.5)  # after d seconds of work, closed for d
+    spans: dict[str, list[tuple[float, float]]] = {"a": [], "b": []}
+
+    async def work(tenant: str) -> None:
+        async with lane.slot(tenant):
+            began = time.monotonic()
+            await asyncio.sleep(0.05)
+            spans[tenant].append((began, time.monotonic()))
+
+    await asyncio.gather(work("a"), work("a"), work("b"))
+    (first, second), (b,) = sorted(spans["a"]), spans["b"]
+    # The second "a" waited for the first, and then as long again; "b" ran beside them.
+    assert second[0] - first[1] >= (first[1] - first[0]) * 0.99
+    assert b[0] < first[1]
+    assert lane.in_use("a") == 0 and lane.in_use("b") == 0
+    with pytest.raises(ValueError):
+        TenantLane(share=0)

@@ -25,6 +25,7 @@ from fundament.records._query import (
     order_by_sql,
     parse_filter,
     parse_sort,
+    scans,
     sort_columns,
 )
 
@@ -334,3 +335,25 @@ def test_declared_fields_filter_and_sort_through_their_slots():
     assert "r.i" not in sql.split("vip")[-1]  # undeclared: no slot
     cols = sort_columns(parse_sort("-score"), slots)
     assert [c.expr for c in cols][:2] == ["r.i1", "COALESCE((r.data #> '{score}'), 'null'::jsonb)"]
+
+
+@pytest.mark.parametrize(
+    ("filter", "sort", "expected"),
+    [
+        (None, None, False),  # created_at order: its index
+        (None, "-score", False),  # a declared field: its slot's index
+        (None, "note", True),  # sorts every row by a field no index has
+        ('email eq "a@example.com"', "note", False),  # the index narrows first
+        ("score gt 10 and note co \"x\"", None, False),  # one indexed side narrows an and
+        ('score gt 10 or note co "x"', None, True),  # but not an or
+        ('email co "x"', None, True),  # co and ew read every row, index or not
+        ("not (score gt 10)", None, True),
+        ("score pr", None, True),
+        ("note eq 1", None, True),
+        ('id sw "rec_"', None, False),
+        ("created_at gt \"2026-01-01T00:00:00Z\"", None, False),
+        ("score eq", None, False),  # does not parse: refused before anything runs
+    ],
+)
+def test_a_list_scans_when_no_index_narrows_it(filter: str | None, sort: str | None, expected: bool) -> None:
+    assert scans(filter, sort, {"email": 0, "score": 1}) is expected
