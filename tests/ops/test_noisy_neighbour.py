@@ -25,8 +25,10 @@ Against measurement noise, stated here because they decide what the bound means:
   started and idle (so its start-up is not in either window);
 - a baseline p99 below ``FLOOR_MS`` counts as ``FLOOR_MS``: on loopback a 2 ms p99 doubles
   from a single scheduler hiccup, which says nothing about tenant isolation;
-- if the bound fails, the phase (baseline and attack) is measured once more and the second
-  measurement decides; a failed B request is never retried away, in any measurement.
+- if the bound fails, the phase (baseline and attack, with a fresh tenant A) is measured
+  again, up to ``MEASUREMENTS`` times, and the last measurement decides (one scheduler
+  stall of a shared two-core machine is not an isolation failure; an attack that works
+  fails every time); a failed B request is never retried away, in any measurement.
 The ratios are printed per attack (``-rA`` or ``-s`` shows them).
 """
 
@@ -67,6 +69,7 @@ PHASE_SECONDS = 4.0
 B_MAX_PER_WORKER = 1_000  # bounded in count as well as in time
 B_RECORDS = 1_000
 BOUND = 1.5
+MEASUREMENTS = 3
 FLOOR_MS = 5.0
 
 # A's attack: 100 requests/s offered whatever the answers, against a limit of 10/s
@@ -634,13 +637,16 @@ async def _phase(stage: Stage, attack: Attack, measurement: int) -> Phase:
 
 @pytest.mark.parametrize("name", list(ATTACKS))
 async def test_tenant_b_is_served_as_before_while_tenant_a_attacks(stage: Stage, name: str) -> None:
-    async with httpx.AsyncClient(base_url=stage.server.base, timeout=30) as c:
-        tenant, key = await _tenant(c, stage.op, "noisy")
-        attack = await ATTACKS[name](c, stage, tenant, key)
-
-    phases = [await _phase(stage, attack, 0)]
-    if phases[0].ratio > BOUND:  # once more, to tell an attack from a hiccup of the machine
-        phases.append(await _phase(stage, attack, 1))
+    phases: list[Phase] = []
+    for measurement in range(MEASUREMENTS):
+        # A fresh tenant A each time: a repeat must not meet an A whose budget the last
+        # measurement spent (it would pass without being attacked).
+        async with httpx.AsyncClient(base_url=stage.server.base, timeout=30) as c:
+            tenant, key = await _tenant(c, stage.op, "noisy")
+            attack = await ATTACKS[name](c, stage, tenant, key)
+        phases.append(await _phase(stage, attack, measurement))
+        if phases[-1].ratio <= BOUND:
+            break
     for i, phase in enumerate(phases):
         print(f"noisy-neighbour {name} (measurement {i + 1}): {phase.line()}")
     report = "\n".join(p.line() for p in phases)
@@ -658,7 +664,7 @@ async def test_tenant_b_is_served_as_before_while_tenant_a_attacks(stage: Stage,
     b_failures = [f for p in phases for f in (*p.baseline.failures, *p.attacked.failures)]
     assert not b_failures, f"B requests failed: {b_failures[:10]}\n{report}"
     assert phases[-1].ratio <= BOUND, (
-        f"B's p99 rose more than {BOUND}x while A attacked ({name}), twice:\n{report}"
+        f"B's p99 rose more than {BOUND}x while A attacked ({name}), in every measurement:\n{report}"
     )
 
     assert not a_errors, f"A's connections failed: {dict(a_errors)}\n{report}"
