@@ -194,47 +194,68 @@ def operator_key_create(
     typer.echo(key)
 
 
+class _NoSuchTenant(Exception):
+    pass
+
+
 async def _in_tenant(dsn: str, tenant: str, work: Any) -> Any:
-    """Run ``work(conn)`` in a transaction scoped to ``tenant`` on an admin connection."""
+    """Run ``work(conn, tenant_id)`` in a transaction scoped to the tenant whose id or slug
+    is ``tenant``, on an admin connection; :class:`_NoSuchTenant` if there is none."""
     import asyncpg
+
+    from fundament.tenancy import find_tenant_id
 
     conn = await asyncpg.connect(dsn)
     try:
+        tenant_id = await find_tenant_id(conn, tenant)
+        if tenant_id is None:
+            raise _NoSuchTenant(tenant)
         async with conn.transaction():
-            await conn.execute("SELECT set_config('fundament.tenant_id', $1, true)", tenant)
-            return await work(conn)
+            await conn.execute("SELECT set_config('fundament.tenant_id', $1, true)", tenant_id)
+            return await work(conn, tenant_id)
     finally:
         await conn.close()
 
 
+def _run_in_tenant(tenant: str, work: Any) -> Any:
+    """:func:`_in_tenant` for a command: an unknown tenant is an error (exit 2), never an
+    empty answer that looks like a good one."""
+    with admin_database(Settings(), migrate_now=False) as dsn:
+        try:
+            return asyncio.run(_in_tenant(dsn, tenant, work))
+        except _NoSuchTenant:
+            typer.echo(f"error: no tenant has the id or slug {tenant!r}", err=True)
+            raise typer.Exit(2) from None
+
+
 @audit_cli.command("verify")
-def audit_verify(tenant: Annotated[str, typer.Option(help="Tenant id (tnt_…).")]) -> None:
-    """Recompute a tenant's hash chain; exit 1 and name the first broken seq if it fails."""
+def audit_verify(tenant: Annotated[str, typer.Option(help="Tenant id (tnt_…) or slug.")]) -> None:
+    """Recompute a tenant's hash chain; exit 1 and name the first broken seq if it fails,
+    2 if there is no such tenant."""
     from fundament.audit import seal_pending, verify_tenant
 
-    async def work(conn: Any) -> Any:
-        await seal_pending(conn, tenant)
-        return await verify_tenant(conn, tenant)
+    async def work(conn: Any, tenant_id: str) -> Any:
+        await seal_pending(conn, tenant_id)
+        return await verify_tenant(conn, tenant_id)
 
-    with admin_database(Settings(), migrate_now=False) as dsn:
-        result = asyncio.run(_in_tenant(dsn, tenant, work))
+    result = _run_in_tenant(tenant, work)
     typer.echo(json.dumps(result.to_json()))
     if not result.valid:
         raise typer.Exit(1)
 
 
 @audit_cli.command("export")
-def audit_export(tenant: Annotated[str, typer.Option(help="Tenant id (tnt_…).")]) -> None:
-    """Write a tenant's events as JSON Lines to stdout, in chain order."""
+def audit_export(tenant: Annotated[str, typer.Option(help="Tenant id (tnt_…) or slug.")]) -> None:
+    """Write a tenant's events as JSON Lines to stdout, in chain order (exit 2 if there is
+    no such tenant)."""
     from fundament.audit import iter_events, seal_pending
 
-    async def work(conn: Any) -> None:
-        await seal_pending(conn, tenant)
-        async for event in iter_events(conn, tenant):
+    async def work(conn: Any, tenant_id: str) -> None:
+        await seal_pending(conn, tenant_id)
+        async for event in iter_events(conn, tenant_id):
             sys.stdout.write(json.dumps(event, ensure_ascii=False) + "\n")
 
-    with admin_database(Settings(), migrate_now=False) as dsn:
-        asyncio.run(_in_tenant(dsn, tenant, work))
+    _run_in_tenant(tenant, work)
 
 
 async def _with_app_db(settings: Settings, dsn: str, work: Any) -> Any:

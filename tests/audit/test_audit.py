@@ -241,5 +241,35 @@ def test_cli_verify_and_export(admin_dsn, tmp_path):
     out = run("verify")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["valid"] is True
+    # a slug names the tenant too
+    by_slug = subprocess.run(
+        [sys.executable, "-m", "fundament.cli", "audit", "verify", "--tenant", f"cli-{os.getpid()}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert by_slug.returncode == 0, by_slug.stderr
+    assert json.loads(by_slug.stdout) == json.loads(out.stdout)
     lines = run("export").stdout.splitlines()
     assert [json.loads(x)["action"] for x in lines] == ["tenant.created"]
+
+
+def test_cli_refuses_an_unknown_tenant(admin_dsn):
+    """An unknown id or slug is an error, not an empty chain that verifies."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "FUNDAMENT_DATABASE_URL": admin_dsn}
+    for command, ref in [("verify", "tnt_nope"), ("verify", "no-such-slug"), ("export", "tnt_nope")]:
+        out = subprocess.run(
+            [sys.executable, "-m", "fundament.cli", "audit", command, "--tenant", ref],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 2, (command, ref, out.stdout, out.stderr)
+        assert out.stdout == ""
+        assert f"no tenant has the id or slug '{ref}'" in out.stderr

@@ -10,7 +10,7 @@ from fundament.tenancy.plans import (
     PlansError,
     load_plans,
 )
-from fundament.tenancy.service import TenantRow, find_tenant, get_tenant
+from fundament.tenancy.service import TenantRow, find_tenant, find_tenant_id, get_tenant
 
 __all__ = [
     "BUILTIN",
@@ -22,6 +22,7 @@ __all__ = [
     "TenantCache",
     "TenantRow",
     "find_tenant",
+    "find_tenant_id",
     "get_tenant",
     "install",
     "load_plans",

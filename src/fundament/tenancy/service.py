@@ -98,6 +98,15 @@ async def find_tenant(tx: Tx, tenant_id: str) -> TenantRow | None:
     return None if rec is None else _row(rec)
 
 
+async def find_tenant_id(conn: asyncpg.Connection, ref: str) -> str | None:
+    """The id of the tenant whose id or slug is ``ref``, through an admin connection (the
+    CLI), or None: commands that name a tenant refuse one that does not exist."""
+    async with conn.transaction():
+        await conn.execute("SELECT set_config('fundament.operator', 'on', true)")
+        found: str | None = await conn.fetchval("SELECT id FROM tenants WHERE id = $1 OR slug = $1", ref)
+    return found
+
+
 async def get_tenant(tx: Tx, tenant_id: str) -> TenantRow:
     found = await find_tenant(tx, tenant_id)
     if found is None:
