@@ -12,6 +12,9 @@ CONTRACT_PATHS = {
     "/v1/tenants/{tenant}": {"get", "patch", "delete"},
     "/v1/tenants/{tenant}/api-keys": {"get", "post"},
     "/v1/tenants/{tenant}/api-keys/{key_id}": {"delete"},
+    # not in the contract, which is silent on managing operator keys (docs/api-decisions.md)
+    "/v1/operator-keys": {"get", "post"},
+    "/v1/operator-keys/{key_id}": {"delete"},
     "/v1/tenants/{tenant}/users": {"get", "post"},
     "/v1/tenants/{tenant}/users/{user_id}": {"get", "patch", "delete"},
     "/v1/tenants/{tenant}/collections": {"get", "post"},
@@ -69,7 +72,7 @@ async def test_openapi_states_what_the_server_enforces(http: httpx.AsyncClient, 
     lists = [
         op for item in paths.values() for op in item.values() if any(p["name"] == "limit" for p in op.get("parameters", []))
     ]
-    assert len(lists) == 6
+    assert len(lists) == 7
     for op in lists:
         cursor = _param(op, "cursor")
         assert cursor["pattern"] == "^[A-Za-z0-9_-]{1,2048}$" and cursor["maxLength"] == 2048, op["operationId"]
@@ -82,8 +85,9 @@ async def test_openapi_states_what_the_server_enforces(http: httpx.AsyncClient, 
     month = _value(_param(paths["/v1/finops/report"]["get"], "month"))
     assert month["pattern"] == "^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])$"
     # A key's expiry: a date-time, said to lie in the future.
-    expires = schemas["ApiKeyCreate"]["properties"]["expires_at"]
-    assert _value(expires) == {"type": "string", "format": "date-time"} and "future" in expires["description"]
+    for model in ("ApiKeyCreate", "OperatorKeyCreate"):
+        expires = schemas[model]["properties"]["expires_at"]
+        assert _value(expires) == {"type": "string", "format": "date-time"} and "future" in expires["description"]
     # Plans: the catalogue this server loaded, on create and on patch.
     plans = sorted(app.state.plans)
     assert schemas["TenantCreate"]["properties"]["plan"]["enum"] == plans

@@ -11,10 +11,12 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import sys
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import typer
@@ -170,28 +172,133 @@ def migrate_cmd() -> None:
         typer.echo("migrations are current")
 
 
+# Four units cover key lifetimes; a duration library would add a dependency for one regex.
+_DURATION = re.compile(r"(\d{1,6})([mhdw])")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def _expiry(expires_in: str | None, expires_at: str | None) -> datetime | None:
+    from fundament.platform import parse_rfc3339, utcnow
+
+    if expires_in is not None and expires_at is not None:
+        raise typer.BadParameter("give --expires-in or --expires-at, not both", param_hint="--expires-in")
+    if expires_in is not None:
+        match = _DURATION.fullmatch(expires_in.strip())
+        if match is None or int(match[1]) == 0:
+            raise typer.BadParameter(
+                "use a number and a unit: 90m, 12h, 30d or 8w", param_hint="--expires-in"
+            )
+        try:
+            return utcnow() + timedelta(**{_UNITS[match[2]]: int(match[1])})
+        except OverflowError:
+            raise typer.BadParameter("ends after the year 9999", param_hint="--expires-in") from None
+    if expires_at is not None:
+        try:
+            when = parse_rfc3339(expires_at, date_ok=True)
+        except ValueError:
+            raise typer.BadParameter(
+                "use an RFC 3339 date-time with an offset (2027-01-31T00:00:00Z) or a date (2027-01-31)",
+                param_hint="--expires-at",
+            ) from None
+        if when <= utcnow():
+            raise typer.BadParameter("lies in the past", param_hint="--expires-at")
+        return when
+    return None
+
+
+async def _admin_connection(dsn: str, work: Any) -> Any:
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await work(conn)
+    finally:
+        await conn.close()
+
+
 @operator_key.command("create")
 def operator_key_create(
     name: Annotated[str, typer.Option(help="A label for the key.")] = "operator",
+    expires_in: Annotated[
+        str | None, typer.Option(help="Lifetime: 90m, 12h, 30d or 8w. Default: it does not expire.")
+    ] = None,
+    expires_at: Annotated[
+        str | None, typer.Option(help="End of life: an RFC 3339 date-time (2027-01-31T00:00:00Z) or a date.")
+    ] = None,
 ) -> None:
     """Create an operator key; the key is printed as the last line."""
-    import asyncpg
+    from fundament.identity import add_operator_key
 
-    from fundament.identity import create_operator_key
-
+    until = _expiry(expires_in, expires_at)
     settings = Settings()
 
-    async def run(dsn: str) -> tuple[str, str]:
-        conn = await asyncpg.connect(dsn)
-        try:
-            return await create_operator_key(conn, name=name)
-        finally:
-            await conn.close()
+    async def work(conn: Any) -> dict[str, Any]:
+        created: dict[str, Any] = await add_operator_key(conn, name=name, expires_at=until)
+        return created
 
     with admin_database(settings, migrate_now=True) as dsn:
-        key_id, key = asyncio.run(run(dsn))
-    typer.echo(f"created operator key {key_id} ({name}); store it now, it is not shown again:")
-    typer.echo(key)
+        created = asyncio.run(_admin_connection(dsn, work))
+    lifetime = f"expires {created['expires_at']}" if created["expires_at"] else "does not expire"
+    typer.echo(
+        f"created operator key {created['id']} ({name}, {lifetime}); store it now, it is not shown again:"
+    )
+    typer.echo(created["key"])
+
+
+@operator_key.command("list")
+def operator_key_list(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON Lines instead of a table.")] = False,
+) -> None:
+    """List the operator keys not revoked (never their secrets)."""
+    from fundament.identity import list_operator_keys
+    from fundament.platform import parse_rfc3339, utcnow
+
+    async def work(conn: Any) -> list[dict[str, Any]]:
+        keys: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            page = await list_operator_keys(conn, limit=200, cursor=cursor)
+            keys.extend(page.items)
+            if page.next_cursor is None:
+                return keys
+            cursor = page.next_cursor
+
+    with admin_database(Settings(), migrate_now=False) as dsn:
+        keys = asyncio.run(_admin_connection(dsn, work))
+    if as_json:
+        for key in keys:
+            typer.echo(json.dumps(key))
+        return
+    now = utcnow()
+    rows = [("ID", "NAME", "PREFIX", "CREATED", "EXPIRES")]
+    for key in keys:
+        expires = key["expires_at"] or "never"
+        if key["expires_at"] and parse_rfc3339(key["expires_at"]) <= now:
+            expires += " (expired)"
+        rows.append((key["id"], key["name"], key["prefix"], key["created_at"], expires))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+@operator_key.command("revoke")
+def operator_key_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (opk_…).")]) -> None:
+    """Revoke an operator key: every running instance refuses it (401) at once."""
+    from fundament.identity import revoke_operator_key
+    from fundament.platform import NotFound, notify_invalidation
+
+    async def work(conn: Any) -> None:
+        async with conn.transaction():
+            await revoke_operator_key(conn, key_id)
+            await notify_invalidation(conn, f"key:{key_id}")
+
+    with admin_database(Settings(), migrate_now=False) as dsn:
+        try:
+            asyncio.run(_admin_connection(dsn, work))
+        except NotFound:
+            typer.echo(f"error: no operator key {key_id!r} that is not revoked already", err=True)
+            raise typer.Exit(2) from None
+    typer.echo(f"revoked operator key {key_id}")
 
 
 class _NoSuchTenant(Exception):

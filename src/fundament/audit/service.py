@@ -52,8 +52,9 @@ log = logging.getLogger("fundament.audit")
 
 _NOTE = "audit.bytes"
 
-#: Events about a tenant that must outlive it go to the platform log instead.
-PLATFORM_ACTIONS = frozenset({"tenant.offboarded"})
+#: Events about a tenant that must outlive it, and those of no tenant (operator keys), go
+#: to the platform log instead.
+PLATFORM_ACTIONS = frozenset({"tenant.offboarded", "operator_key.created", "operator_key.revoked"})
 _COLUMNS = (
     "seq, id, at, actor_type, actor_id, action, target_type, target_id, request_id,"
     " details::text AS details, prev_hash, hash"

@@ -12,6 +12,9 @@ from fundament.identity.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyList,
+    OperatorKeyCreate,
+    OperatorKeyCreated,
+    OperatorKeyList,
     User,
     UserCreate,
     UserList,
@@ -29,8 +32,10 @@ from fundament.platform import (
 )
 
 router = APIRouter(prefix="/v1/tenants/{tenant}", route_class=StrictRoute)
+operator_router = APIRouter(prefix="/v1/operator-keys", tags=["operator keys"], route_class=StrictRoute)
 
 Admin = Annotated[RequestContext, Depends(require_role("admin"))]
+Operator = Annotated[RequestContext, Depends(require_role("operator"))]
 Page = Annotated[ListParams, Depends(list_params)]
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -124,4 +129,50 @@ async def patch_user(tenant: str, user_id: str, body: UserPatch, request: Reques
 async def delete_user(tenant: str, user_id: str, request: Request, ctx: Admin) -> Response:
     async with database(request).transaction(ctx) as tx:
         await service.delete_user(tx, user_id)
+    return Response(status_code=204)
+
+
+@operator_router.post(
+    "",
+    status_code=201,
+    response_model=OperatorKeyCreated,
+    operation_id="operator_keys_create",
+    summary="Create an operator key",
+    description="An operator key acts on every tenant. The secret `key` is returned only here "
+    "(with `Cache-Control: no-store`); give it an `expires_at` and rotate it by creating the "
+    "next one before revoking this one.",
+)
+async def create_operator_key(body: OperatorKeyCreate, request: Request, ctx: Operator) -> Response:
+    async with database(request).transaction(ctx) as tx:
+        created = await service.issue_operator_key(tx, name=body.name, expires_at=body.expires_at)
+    headers = {**NO_STORE, "Location": f"/v1/operator-keys/{created['id']}"}
+    return json_response(created, 201, headers)
+
+
+@operator_router.get(
+    "",
+    response_model=OperatorKeyList,
+    operation_id="operator_keys_list",
+    summary="List operator keys",
+    description="Keys not revoked, expired ones included, ordered by id; never a secret.",
+)
+async def list_operator_keys(request: Request, ctx: Operator, page: Page) -> Response:
+    async with database(request).transaction(ctx) as tx:
+        result = await service.list_operator_keys(tx.conn, limit=page.limit, cursor=page.cursor)
+    return json_response(result.to_json())
+
+
+@operator_router.delete(
+    "/{key_id}",
+    status_code=204,
+    response_class=Response,
+    operation_id="operator_keys_revoke",
+    summary="Revoke an operator key",
+    description="Takes effect at once on every instance; the key gets 401 from then on. "
+    "Revoking the key that makes the request is allowed (`fundament operator-key create` "
+    "makes a new one).",
+)
+async def revoke_operator_key(key_id: str, request: Request, ctx: Operator) -> Response:
+    async with database(request).transaction(ctx) as tx:
+        await service.withdraw_operator_key(tx, key_id)
     return Response(status_code=204)

@@ -38,16 +38,24 @@ def hash_key(key: str) -> bytes:
     return hashlib.sha256(key.encode("utf-8")).digest()
 
 
+#: Secret characters a key's displayed prefix shows: enough to tell keys apart, 48 of
+#: the secret's 256 bits.
+_SHOWN_SECRET = 8
+
+
 def make_tenant_key(tenant_id: str) -> tuple[str, str]:
-    """Return ``(key, display_prefix)`` for a new tenant key."""
+    """Return ``(key, display_prefix)`` for a new tenant key; the prefix is how the key
+    begins: ``fdk_``, the tenant's ULID, ``_`` and the secret's first characters."""
     secret = new_secret(32)
     key = f"{TENANT_KEY_PREFIX}{tenant_id[4:]}_{secret}"
-    return key, f"{TENANT_KEY_PREFIX}{secret[:8]}"
+    return key, key[: len(TENANT_KEY_PREFIX) + _ULID_LEN + 1 + _SHOWN_SECRET]
 
 
 def make_operator_key() -> tuple[str, str]:
+    """Return ``(key, display_prefix)`` for a new operator key (``fdo_`` and the secret)."""
     secret = new_secret(32)
-    return f"{OPERATOR_KEY_PREFIX}{secret}", f"{OPERATOR_KEY_PREFIX}{secret[:8]}"
+    key = f"{OPERATOR_KEY_PREFIX}{secret}"
+    return key, key[: len(OPERATOR_KEY_PREFIX) + _SHOWN_SECRET]
 
 
 def tenant_of_key(key: str) -> str | None:
@@ -199,12 +207,12 @@ class KeyAuthenticator:
             self._looked_up()
             async with self._db.pool.acquire() as conn:
                 row = await conn.fetchrow(
-                    "SELECT id FROM operator_keys WHERE secret_hash = $1 AND revoked_at IS NULL",
+                    "SELECT id, expires_at FROM operator_keys WHERE secret_hash = $1 AND revoked_at IS NULL",
                     digest,
                 )
             if row is None:
                 return None
-            return _Entry(Principal("operator", row["id"], "operator", None), None, now)
+            return _Entry(Principal("operator", row["id"], "operator", None), row["expires_at"], now)
         tenant_id = tenant_of_key(token)
         if tenant_id is None:
             return None

@@ -25,22 +25,28 @@ Email = Annotated[
 ]
 
 
+ExpiresAt = Annotated[
+    DateTime | None,
+    Field(
+        description="When the key stops working: an RFC 3339 date-time with an offset "
+        "(`2027-01-31T00:00:00Z`) that lies in the future, else 422. Default: never."
+    ),
+]
+Prefix = Annotated[str, Field(description="The key's first characters, to recognise it; not a secret.")]
+
+
 class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Name
     role: Role
-    expires_at: DateTime | None = Field(
-        default=None,
-        description="When the key stops working: an RFC 3339 date-time with an offset "
-        "(`2027-01-31T00:00:00Z`) that lies in the future, else 422. Default: never.",
-    )
+    expires_at: ExpiresAt = None
 
 
 class ApiKey(BaseModel):
     id: str
     name: str
     role: Role
-    prefix: str = Field(description="The key's first characters, to recognise it; not a secret.")
+    prefix: Prefix
     created_at: datetime
     expires_at: datetime | None
 
@@ -51,6 +57,32 @@ class ApiKeyCreated(ApiKey):
 
 class ApiKeyList(BaseModel):
     items: list[ApiKey]
+    next_cursor: str | None
+
+
+class OperatorKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name
+    expires_at: ExpiresAt = None
+
+
+class OperatorKey(BaseModel):
+    id: str
+    name: str
+    prefix: Prefix
+    created_at: datetime
+    expires_at: datetime | None = Field(
+        description="After this the key gets 401; null: it does not expire. An expired key "
+        "stays listed until it is revoked."
+    )
+
+
+class OperatorKeyCreated(OperatorKey):
+    key: str = Field(description="The secret. Shown only in this response; store it now.")
+
+
+class OperatorKeyList(BaseModel):
+    items: list[OperatorKey]
     next_cursor: str | None
 
 

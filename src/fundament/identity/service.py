@@ -33,7 +33,8 @@ def _check_grant(principal: Principal | None, role: str) -> None:
     """Nobody hands out more power than they hold."""
     assert principal is not None
     if role_rank(role) > role_rank(principal.role):
-        raise Forbidden(f"A '{principal.role}' key cannot grant the '{role}' role.")
+        article = "An" if principal.role[0] in "aeiou" else "A"
+        raise Forbidden(f"{article} '{principal.role}' key cannot grant the '{role}' role.")
 
 
 # --- API keys ---------------------------------------------------------------------------
@@ -52,21 +53,26 @@ def _key_json(rec: asyncpg.Record) -> dict[str, Any]:
     }
 
 
+def _check_expiry(expires_at: datetime | None, now: datetime) -> None:
+    if expires_at is None:
+        return
+    if expires_at.tzinfo is None:
+        raise ValidationFailed(
+            "expires_at needs a UTC offset.",
+            errors=[FieldError("/expires_at", "must include a time zone offset")],
+        )
+    if expires_at <= now:
+        raise ValidationFailed(
+            "expires_at lies in the past.",
+            errors=[FieldError("/expires_at", "must lie in the future")],
+        )
+
+
 async def create_api_key(tx: Tx, *, name: str, role: str, expires_at: datetime | None) -> dict[str, Any]:
     """Create a tenant key; the returned dict holds the secret, shown only this once."""
     _check_grant(tx.ctx.principal, role)
     now = utcnow()
-    if expires_at is not None:
-        if expires_at.tzinfo is None:
-            raise ValidationFailed(
-                "expires_at needs a UTC offset.",
-                errors=[FieldError("/expires_at", "must include a time zone offset")],
-            )
-        if expires_at <= now:
-            raise ValidationFailed(
-                "expires_at lies in the past.",
-                errors=[FieldError("/expires_at", "must lie in the future")],
-            )
+    _check_expiry(expires_at, now)
     assert tx.tenant_id is not None
     key, prefix = make_tenant_key(tx.tenant_id)
     key_id = new_id("key")
@@ -131,19 +137,96 @@ async def count_active_api_keys(tx: Tx) -> int:
     return value
 
 
-async def create_operator_key(conn: asyncpg.Connection, *, name: str) -> tuple[str, str]:
-    """Create an operator key through an admin connection (the CLI); returns (id, key)."""
+# --- operator keys ----------------------------------------------------------------------
+# Through a plain connection: the CLI holds an admin one, the API a request transaction's
+# (in an operator's scope, which row-level security requires for writes).
+
+_OPERATOR_KEY_COLUMNS = "id, name, prefix, created_at, expires_at"
+
+
+def _operator_key_json(rec: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "id": rec["id"],
+        "name": rec["name"],
+        "prefix": rec["prefix"],
+        "created_at": rfc3339(rec["created_at"]),
+        "expires_at": rfc3339(rec["expires_at"]) if rec["expires_at"] else None,
+    }
+
+
+async def add_operator_key(
+    conn: asyncpg.Connection, *, name: str, expires_at: datetime | None = None
+) -> dict[str, Any]:
+    """Create an operator key; the returned dict holds the secret (``key``), shown only
+    this once. ``expires_at`` must lie in the future (422 otherwise); None: never."""
+    now = utcnow()
+    _check_expiry(expires_at, now)
     key, prefix = make_operator_key()
-    key_id = new_id("opk")
-    await conn.execute(
-        "INSERT INTO operator_keys (id, name, prefix, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
-        key_id,
+    rec = await conn.fetchrow(
+        "INSERT INTO operator_keys (id, name, prefix, secret_hash, created_at, expires_at)"
+        f" VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_OPERATOR_KEY_COLUMNS}",
+        new_id("opk"),
         name,
         prefix,
         hash_key(key),
-        utcnow(),
+        now,
+        expires_at,
     )
-    return key_id, key
+    return {**_operator_key_json(rec), "key": key}
+
+
+async def create_operator_key(
+    conn: asyncpg.Connection, *, name: str, expires_at: datetime | None = None
+) -> tuple[str, str]:
+    """Create an operator key through an admin connection (the CLI); returns (id, key)."""
+    created = await add_operator_key(conn, name=name, expires_at=expires_at)
+    return created["id"], created["key"]
+
+
+async def list_operator_keys(
+    conn: asyncpg.Connection, *, limit: int, cursor: str | None
+) -> Page[dict[str, Any]]:
+    """Operator keys not revoked (expired ones too, with their ``expires_at``), by id;
+    never a secret."""
+    after = decode_id_cursor(cursor)
+    rows = await conn.fetch(
+        f"SELECT {_OPERATOR_KEY_COLUMNS} FROM operator_keys WHERE revoked_at IS NULL"
+        " AND ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2",
+        after,
+        limit + 1,
+    )
+    items = [_operator_key_json(r) for r in rows[:limit]]
+    return Page(items, encode_id_cursor(items[-1]["id"]) if len(rows) > limit else None)
+
+
+async def revoke_operator_key(conn: asyncpg.Connection, key_id: str) -> None:
+    """Revoke an operator key, or :class:`NotFound` if there is no such key (or it is
+    revoked already). The caller notifies ``key:<id>`` in the same transaction, so every
+    instance drops the cached key at the commit."""
+    if not looks_like_id(key_id, "opk"):
+        raise NotFound("No such operator key.")
+    found = await conn.fetchval(
+        "UPDATE operator_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING id",
+        key_id,
+    )
+    if found is None:
+        raise NotFound("No such operator key.")
+
+
+async def issue_operator_key(tx: Tx, *, name: str, expires_at: datetime | None) -> dict[str, Any]:
+    """:func:`add_operator_key` in a request transaction (an operator's), recorded in the
+    platform log."""
+    created = await add_operator_key(tx.conn, name=name, expires_at=expires_at)
+    tx.emit("operator_key.created", "operator_key", created["id"])
+    return created
+
+
+async def withdraw_operator_key(tx: Tx, key_id: str) -> None:
+    """:func:`revoke_operator_key` in a request transaction: every instance drops the key
+    at the commit."""
+    await revoke_operator_key(tx.conn, key_id)
+    tx.emit("operator_key.revoked", "operator_key", key_id)
+    tx.invalidate(f"key:{key_id}")
 
 
 # --- users ------------------------------------------------------------------------------

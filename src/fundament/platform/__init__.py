@@ -16,7 +16,7 @@ from fundament.platform.crypto import (
     unwrap_key,
     wrap_key,
 )
-from fundament.platform.db import Database, Tx, WriteEvent
+from fundament.platform.db import Database, Tx, WriteEvent, notify_invalidation
 from fundament.platform.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from fundament.platform.errors import (
     AuthenticationThrottled,
@@ -140,6 +140,7 @@ __all__ = [
     "new_id",
     "new_secret",
     "not_null",
+    "notify_invalidation",
     "open_sealed",
     "parse_json_body",
     "parse_rfc3339",

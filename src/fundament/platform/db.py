@@ -72,6 +72,13 @@ class Tx:
         self._notifications.append(message)
 
 
+async def notify_invalidation(conn: asyncpg.Connection, message: str) -> None:
+    """Tell every instance to drop cached state named by ``message`` (``key:<id>``,
+    ``tenant:<id>``) when ``conn``'s transaction commits: for writes made outside
+    :meth:`Database.transaction` (the CLI's admin connection)."""
+    await conn.execute("SELECT pg_notify($1, $2)", INVALIDATION_CHANNEL, message)
+
+
 T = TypeVar("T")
 TxHook = Callable[[Tx], Awaitable[None]]
 AfterCommitHook = Callable[[Tx], None]
@@ -162,7 +169,7 @@ class Database:
                     for hook in self.before_commit:
                         await hook(tx)
                     for message in tx._notifications:
-                        await conn.execute("SELECT pg_notify($1, $2)", INVALIDATION_CHANNEL, message)
+                        await notify_invalidation(conn, message)
             except _BROKEN:
                 # The server went away under this connection (restart, failover): drop it
                 # rather than hand a half-dead connection to the next request.
