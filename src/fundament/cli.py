@@ -23,7 +23,17 @@ import typer
 
 from fundament.platform import Settings
 
-cli = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+# What `fundament --help` says: for users, one paragraph a line (the help reflows them).
+HELP = (
+    "Fundament: a self-hostable multi-tenant backend. Collections as a versioned REST API, "
+    "with hard tenant isolation, an audit trail, privacy requests and per-tenant cost.\n\n"
+    "Start with `fundament serve` (an embedded PostgreSQL unless FUNDAMENT_DATABASE_URL is set), "
+    "then `fundament operator-key create` for a key that manages tenants. Settings are "
+    "FUNDAMENT_* environment variables (the README's Configuration table); the API docs are "
+    "at /docs on the server."
+)
+
+cli = typer.Typer(add_completion=False, no_args_is_help=True, help=HELP)
 operator_key = typer.Typer(no_args_is_help=True, help="Operator keys (act on every tenant).")
 cli.add_typer(operator_key, name="operator-key")
 audit_cli = typer.Typer(no_args_is_help=True, help="The tamper-evident audit trail.")
@@ -32,6 +42,24 @@ finops_cli = typer.Typer(no_args_is_help=True, help="What each tenant costs, ear
 cli.add_typer(finops_cli, name="finops")
 bench_cli = typer.Typer(no_args_is_help=True, help="Measure this machine.")
 cli.add_typer(bench_cli, name="bench")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from fundament import __version__
+
+        typer.echo(f"fundament {__version__}")
+        raise typer.Exit()
+
+
+@cli.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    pass
 
 
 @contextlib.contextmanager
@@ -97,9 +125,16 @@ def _embedded_app_password(settings: Settings, admin_dsn: str) -> str | None:
 
 @cli.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
-    port: Annotated[int | None, typer.Option(help="TCP port.")] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(help="Interface to bind.", show_default="FUNDAMENT_HOST, else 127.0.0.1"),
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="TCP port.", show_default="FUNDAMENT_PORT, else 8000")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes.", show_default="FUNDAMENT_WORKERS, else 1")
+    ] = None,
 ) -> None:
     """Run the API server (and, without FUNDAMENT_DATABASE_URL, an embedded PostgreSQL)."""
     import uvicorn

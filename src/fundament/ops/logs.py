@@ -20,6 +20,9 @@ from fundament.platform import Exchange, current_exchange
 access_log = logging.getLogger("fundament.access")
 
 _STANDARD = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+# uvicorn repeats each message with ANSI colour codes for its own terminal formatter;
+# in JSON it is noise (and escape sequences in a log viewer).
+_DROPPED = _STANDARD | {"color_message"}
 
 
 class JSONFormatter(logging.Formatter):
@@ -36,7 +39,7 @@ class JSONFormatter(logging.Formatter):
             if exchange.trace_id:
                 out["trace_id"] = exchange.trace_id
         for key, value in record.__dict__.items():
-            if key not in _STANDARD and not key.startswith("_"):
+            if key not in _DROPPED and not key.startswith("_"):
                 out[key] = value
         if record.exc_info:
             out["error"] = record.exc_info[0].__name__ if record.exc_info[0] else None
