@@ -23,10 +23,12 @@ from fundament import __version__, audit, identity, jobs, limits, metering, ops,
 from fundament.migrations import current_head, default_app_password
 from fundament.platform import (
     EXCEPTION_HANDLERS,
+    CorsPolicy,
     Database,
     EdgeMiddleware,
     FastPaths,
     Settings,
+    parse_origin_list,
 )
 
 log = logging.getLogger("fundament")
@@ -45,6 +47,11 @@ list (and sort) that issued it. Unknown query parameters and body fields are ref
 must be I-JSON (RFC 7493: UTF-8, no duplicate keys, no lone surrogates) nested at most 64
 levels deep, else 400 `invalid-json`. Times are RFC 3339 with an offset. Every response
 carries `X-Request-Id`.
+
+Browsers: a tenant's admin lists the web origins that may call the tenant's paths
+(`PUT /v1/tenants/{tenant}/cors`); preflights (`OPTIONS`) need no key, and answers never
+say `Access-Control-Allow-Origin: *` nor allow credentials. `OPTIONS` on any path answers
+204 with `Allow`.
 """
 
 
@@ -210,6 +217,9 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
         request_timeout=settings.request_timeout_seconds,
         observers=observers,
         trace_id=ops.current_trace_id if provider is not None else None,
+        cors=CorsPolicy(
+            tenants.cors_origins, operator_origins=parse_origin_list(settings.cors_operator_origins)
+        ),
     )
     if provider is not None:
         app.front = ops.TracingMiddleware(app.front, provider, sample_ratio=settings.trace_sample_ratio)

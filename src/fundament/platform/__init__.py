@@ -6,6 +6,8 @@ It depends on no other module. Other modules import only the names below.
 from fundament.platform.auth import Admission, Authenticator, bearer_scheme, bearer_token, require_role
 from fundament.platform.clock import Clock, DateTime, Instant, parse_rfc3339, rfc3339, utcnow
 from fundament.platform.context import ROLES, Principal, RequestContext, role_rank
+from fundament.platform.cors import MAX_ORIGINS as MAX_CORS_ORIGINS
+from fundament.platform.cors import CorsPolicy, parse_origin, parse_origin_list
 from fundament.platform.crypto import (
     b64,
     new_data_key,
@@ -78,6 +80,7 @@ from fundament.platform.settings import Settings
 __all__ = [
     "EXCEPTION_HANDLERS",
     "IDEMPOTENCY_KEY_SCHEMA",
+    "MAX_CORS_ORIGINS",
     "ROLES",
     "Admission",
     "AuthenticationThrottled",
@@ -85,6 +88,7 @@ __all__ = [
     "BadRequest",
     "Clock",
     "Conflict",
+    "CorsPolicy",
     "Database",
     "DateTime",
     "EdgeMiddleware",
@@ -143,6 +147,8 @@ __all__ = [
     "notify_invalidation",
     "open_sealed",
     "parse_json_body",
+    "parse_origin",
+    "parse_origin_list",
     "parse_rfc3339",
     "refuse_removal",
     "request_fingerprint",

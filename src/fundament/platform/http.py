@@ -29,6 +29,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fundament.platform.context import request_id_var
+from fundament.platform.cors import CorsPolicy
 from fundament.platform.errors import (
     BadRequest,
     FieldError,
@@ -286,8 +287,12 @@ _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}
 
 
 class EdgeMiddleware:
-    """Request id, security headers, body size limit, request deadline, and the
-    :class:`Exchange` every observer (metering, metrics, access log) sees."""
+    """Request id, security headers, body size limit, request deadline, CORS and
+    ``OPTIONS``, and the :class:`Exchange` every observer (metering, metrics, access log) sees.
+
+    CORS is answered here, once for every route (fast paths, FastAPI, the edge's own
+    problems): a request without ``Origin`` pays one header comparison for it.
+    """
 
     def __init__(
         self,
@@ -297,8 +302,10 @@ class EdgeMiddleware:
         request_timeout: float | None = None,
         observers: list[Observer] | None = None,
         trace_id: Callable[[], str | None] | None = None,
+        cors: CorsPolicy | None = None,
     ) -> None:
         self.app = app
+        self.cors = cors
         self.max_body_bytes = max_body_bytes
         self.request_timeout = request_timeout
         self.observers: list[Observer] = list(observers or ())
@@ -311,6 +318,8 @@ class EdgeMiddleware:
         request_id = None
         content_length = None
         traceparent = None
+        origin = None
+        preflight = False
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 candidate = value.decode("latin-1")
@@ -320,6 +329,10 @@ class EdgeMiddleware:
                 content_length = value
             elif name == b"traceparent":
                 traceparent = value
+            elif name == b"origin":
+                origin = value
+            elif name == b"access-control-request-method":
+                preflight = True
         if request_id is None:
             request_id = new_id("req")
         scope.setdefault("state", {})["request_id"] = request_id
@@ -339,6 +352,7 @@ class EdgeMiddleware:
         xtoken = current_exchange.set(exchange)
         rid = request_id.encode("latin-1")
         started = False
+        cors_headers: list[tuple[bytes, bytes]] = []
 
         async def send_wrapper(message: Message) -> None:
             nonlocal started
@@ -350,6 +364,8 @@ class EdgeMiddleware:
                 headers.append((b"x-content-type-options", b"nosniff"))
                 if exchange.headers:
                     headers.extend(exchange.headers)
+                if cors_headers:
+                    headers.extend(cors_headers)
                 message["headers"] = headers
             elif message["type"] == "http.response.body":
                 exchange.bytes_out += len(message.get("body", b""))
@@ -357,6 +373,17 @@ class EdgeMiddleware:
 
         limit = self.max_body_bytes
         try:
+            allowed = None
+            if origin is not None and self.cors is not None:
+                allowed = await self.cors.allows(origin.decode("latin-1"), scope["path"])
+                if allowed is not None:
+                    cors_headers = CorsPolicy.response_headers(origin, allowed)
+            if scope["method"] == "OPTIONS":
+                methods = path_methods(scope["app"].router.routes, scope["path"])
+                if origin is not None and allowed is not None and preflight and methods:
+                    cors_headers = CorsPolicy.preflight_headers(origin, allowed, methods)
+                await _options(methods)(scope, receive, send_wrapper)
+                return
             if content_length is not None:
                 try:
                     declared = int(content_length)
@@ -413,6 +440,15 @@ class EdgeMiddleware:
 
 def _too_large(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"The request body exceeds the limit of {limit} bytes.")
+
+
+def _options(methods: list[str]) -> Response:
+    """``OPTIONS`` on any path that serves ``methods`` (RFC 9110 §9.3.7), a CORS preflight or
+    not, without authentication (a preflight never carries a key): 204 with ``Allow``; the
+    edge adds the CORS headers when the ``Origin`` may use the path."""
+    if not methods:
+        return problem_response(NotFound("No such resource."))
+    return Response(status_code=204, headers={"Allow": ", ".join(methods)})
 
 
 # --- exception handlers ----------------------------------------------------------------
@@ -472,17 +508,24 @@ def allowed_methods(request: Request) -> list[str]:
     """Every method some route serves on this request's path (RFC 9110 §15.5.6: the 405's
     ``Allow``). Starlette puts only the first matching route's methods there, and each
     method of a path is a route of its own."""
-    path = request.scope["path"]
+    return path_methods(request.app.router.routes, request.scope["path"])
+
+
+def path_methods(routes: list[Any], path: str) -> list[str]:
+    """The methods the routes serve on ``path``, plus ``OPTIONS`` (the edge answers it on
+    every path that serves anything); empty if none does."""
     allowed = []
     for method in _METHODS:
         # A fresh scope per probe: matching may note things in the scope it is given.
         probe = {"type": "http", "method": method, "path": path, "root_path": "", "headers": []}
-        if any(route.matches(probe)[0] is Match.FULL for route in request.app.router.routes):
+        if any(route.matches(probe)[0] is Match.FULL for route in routes):
             allowed.append(method)
+    if allowed:
+        allowed.append("OPTIONS")
     return allowed
 
 
-_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:

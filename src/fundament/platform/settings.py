@@ -13,6 +13,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from fundament.platform.cors import parse_origin_list
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FUNDAMENT_", extra="ignore")
@@ -44,6 +46,12 @@ class Settings(BaseSettings):
         "from one of them is taken to come from the rightmost X-Forwarded-For address that is not one "
         "of them (for logs and the failed-authentication throttle); `*` trusts every peer. Absent: "
         "the header is ignored and the peer is the client.",
+    )
+    cors_operator_origins: str | None = Field(
+        default=None,
+        description="Comma-separated browser origins (`https://console.example.com`) allowed to call "
+        "every path by CORS: the operator's own web front end. Tenant paths also allow each tenant's "
+        "own list (`PUT /v1/tenants/{tenant}/cors`). Absent: operator paths answer no browser origin.",
     )
     workers: int = 1
     pool_min_size: int = 4
@@ -157,6 +165,7 @@ class Settings(BaseSettings):
         "redis_url",
         "metrics_token",
         "forwarded_allow_ips",
+        "cors_operator_origins",
         "plans",
         "cost_model",
         "otlp_endpoint",
@@ -166,6 +175,12 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         # `FUNDAMENT_DATABASE_URL=` in a shell or compose file means "not set".
         return None if value == "" else value
+
+    @field_validator("cors_operator_origins")
+    @classmethod
+    def _origins(cls, value: str | None) -> str | None:
+        # Refused at start, naming the origin, rather than never matching a browser's Origin.
+        return ",".join(parse_origin_list(value)) or None
 
     def master_key_bytes(self) -> bytes:
         """The master secret: from the setting, else from (or into) ``data_dir/master.key``."""

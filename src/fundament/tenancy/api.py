@@ -21,6 +21,7 @@ from fundament.platform import (
 from fundament.tenancy import service
 from fundament.tenancy.plans import Catalogue
 from fundament.tenancy.schemas import (
+    CorsSettings,
     OffboardingAccepted,
     Tenant,
     TenantCreate,
@@ -33,6 +34,7 @@ router = APIRouter(prefix="/v1/tenants", tags=["tenants"], route_class=StrictRou
 Operator = Annotated[RequestContext, Depends(require_role("operator"))]
 Viewer = Annotated[RequestContext, Depends(require_role("viewer"))]
 Owner = Annotated[RequestContext, Depends(require_role("owner"))]
+Admin = Annotated[RequestContext, Depends(require_role("admin"))]
 
 
 def _plans(request: Request) -> Catalogue:
@@ -104,3 +106,48 @@ async def delete_tenant(tenant: str, request: Request, ctx: Owner) -> Response:
     # with a write of the same tenant in flight; the loser is retried (or gets a 503).
     await database(request).run(ctx, lambda tx: service.offboard_tenant(tx, tenant))
     return json_response({"id": tenant, "status": "offboarded"}, 202)
+
+
+_CORS = (
+    "The browser origins (CORS) allowed to call this tenant's paths, `/v1/tenants/{tenant}` and "
+    "below, from a web page. For an allowed `Origin`, a preflight (`OPTIONS`, which needs no key) "
+    "answers 204 with `Access-Control-Allow-Origin: <that origin>` (never `*`), `Vary: Origin`, the "
+    "path's methods, the request headers a client may send (`Authorization`, `Content-Type`, "
+    "`Idempotency-Key`, `If-Match`, `If-None-Match`, `X-Request-Id`, `traceparent`, `tracestate`) and "
+    "`Access-Control-Max-Age: 600`; every other answer, errors and 429s included, carries "
+    "`Access-Control-Allow-Origin` and exposes `ETag`, `Location`, `RateLimit-*`, `Retry-After`, "
+    "`X-Request-Id`, `Idempotent-Replayed`, `Content-Disposition` and `Allow`. Another origin gets no "
+    "`Access-Control-Allow-*` headers, so the browser refuses. Credentials are never allowed: send "
+    "the key in `Authorization`. The operator's origins (FUNDAMENT_CORS_OPERATOR_ORIGINS) are "
+    "allowed on every tenant besides these."
+)
+
+
+@router.get(
+    "/{tenant}/cors",
+    response_model=CorsSettings,
+    operation_id="tenants_cors_get",
+    summary="Get the tenant's allowed browser origins (CORS)",
+    description=_CORS,
+)
+async def get_cors(tenant: str, request: Request, ctx: Admin) -> Response:
+    async with database(request).transaction(ctx) as tx:
+        found = await service.get_tenant(tx, tenant)
+    return json_response({"allowed_origins": list(found.cors_origins)})
+
+
+@router.put(
+    "/{tenant}/cors",
+    response_model=CorsSettings,
+    operation_id="tenants_cors_replace",
+    summary="Replace the tenant's allowed browser origins (CORS)",
+    description=_CORS
+    + " The list given replaces the one before (an empty list allows none); every instance applies "
+    "it within about a second, and a browser may reuse a preflight answered before for up to 600 s. "
+    "An origin that is not exact (`*`, a path, a scheme other than http/https, `null`, a bad host or "
+    "port) is refused with 422 naming it.",
+)
+async def put_cors(tenant: str, body: CorsSettings, request: Request, ctx: Admin) -> Response:
+    async with database(request).transaction(ctx) as tx:
+        updated = await service.set_cors_origins(tx, tenant, body.allowed_origins)
+    return json_response({"allowed_origins": list(updated.cors_origins)})

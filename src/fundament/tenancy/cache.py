@@ -1,5 +1,6 @@
 """Tenants by id, cached per process for the request path (status for authorization,
-plan for rate limits and quotas), dropped on every ``tenant:<id>`` notification."""
+plan for rate limits and quotas, CORS origins for the edge), dropped on every
+``tenant:<id>`` notification."""
 
 from __future__ import annotations
 
@@ -43,3 +44,9 @@ class TenantCache:
                 self._rows.clear()
             self._rows[tenant_id] = (row, now)
         return row
+
+    async def cors_origins(self, tenant_id: str) -> tuple[str, ...] | None:
+        """The browser origins the tenant allows (the edge's CORS policy asks), None if there
+        is no such tenant."""
+        row = await self.get(tenant_id)
+        return None if row is None else row.cors_origins

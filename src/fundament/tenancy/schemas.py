@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from fundament.platform import not_null
+from fundament.platform import MAX_CORS_ORIGINS, not_null, parse_origin
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9-]{3,40}$", description="Unique, `[a-z0-9-]{3,40}`.")]
 Region = Annotated[
@@ -79,3 +79,33 @@ class TenantList(BaseModel):
 class OffboardingAccepted(BaseModel):
     id: str
     status: Literal["offboarded"]
+
+
+#: What JSON Schema can say of an origin (the server's check, ``parse_origin``, also checks
+#: the host and port, lowercases the host and drops a default port). Not enforced by pydantic,
+#: so a refusal names the reason (a wildcard, a path) rather than a regular expression.
+ORIGIN_PATTERN = r"^[hH][tT][tT][pP][sS]?://[^/?#@*\s\\]+$"
+Origin = Annotated[
+    str,
+    Field(
+        max_length=300,
+        json_schema_extra={"pattern": ORIGIN_PATTERN},
+        description="An exact origin, `scheme://host[:port]` (`http` or `https`), as browsers send it "
+        "in `Origin`: no path (not even a trailing `/`), no wildcard, not `null`; an international "
+        "domain name in its `xn--` form.",
+        examples=["https://app.example.com", "http://localhost:5173"],
+    ),
+    AfterValidator(parse_origin),
+]
+
+
+class CorsSettings(BaseModel):
+    """The browser origins allowed to call the tenant's paths (CORS)."""
+
+    model_config = ConfigDict(extra="forbid")
+    allowed_origins: list[Origin] = Field(
+        max_length=MAX_CORS_ORIGINS,
+        description=f"At most {MAX_CORS_ORIGINS}, kept once each in the order given, as stored: host "
+        "lowercased, a default port (`:443` for https, `:80` for http) dropped. Empty: no browser "
+        "origin may call the tenant's paths (besides the operator's, FUNDAMENT_CORS_OPERATOR_ORIGINS).",
+    )

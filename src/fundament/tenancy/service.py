@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,7 +26,7 @@ from fundament.platform import (
 )
 from fundament.tenancy.plans import BUILTIN
 
-_COLUMNS = "id, slug, name, region, plan, status, created_at"
+_COLUMNS = "id, slug, name, region, plan, status, created_at, cors_origins"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +38,9 @@ class TenantRow:
     plan: str
     status: str
     created_at: datetime
+    #: Browser origins allowed to call the tenant's paths (CORS), normalised as browsers
+    #: send them; read by the edge through the tenant cache, shown at ``…/cors`` only.
+    cors_origins: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,7 +55,9 @@ class TenantRow:
 
 
 def _row(rec: asyncpg.Record) -> TenantRow:
-    return TenantRow(**dict(rec))
+    fields = dict(rec)
+    fields["cors_origins"] = tuple(fields["cors_origins"])
+    return TenantRow(**fields)
 
 
 def _check_plan(plan: str, plans: Collection[str]) -> None:
@@ -151,6 +156,25 @@ async def update_tenant(
     if rec is None:
         raise NotFound("No such tenant.")
     tx.emit("tenant.updated", "tenant", tenant_id, changed=sorted(fields))
+    tx.invalidate(f"tenant:{tenant_id}")
+    return _row(rec)
+
+
+async def set_cors_origins(tx: Tx, tenant_id: str, origins: Sequence[str]) -> TenantRow:
+    """Replace the tenant's allowed CORS origins (already normalised by the schema); every
+    instance's edge sees the change when the notification drops its cached tenant."""
+    current = await get_tenant(tx, tenant_id)
+    wanted = tuple(dict.fromkeys(origins))
+    if wanted == current.cors_origins:
+        return current
+    rec = await tx.conn.fetchrow(
+        f"UPDATE tenants SET cors_origins = $2, updated_at = now() WHERE id = $1 RETURNING {_COLUMNS}",
+        tenant_id,
+        list(wanted),
+    )
+    if rec is None:
+        raise NotFound("No such tenant.")
+    tx.emit("tenant.cors_updated", "tenant", tenant_id, allowed_origins=list(wanted))
     tx.invalidate(f"tenant:{tenant_id}")
     return _row(rec)
 
