@@ -52,6 +52,14 @@ def test_import_focus_replaces_the_estimate(admin_dsn: str) -> None:
     assert csv.splitlines()[0].count(",") >= 3
 
 
+def test_report_of_a_month_before_any_tenant_allocates_nothing(admin_dsn: str) -> None:
+    report = _report(admin_dsn, "2020-01")
+    assert report["tenants"] == [] and report["total_revenue_eur"] == "0.00"
+    assert report["unallocated_eur"] == report["total_cost_eur"] != "0.00"
+    table = _run(admin_dsn, "finops", "report", "--month", "2020-01").stdout
+    assert f"Unallocated: {report['unallocated_eur']} EUR. No tenant existed in this month" in table
+
+
 def test_import_focus_refuses_a_broken_file(admin_dsn: str, tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("BilledCost,ServiceName\n1,EC2\n")

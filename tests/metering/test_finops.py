@@ -489,6 +489,25 @@ def test_report_without_tenants_keeps_the_cost_visible():
     assert "Unallocated" in render_table(report)
 
 
+def test_report_prorates_a_tenant_created_during_the_month():
+    # "pro" (99.00) existed the whole month, "new" (99.00) from the 22nd of 31 days: 10/31.
+    whole = TenantUsage("t1", "old", "pro", Decimal("99.00"))
+    late = TenantUsage("t2", "new", "pro", Decimal("99.00"), existed_share=Fraction(10, 31))
+    report = build_report("2026-01", DEFAULT_MODEL, [whole, late])
+    assert_conserves(report)
+    old, new = report["tenants"]
+    assert (old["existed_share"], new["existed_share"]) == (1.0, round(10 / 31, 4))
+    assert new["revenue_eur"] == "31.94"  # 99 × 10/31 = 31.935…, half up
+    assert report["total_revenue_eur"] == "130.94"
+    # NAT gateway (35.29, even) by 31 : 10 -> 26.68 / 8.61
+    assert [t["costs"]["nat-gateway"] for t in (old, new)] == ["26.68", "8.61"]
+    assert report["unallocated_note"] is None
+    with pytest.raises(ValueError, match="existed_share"):
+        build_report(
+            "2026-01", DEFAULT_MODEL, [TenantUsage("t", "t", "pro", Decimal(1), existed_share=Fraction(0))]
+        )
+
+
 def test_report_with_no_usage_splits_usage_costs_evenly():
     idle = [TenantUsage(f"t{i}", f"t{i}", "free", Decimal(0)) for i in range(3)]
     report = build_report("2026-01", DEFAULT_MODEL, idle)

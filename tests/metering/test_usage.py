@@ -139,6 +139,22 @@ async def test_finops_report_conserves_money(
     ).status_code == 400
 
 
+async def test_finops_report_of_a_month_before_any_tenant_allocates_nothing(
+    http: httpx.AsyncClient, operator_key: str, tenant: TenantFixture
+) -> None:
+    """Issue #9: 2020-01 charged the whole bill to tenants created in 2026-12."""
+    report = (await http.get("/v1/finops/report?month=2020-01", headers=bearer(operator_key))).json()
+    assert report["tenants"] == []
+    assert report["total_revenue_eur"] == "0.00"
+    assert report["unallocated_eur"] == report["total_cost_eur"] != "0.00"
+    assert "No tenant existed" in report["unallocated_note"]
+    # The month the tenant was created in: it takes part, for the part from its creation on.
+    current = (await http.get("/v1/finops/report", headers=bearer(operator_key))).json()
+    mine = next(t for t in current["tenants"] if t["tenant_id"] == tenant.id)
+    assert 0 < mine["existed_share"] <= 1
+    assert current["unallocated_eur"] == "0.00" and current["unallocated_note"] is None
+
+
 async def test_finops_capacity_gives_a_valid_hpa(http: httpx.AsyncClient, operator_key: str) -> None:
     r = await http.get(
         "/v1/finops/capacity?users=10000&requests_per_user_per_minute=6&p99_ms=200",

@@ -144,7 +144,10 @@ class CapacityPlan(BaseModel):
     description=(
         "Allocates the month's cost (the cost model's estimate, or the imported FOCUS bill) to "
         "tenants by each resource's driver, with largest-remainder rounding so shares add up to "
-        "the total to the cent; revenue comes from each tenant's plan price. Also cost per feature, "
+        "the total to the cent; revenue comes from each tenant's plan price. Only tenants that "
+        "existed in the month take part (in the month a tenant was created, its revenue and even "
+        "shares are prorated: `existed_share`); cost no tenant carries is `unallocated_eur`, "
+        "explained by `unallocated_note`. Also cost per feature, "
         "per active key and user, and idle capacity with a right-sizing suggestion. `month` is "
         "`YYYY-MM` (default: the current month)."
     ),

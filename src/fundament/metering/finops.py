@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import asyncpg
@@ -64,9 +65,21 @@ def current_month() -> str:
 async def gather_usage(tx: Tx, month: str, prices: Mapping[str, Decimal]) -> list[TenantUsage]:
     """Every tenant's usage of ``month``; ``tx`` must be an operator transaction."""
     start, end = month_bounds(month)
-    tenants = await tx.conn.fetch("SELECT id, slug, plan FROM tenants ORDER BY id")
+    # A tenant created after the month is no part of it; one created during it, for the
+    # part from its creation on (offboarded tenants are gone with their usage).
+    tenants = await tx.conn.fetch(
+        "SELECT id, slug, plan, created_at FROM tenants WHERE created_at < $1 ORDER BY id", end
+    )
+    month_seconds = int((end - start).total_seconds())
     usage: dict[str, TenantUsage] = {
-        t["id"]: TenantUsage(t["id"], t["slug"], t["plan"], prices.get(t["plan"], Decimal(0)))
+        t["id"]: TenantUsage(
+            t["id"],
+            t["slug"],
+            t["plan"],
+            prices.get(t["plan"], Decimal(0)),
+            existed_share=Fraction(int((end - max(start, t["created_at"])).total_seconds()), month_seconds)
+            or Fraction(1, month_seconds),
+        )
         for t in tenants
     }
     for r in await tx.conn.fetch(_FEATURES, start, end):

@@ -39,8 +39,9 @@ DRIVER_TEXT = {
     "db_time": "split by database time: the milliseconds of database work for each tenant's requests",
     "stored_bytes": "split by data stored: the bytes each tenant keeps in the database",
     "requests": "split by number of requests",
-    "even": "split equally between all tenants",
-    "revenue": "split by what each tenant pays (its plan price); equally if nobody pays",
+    "even": "split equally between all tenants (by the part of the month each existed)",
+    "revenue": "split by what each tenant pays (its plan price for the part of the month it existed); "
+    "equally if nobody pays",
 }
 # Drivers measured per feature (route), with the usage field they read; the others belong to
 # the tenant as a whole.
@@ -63,7 +64,13 @@ class FeatureUsage:
 
 @dataclass
 class TenantUsage:
-    """One tenant's month: usage per feature, what it stores and pays, who was active."""
+    """One tenant's month: usage per feature, what it stores and pays, who was active.
+
+    ``existed_share`` is the part of the month the tenant existed (0 < share <= 1): a tenant
+    created on the 21st of a 30-day month has 10/30. Its revenue (the plan price) and its
+    share of costs split evenly are prorated by it; a month before the tenant existed is not
+    its month at all (the caller leaves it out).
+    """
 
     tenant_id: str
     slug: str
@@ -73,9 +80,18 @@ class TenantUsage:
     stored_bytes: int = 0
     active_keys: int = 0
     active_users: int = 0
+    existed_share: Fraction = Fraction(1)
+
+    def revenue(self) -> Fraction:
+        """What the tenant pays for this month: its plan price for the part it existed."""
+        return Fraction(self.monthly_price_eur) * self.existed_share
 
 
-def _cents(amount: Decimal) -> int:
+def _cents(amount: Decimal | Fraction) -> int:
+    if isinstance(amount, Fraction):
+        # Half up, like the Decimal branch (round() on a Fraction would round half to even).
+        sign = 1 if amount >= 0 else -1
+        return sign * math.floor(abs(amount) * 100 + Fraction(1, 2))
     return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
@@ -102,8 +118,8 @@ def _driver_weight(driver: str) -> Callable[[TenantUsage], Fraction]:
         "db_time": db,
         "stored_bytes": lambda t: Fraction(t.stored_bytes),
         "requests": lambda t: Fraction(sum(f.requests for f in t.features)),
-        "even": lambda t: Fraction(1),
-        "revenue": lambda t: Fraction(t.monthly_price_eur),
+        "even": lambda t: t.existed_share,
+        "revenue": lambda t: t.revenue(),
     }[driver]
 
 
@@ -222,8 +238,10 @@ def build_report(
     (missing resources cost 0; ``unmatched_eur`` becomes an "unmatched" line split evenly).
     Each resource is split between tenants with :func:`allocate` by its driver, so tenant
     costs add up to the total to the cent. ``unallocated_eur`` is non-zero only when there
-    are no tenants. Raises ``ValueError`` for a bad month, duplicate tenant ids, resources
-    unknown to the model, a negative net cost or a non-positive capacity or month length.
+    are no tenants (none existed in the month): then ``unallocated_note`` says so. Raises
+    ``ValueError`` for a bad month, duplicate tenant ids, resources unknown to the model, a
+    negative net cost, a non-positive capacity or month length, or an ``existed_share``
+    outside (0, 1].
     """
     if not _MONTH.fullmatch(month):
         raise ValueError(f"month must be YYYY-MM, got {month!r}")
@@ -233,6 +251,9 @@ def build_report(
     if hours_in_month is None:
         year, mon = (int(p) for p in month.split("-"))
         hours_in_month = calendar.monthrange(year, mon)[1] * 24.0
+    for t in tenants:
+        if not (0 < t.existed_share <= 1):
+            raise ValueError(f"existed_share of {t.tenant_id!r} must be in (0, 1], got {t.existed_share}")
     if not (math.isfinite(hours_in_month) and hours_in_month > 0):
         raise ValueError(f"hours_in_month must be positive, got {hours_in_month!r}")
     if capacity_rps_per_worker is not None and not (
@@ -277,7 +298,7 @@ def build_report(
     tenant_rows = []
     for t in tenants:
         cost = sum(shares[t.tenant_id].values())
-        revenue = _cents(t.monthly_price_eur)
+        revenue = _cents(t.revenue())
         revenue_total += revenue
         margin = revenue - cost
         tenant_rows.append(
@@ -285,6 +306,7 @@ def build_report(
                 "tenant_id": t.tenant_id,
                 "slug": t.slug,
                 "plan": t.plan,
+                "existed_share": round(float(t.existed_share), 4),
                 "usage": {
                     "requests": sum(f.requests for f in t.features),
                     "errors": sum(f.errors for f in t.features),
@@ -331,6 +353,10 @@ def build_report(
             f"- Per feature, costs split by server time, database time or requests are split the same way "
             f"across every tenant's use of each feature; costs split by storage, equally or by revenue "
             f"belong to no single feature and are shown as {SHARED_FEATURE!r}.",
+            "- A tenant takes part only in the months it existed; in the month it was created, its "
+            "revenue (plan price) and its share of costs split equally are prorated to the part of "
+            "the month from its creation on. A month in which no tenant existed leaves the whole "
+            "cost unallocated.",
         ]
     )
     compute_cents = sum(c for r, c in lines if r.kind == "compute")
@@ -346,6 +372,10 @@ def build_report(
         "total_revenue_eur": _eur(revenue_total),
         "total_margin_eur": _eur(revenue_total - total_cents),
         "unallocated_eur": _eur(total_cents - allocated),
+        "unallocated_note": None
+        if total_cents == allocated
+        else "No tenant existed in this month: the whole cost is the platform's own (idle), "
+        "allocated to nobody.",
         "resources": [
             {"name": r.name, "kind": r.kind, "driver": r.driver, "cost_eur": _eur(c)} for r, c in lines
         ],
@@ -431,7 +461,7 @@ def render_table(report: dict[str, Any]) -> str:
         ]
     out += [cap["suggestion"], "", "Method", report["method"]]
     if report["unallocated_eur"] != "0.00":
-        out += ["", f"Unallocated (no tenants this month): {report['unallocated_eur']} {cur}"]
+        out += ["", f"Unallocated: {report['unallocated_eur']} {cur}. {report['unallocated_note']}"]
     return "\n".join(out) + "\n"
 
 
