@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
+
+import asyncpg
 
 PROBLEM = "application/problem+json"
 
@@ -274,3 +277,108 @@ async def test_unstorable_strings_and_remote_refs_are_422(http, tenant):
         headers=tenant.h("admin"),
     )
     assert r.status_code == 201
+
+
+async def test_typos_in_filters_and_sorts_are_400_naming_the_field(http, tenant):
+    """Issue #9, defect 7: under a schema with ``additionalProperties: false`` a field it does
+    not declare, or a value of a type it rules out, is a 400, not an empty page."""
+    await tenant.collection()
+    await tenant.record({"email": "a@example.com", "score": 12, "address": {"city": "Bern"}})
+    base = f"{tenant.base}/collections/contacts/records"
+    h = tenant.h("viewer")
+
+    async def refused(params, kind):
+        r = await http.get(base, params=params, headers=h)
+        assert r.status_code == 400, (params, r.text)
+        assert r.headers["content-type"] == PROBLEM and r.json()["type"].endswith(f"/{kind}")
+        return r.json()
+
+    body = await refused({"filter": "nosuchfield eq 1"}, "invalid-filter")
+    assert "'nosuchfield' is not a field" in body["detail"] and "email, score" in body["detail"]
+    assert body["position"] == 0
+    body = await refused({"filter": "data.score gt 10"}, "invalid-filter")
+    assert "did you mean 'score'?" in body["detail"]
+    body = await refused({"filter": 'score gt "ten"'}, "invalid-filter")
+    assert "'score' is an integer" in body["detail"] and "compare it with a number" in body["detail"]
+    assert body["position"] == 9
+    body = await refused({"filter": 'email eq "a@example.com" and address.city.zip pr'}, "invalid-filter")
+    assert "'address.city' is a string" in body["detail"] and body["position"] == 29
+    body = await refused({"filter": "address.city eq 3000"}, "invalid-filter")
+    assert "'address.city' is a string" in body["detail"]
+    body = await refused({"sort": "-nosuch"}, "bad-request")
+    assert "sort" in body["detail"] and "'nosuch' is not a field" in body["detail"]
+    await refused({"sort": "score", "filter": "vip eq 1"}, "invalid-filter")
+
+    for valid in (
+        {"filter": 'address.city eq "Bern"'},
+        {"filter": "score gt 2.5", "sort": "-address.city"},
+        {"filter": "vip eq null and score ne null"},
+        {"filter": 'id sw "rec_" and updated_at pr', "sort": "-updated_at"},
+    ):
+        r = await http.get(base, params=valid, headers=h)
+        assert r.status_code == 200 and len(r.json()["items"]) == 1, (valid, r.text)
+
+
+async def test_an_open_schema_holds_any_field_but_its_types_still_count(http, tenant):
+    schema = {"type": "object", "properties": {"score": {"type": "integer"}}}
+    await tenant.collection("open", schema=schema, indexes=["nope"], personal_fields=[], subject_field=None)
+    await tenant.record({"data": {"score": 3}, "extra": "x"}, collection="open")
+    base = f"{tenant.base}/collections/open/records"
+    h = tenant.h("viewer")
+    for params, count in (
+        ({"filter": "nosuchfield eq 1"}, 0),
+        ({"filter": "data.score eq 3"}, 1),  # a field named data may exist here, and does
+        ({"filter": 'extra eq "x"', "sort": "-nope"}, 1),
+    ):
+        r = await http.get(base, params=params, headers=h)
+        assert r.status_code == 200 and len(r.json()["items"]) == count, (params, r.text)
+    r = await http.get(base, params={"filter": 'score gt "ten"'}, headers=h)
+    assert r.status_code == 400 and "'score' is an integer" in r.json()["detail"]
+
+
+async def test_indexes_and_personal_fields_name_fields_the_schema_allows(http, tenant, admin_dsn):
+    h = tenant.h("admin")
+    closed = {
+        "type": "object",
+        "properties": {"email": {"type": "string"}, "score": {"type": "integer"}},
+        "additionalProperties": False,
+    }
+    r = await http.post(
+        f"{tenant.base}/collections",
+        json={"name": "c", "schema": closed, "indexes": ["email", "nope", "id"], "personal_fields": ["emial"]},
+        headers=h,
+    )
+    assert r.status_code == 422, r.text
+    errors = {e["path"]: e["message"] for e in r.json()["errors"]}
+    assert set(errors) == {"/indexes/1", "/personal_fields/0"}
+    assert "'nope' is not a field" in errors["/indexes/1"]
+    assert "did you mean 'email'?" in errors["/personal_fields/0"]
+
+    r = await http.post(
+        f"{tenant.base}/collections", json={"name": "c", "schema": closed, "indexes": ["score"]}, headers=h
+    )
+    assert r.status_code == 201, r.text
+    url = f"{tenant.base}/collections/c"
+    r = await http.patch(url, json={"indexes": ["score", "data.email"]}, headers=h)
+    assert r.status_code == 422 and r.json()["errors"][0]["path"] == "/indexes/1"
+    assert "did you mean 'email'?" in r.json()["errors"][0]["message"]
+    # A schema change that drops an indexed field is refused too.
+    r = await http.patch(url, json={"schema": {"properties": {"score": None}}}, headers=h)
+    assert r.status_code == 422 and r.json()["errors"][0]["path"] == "/indexes/0"
+    # Opening the schema makes any field legal.
+    r = await http.patch(url, json={"schema": {"additionalProperties": True}, "indexes": ["nope"]}, headers=h)
+    assert r.status_code == 200, r.text
+
+    # A definition stored before this check still takes patches of other members.
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute(
+            "UPDATE collections SET schema = $3::jsonb WHERE tenant_id = $1 AND name = $2",
+            tenant.id,
+            "c",
+            json.dumps(closed),
+        )
+    finally:
+        await conn.close()
+    r = await http.patch(url, json={"retention_days": 30}, headers=h)
+    assert r.status_code == 200 and r.json()["indexes"] == ["nope"], r.text

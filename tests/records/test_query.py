@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fundament.records._fields import SchemaFields
 from fundament.records._query import (
     And,
     Compare,
@@ -28,6 +29,7 @@ from fundament.records._query import (
     scans,
     sort_columns,
 )
+from fundament.records.collections import _validator
 
 
 def compiled(text: str) -> tuple[str, list[object]]:
@@ -357,3 +359,154 @@ def test_declared_fields_filter_and_sort_through_their_slots():
 )
 def test_a_list_scans_when_no_index_narrows_it(filter: str | None, sort: str | None, expected: bool) -> None:
     assert scans(filter, sort, {"email": 0, "score": 1}) is expected
+
+
+# --- checked against the collection's schema (issue #9, defect 7) ----------------------------
+
+CLOSED = {
+    "type": "object",
+    "properties": {
+        "email": {"type": "string"},
+        "score": {"type": "integer"},
+        "ratio": {"type": "number"},
+        "vip": {"type": "boolean"},
+        "nick": {"type": ["string", "null"]},
+        "tags": {"type": "array"},
+        "free": {},
+        "address": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "additionalProperties": False,
+        },
+        "meta": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "loose": {"type": "object"},
+    },
+    "patternProperties": {"^x_": {"type": "string"}},
+    "additionalProperties": False,
+}
+
+
+def schema_fields(schema: object) -> SchemaFields:
+    return SchemaFields(schema, _validator)
+
+
+def refusal(text: str, schema: object = CLOSED) -> QueryError:
+    with pytest.raises(QueryError) as info:
+        parse_filter(text, fields=schema_fields(schema))
+    assert info.value.param == "filter"
+    return info.value
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'email eq "a@example.com"',
+        "score gt 10",
+        "score gt 2.5",  # any number against an integer field
+        "ratio le 1",
+        "vip eq true",
+        "vip ne false",
+        'nick eq "n"',
+        "nick eq null",
+        "score eq null",  # absent: any field may be
+        "score ne null",
+        "email pr and tags pr and free pr",
+        'free eq "anything" or free eq 1 or free eq true',  # no type stated: any value
+        'address.city sw "Be"',
+        "meta.visits gt 3",  # additionalProperties is a schema: its type applies
+        'loose.anything eq "x"',  # an object that says nothing of its members
+        'x_custom co "y"',  # patternProperties
+        'id eq "rec_1" and created_at gt "2026-01-01T00:00:00Z" and updated_at pr',
+        "not (score lt 0)",
+    ],
+)
+def test_a_query_the_schema_allows_passes(text: str) -> None:
+    expr = parse_filter(text, fields=schema_fields(CLOSED))
+    compile_filter(expr, [])
+    assert scans(text, None, {}, schema_fields(CLOSED)) in (True, False)
+
+
+def test_an_undeclared_field_is_refused_naming_it_and_what_exists() -> None:
+    err = refusal("nosuchfield eq 1")
+    assert err.position == 0
+    assert "'nosuchfield' is not a field of this collection" in err.detail
+    assert "email, score" in err.detail and "'^x_'" in err.detail and "id, created_at" in err.detail
+    err = refusal("score gt 1 and scroe lt 5")
+    assert err.position == 15 and "did you mean 'score'?" in err.detail
+    err = refusal('address.zip eq "3000"')
+    assert "'address' in its schema declares city" in err.detail
+    err = refusal("not (y_custom pr)")
+    assert err.position == 5
+
+
+@pytest.mark.parametrize(("text", "hint"), [("data.score gt 10", "score"), ('data.id eq "x"', "id")])
+def test_data_prefix_gets_a_hint(text: str, hint: str) -> None:
+    err = refusal(text)
+    assert f"did you mean {hint!r}?" in err.detail and "without 'data.'" in err.detail
+
+
+def test_a_path_below_a_scalar_or_array_is_refused() -> None:
+    assert "'email' is a string" in refusal("email.domain pr").detail
+    assert "'tags' is an array" in refusal('tags.first eq "a"').detail
+    assert "its records are a string" in refusal("a pr", {"type": "string"}).detail
+
+
+@pytest.mark.parametrize(
+    ("text", "position", "words"),
+    [
+        ('score gt "ten"', 9, ["'score' is an integer", "compare it with a number"]),
+        ('score eq "10"', 9, ["'score' is an integer"]),
+        ("score eq true", 9, ["'score' is an integer"]),
+        ("email eq 5", 9, ["'email' is a string", "double quotes"]),
+        ("vip eq 1", 7, ["'vip' is a boolean", "true or false"]),
+        ("nick eq 1", 8, ["null or a string"]),
+        ('score co "1"', 9, ["operator 'co' matches strings", "'score' is an integer"]),
+        ('meta.visits eq "3"', 15, ["'meta.visits' is an integer"]),
+        ("address eq 1", 11, ["'address' is an object"]),
+    ],
+)
+def test_a_value_of_a_type_the_schema_rules_out_is_refused(text: str, position: int, words: list[str]) -> None:
+    err = refusal(text)
+    assert err.position == position and f"position {position}" in err.detail
+    for word in words:
+        assert word in err.detail, err.detail
+
+
+def test_an_open_schema_accepts_any_field_but_still_checks_declared_types() -> None:
+    open_schema = {"type": "object", "properties": {"score": {"type": "integer"}}}
+    for text in ("nosuchfield eq 1", "data.score gt 10", 'other.deep co "x"'):
+        parse_filter(text, fields=schema_fields(open_schema))
+    assert "'score' is an integer" in refusal('score gt "ten"', open_schema).detail
+    for schema in ({}, True, {"type": "object", "additionalProperties": True}):
+        parse_filter('nosuchfield eq 1 and score gt "ten"', fields=schema_fields(schema))
+
+
+def test_applicators_are_not_guessed_at() -> None:
+    """$ref, allOf and friends only narrow what a record is: ignoring them never refuses a
+    query that could match."""
+    schema = {
+        "$defs": {"n": {"type": "integer"}},
+        "type": "object",
+        "properties": {"a": {"$ref": "#/$defs/n"}, "b": {"anyOf": [{"type": "string"}, {"type": "null"}]}},
+        "additionalProperties": False,
+    }
+    parse_filter('a eq "x" or b eq 1', fields=schema_fields(schema))
+    assert "'c' is not a field" in refusal("c pr", schema).detail
+
+
+def test_sort_is_checked_against_the_schema() -> None:
+    fields = schema_fields(CLOSED)
+    assert parse_sort("-score,address.city", fields)[0] == SortKey("score", True)
+    for bad, words in (("-nosuch", "'nosuch' is not a field"), ("data.email", "did you mean 'email'?")):
+        with pytest.raises(QueryError) as info:
+            parse_sort(bad, fields)
+        assert info.value.param == "sort" and words in info.value.detail
+
+
+def test_a_refused_list_is_not_a_scan() -> None:
+    fields = schema_fields(CLOSED)
+    assert scans("nosuch eq 1", None, {}, fields) is False
+    assert scans(None, "-nosuch", {}, fields) is False
+    assert scans('email co "x"', "-nosuch", {}, fields) is False
+    assert scans('email co "x"', None, {}, fields) is True
+    assert scans("nosuch eq 1", None, {}) is True  # without a schema: unknown fields are fine

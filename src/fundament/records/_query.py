@@ -16,7 +16,7 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 META = {"id": "r.id", "created_at": "r.created_at", "updated_at": "r.updated_at"}
 _SEGMENT = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
@@ -32,6 +32,67 @@ class QueryError(ValueError):
         self.detail = detail
         self.position = position
         self.param = param
+
+
+class Fields(Protocol):
+    """What a collection's schema says of its data fields (records/_fields.py)."""
+
+    def types(self, path: str) -> frozenset[str] | None:
+        """The JSON types a record may hold at ``path``, None where the schema does not
+        say; a :class:`QueryError` (without position) if no record can hold it."""
+        ...
+
+
+_ARTICLE = {
+    "array": "an array",
+    "boolean": "a boolean",
+    "integer": "an integer",
+    "null": "null",
+    "number": "a number",
+    "object": "an object",
+    "string": "a string",
+}
+#: What a filter's value is, as the schema's ``type`` names it; what to compare a field with.
+_VALUE_TYPE = {type(None): "null", bool: "boolean", int: "number", float: "number", str: "string"}
+_EXPECTED = {
+    "string": "a string in double quotes",
+    "number": "a number",
+    "integer": "a number",
+    "boolean": "true or false",
+}
+
+
+def describe(types: frozenset[str]) -> str:
+    """``frozenset({"string", "null"})`` → ``"null or a string"``."""
+    return " or ".join(_ARTICLE.get(t, t) for t in sorted(types))
+
+
+def _admits(types: frozenset[str], kind: str) -> bool:
+    # Any number may be compared with an integer field: ``score gt 2.5`` is a fair question.
+    return bool(types & {"number", "integer"}) if kind == "number" else kind in types
+
+
+def _check_value(path: str, types: frozenset[str] | None, op: str, value: object, position: int) -> None:
+    """Refuse a comparison that no value the schema allows at ``path`` can meet. ``eq null``
+    and ``ne null`` ask whether the field is there, which any field may or may not be."""
+    if types is None or value is None or (isinstance(value, bool) and op not in ("eq", "ne")):
+        return  # what the compiler refuses for every field (``gt true``) it words itself
+    kind = "string" if op in ("co", "sw", "ew") else _VALUE_TYPE.get(type(value), "string")
+    if _admits(types, kind):
+        return
+    expected = sorted({_EXPECTED[t] for t in types if t in _EXPECTED})
+    if op in ("co", "sw", "ew"):
+        detail = (
+            f"operator {op!r} matches strings, and {path!r} is {describe(types)}"
+            " in this collection's schema"
+        )
+    else:
+        instead = f": compare it with {' or '.join(expected)}" if expected else ""
+        detail = (
+            f"{path!r} is {describe(types)} in this collection's schema, so"
+            f" {json.dumps(value)[:40]} cannot match it{instead}"
+        )
+    raise QueryError(f"{detail} (at position {position})", position=position)
 
 
 def field_sql(path: str) -> str:
@@ -116,8 +177,9 @@ def _tokenize(text: str) -> list[_Tok]:
 
 
 class _Parser:
-    def __init__(self, text: str, max_terms: int, max_depth: int) -> None:
+    def __init__(self, text: str, max_terms: int, max_depth: int, fields: Fields | None) -> None:
         self.text = text
+        self.fields = fields
         self.toks = _tokenize(text)
         self.i = 0
         self.terms = 0
@@ -194,6 +256,7 @@ class _Parser:
             raise self.error("expected an attribute path")
         try:
             field_sql(tok.text)
+            types = _field_types(tok.text, self.fields)
         except QueryError as exc:
             raise QueryError(f"{exc.detail} at position {tok.pos}", position=tok.pos) from exc
         self.i += 1
@@ -228,16 +291,29 @@ class _Parser:
         else:
             self.i -= 1
             raise self.error('expected a value ("string", number, true, false or null)')
+        _check_value(tok.text, types, op, value, val_tok.pos)
         return Compare(tok.text, op, value, val_tok.pos)
 
 
-def parse_filter(text: str, *, max_length: int = 2000, max_terms: int = 50, max_depth: int = 16) -> Expr:
-    """Parse a SCIM filter; any problem is a :class:`QueryError` naming its position."""
+def _field_types(path: str, fields: Fields | None) -> frozenset[str] | None:
+    return None if fields is None or path in META else fields.types(path)
+
+
+def parse_filter(
+    text: str,
+    *,
+    max_length: int = 2000,
+    max_terms: int = 50,
+    max_depth: int = 16,
+    fields: Fields | None = None,
+) -> Expr:
+    """Parse a SCIM filter; any problem is a :class:`QueryError` naming its position. With
+    ``fields``, a path no record can hold, or a value no record's field can match, is one."""
     if len(text) > max_length:
         raise QueryError(
             f"filter longer than {max_length} characters (at position {max_length})", position=max_length
         )
-    return _Parser(text, max_terms, max_depth).parse()
+    return _Parser(text, max_terms, max_depth, fields).parse()
 
 
 # --- translation --------------------------------------------------------------------------
@@ -344,7 +420,9 @@ def _narrowed(expr: Expr, indexed: Collection[str]) -> bool:
     return False  # Present, Not
 
 
-def scans(filter: str | None, sort: str | None, slots: Mapping[str, int]) -> bool:
+def scans(
+    filter: str | None, sort: str | None, slots: Mapping[str, int], fields: Fields | None = None
+) -> bool:
     """Whether a list with ``filter`` and ``sort`` reads the whole collection: its filter is
     not narrowed by an index (meta columns and declared fields have one), or, without a
     filter, it sorts by a field that has none. A filter or sort that does not parse is not
@@ -352,8 +430,9 @@ def scans(filter: str | None, sort: str | None, slots: Mapping[str, int]) -> boo
     indexed = {*META, *slots}
     try:
         if filter:
-            return not _narrowed(parse_filter(filter), indexed)
-        return any(key.path not in indexed for key in parse_sort(sort))
+            parse_sort(sort, fields)
+            return not _narrowed(parse_filter(filter, fields=fields), indexed)
+        return any(key.path not in indexed for key in parse_sort(sort, fields))
     except QueryError:
         return False
 
@@ -384,8 +463,9 @@ class SortKey:
     descending: bool
 
 
-def parse_sort(text: str | None) -> tuple[SortKey, ...]:
-    """``-score,created_at`` → keys, with ``id`` appended as the final tie-breaker."""
+def parse_sort(text: str | None, fields: Fields | None = None) -> tuple[SortKey, ...]:
+    """``-score,created_at`` → keys, with ``id`` appended as the final tie-breaker. With
+    ``fields``, a field no record can hold is refused."""
     if not text:
         keys = [SortKey("created_at", False)]
     else:
@@ -398,6 +478,7 @@ def parse_sort(text: str | None) -> tuple[SortKey, ...]:
                 raise QueryError("empty field in sort", param="sort")
             try:
                 field_sql(path)
+                _field_types(path, fields)
             except QueryError as exc:
                 raise QueryError(exc.detail, param="sort") from exc
             if any(k.path == path for k in keys):

@@ -38,6 +38,7 @@ from fundament.platform import (
     utcnow,
 )
 from fundament.records import _slots
+from fundament.records._fields import SchemaFields
 from fundament.records._query import META, QueryError, field_sql
 
 log = logging.getLogger("fundament.records")
@@ -101,9 +102,12 @@ class CollectionDef:
 
     #: Declared data fields by index slot (``indexes[n]`` is slot ``n``).
     slots: dict[str, int] = field(init=False, repr=False)
+    #: The field paths its schema allows, and their types (for filters and sorts).
+    fields: SchemaFields = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.slots = {path: n for n, path in enumerate(self.indexes) if path not in META}
+        self.fields = SchemaFields(self.schema, _validator)
 
     def validate(self, data: Any) -> None:
         """Raise 422 with every schema violation (JSON Pointer paths) if ``data`` fails."""
@@ -180,12 +184,22 @@ def _remote_refs(node: Any) -> set[str]:
     return found
 
 
-def _check_paths(body: dict[str, Any]) -> None:
+def _check_paths(body: dict[str, Any], before: dict[str, Any] | None = None) -> None:
+    """Each of ``indexes`` and ``personal_fields`` must name fields a record can hold under
+    ``schema`` (a typo would index, or protect, nothing). On a patch (``before``) a list is
+    checked when it or the schema changes: a patch of other members does not fail on what
+    was stored before this check existed."""
     errors: list[FieldError] = []
+    fields = SchemaFields(body.get("schema"), _validator)
     for key in ("indexes", "personal_fields"):
+        check_fields = (
+            before is None or body.get(key) != before.get(key) or body.get("schema") != before.get("schema")
+        )
         for i, path in enumerate(body.get(key) or []):
             try:
                 field_sql(path)
+                if check_fields and path not in META:
+                    fields.types(path)
             except QueryError as exc:
                 errors.append(FieldError(f"/{key}/{i}", exc.detail))
     subject = body.get("subject_field")
@@ -367,7 +381,7 @@ async def update_collection(tx: Tx, name: str, patch: dict[str, Any]) -> Collect
     if not isinstance(merged["schema"], dict):
         raise ValidationFailed("schema must be an object.", errors=[FieldError("/schema", "not an object")])
     validator = compile_schema(merged["schema"])
-    _check_paths(merged)
+    _check_paths(merged, current.to_json())
     if merged["schema"] != current.schema:
         offenders = await _records_failing(tx, name, validator)
         if offenders:

@@ -157,7 +157,7 @@ async def list_records(
 
 def scans(coll: CollectionDef, filter: str | None, sort: str | None) -> bool:
     """Whether this list reads the whole collection (no declared index serves it)."""
-    return _query.scans(filter, sort, coll.slots)
+    return _query.scans(filter, sort, coll.slots, coll.fields)
 
 
 async def _list_page(
@@ -167,9 +167,11 @@ async def _list_page(
     where = ["r.tenant_id = $1", "r.collection = $2"]
     slots = coll.slots
     try:
-        columns = _query.sort_columns(_query.parse_sort(sort), slots)
+        # Checked against the schema, so that a typo is a 400 rather than an empty page.
+        columns = _query.sort_columns(_query.parse_sort(sort, coll.fields), slots)
         if filter:
-            where.append(_query.compile_filter(_query.parse_filter(filter), args, slots))
+            expr = _query.parse_filter(filter, fields=coll.fields)
+            where.append(_query.compile_filter(expr, args, slots))
         if cursor:
             where.append(_query.keyset_sql(columns, cursor, args))
     except _query.QueryError as exc:
