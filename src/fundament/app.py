@@ -13,6 +13,7 @@ import signal
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -105,6 +106,8 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
         statement_timeout_ms=settings.statement_timeout_ms,
+        idle_in_transaction_timeout_ms=settings.idle_in_transaction_timeout_ms,
+        max_idle_seconds=settings.pool_max_idle_seconds,
     )
 
     @asynccontextmanager
@@ -162,10 +165,15 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
     app.state.fast_routes = []
     metrics_token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
     ops.install(app, metrics_token=metrics_token)
-    catalogue = tenancy.load_plans(settings.plans)
-    tenancy.install(app, plans=catalogue)
+    catalogue = tenancy.load_plans(settings.plans, default_plan=settings.default_plan)
+    tenancy.install(app, plans=catalogue, default_region=settings.default_region)
     identity.install(app)
-    records.install(app, db=db, scan_share=settings.tenant_scan_share)
+    records.install(
+        app,
+        db=db,
+        scan_share=settings.tenant_scan_share,
+        collection_cache_ttl_seconds=settings.collection_cache_ttl_seconds,
+    )
     master = settings.master_key_bytes()
     audit.install(app, db=db, master=master, enabled=settings.audit)
     privacy.install(app, db=db, secret=master)
@@ -178,6 +186,7 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
         catalogue=catalogue,
         redis_url=redis_url,
         count_open_privacy_jobs=privacy.count_open_requests,
+        quota_refresh_seconds=settings.quota_refresh_seconds,
     )
     meter = (
         metering.UsageMeter(
@@ -187,7 +196,13 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
         else None
     )
     metering.install(app, db=db, meter=meter, cost_model=settings.cost_model)
-    app.state.job_worker = jobs.Worker(db, privacy.handlers(master))
+    app.state.job_worker = jobs.Worker(
+        db,
+        privacy.handlers(master),
+        lease=timedelta(seconds=settings.job_lease_seconds),
+        max_attempts=settings.job_max_attempts,
+        poll_seconds=settings.job_poll_seconds,
+    )
 
     # Everything that watches requests hooks in here, once, as an observer of the edge.
     observers: list[Any] = [limiter.observe]

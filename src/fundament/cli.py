@@ -82,6 +82,29 @@ def admin_database(settings: Settings, *, migrate_now: bool | None = None) -> It
         yield pg.dsn
 
 
+def _checked_settings() -> Settings:
+    """The settings, checked before anything starts: a setting the server would refuse (a
+    default plan the plans file lacks, a malformed value) is one clear line and exit 2, not
+    a traceback from every worker process."""
+    from pydantic import ValidationError
+
+    from fundament.tenancy import PlansError, load_plans
+
+    try:
+        settings = Settings()
+        load_plans(settings.plans, default_plan=settings.default_plan)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"FUNDAMENT_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        typer.echo(f"error: {problems}", err=True)
+        raise typer.Exit(2) from None
+    except PlansError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    return settings
+
+
 def _log_config(level: str) -> dict[str, Any]:
     """JSON lines on stderr for every logger, applied by uvicorn in each worker process."""
     return {
@@ -139,7 +162,7 @@ def serve(
     """Run the API server (and, without FUNDAMENT_DATABASE_URL, an embedded PostgreSQL)."""
     import uvicorn
 
-    settings = Settings()
+    settings = _checked_settings()
     migrate_now = settings.auto_migrate if settings.auto_migrate is not None else settings.embedded
     # uvicorn drains in-flight requests on SIGTERM/SIGINT and then re-raises the signal
     # with the handlers it found installed. Ours turns that into a clean exit, so the
@@ -188,7 +211,7 @@ def worker() -> None:
 
     from fundament.app import create_app
 
-    settings = Settings()
+    settings = _checked_settings()
 
     async def run(dsn: str) -> None:
         app = create_app(settings.model_copy(update={"worker": False}), admin_dsn=dsn)

@@ -71,12 +71,14 @@ class Worker:
         clock: Clock = utcnow,
         lease: timedelta = timedelta(minutes=5),
         max_attempts: int = 10,
+        poll_seconds: float = 1.0,
     ) -> None:
         self.db = db
         self.handlers = handlers
         self.clock = clock
         self.lease = lease
         self.max_attempts = max_attempts
+        self.poll_seconds = poll_seconds
 
     async def run_once(self) -> int:
         """Run every job due now (by the worker's clock); return how many ran."""
@@ -120,7 +122,11 @@ class Worker:
                     now,
                 )
 
-    async def run_forever(self, *, idle_seconds: float = 1.0) -> None:
+    async def run_forever(self, *, idle_seconds: float | None = None) -> None:
+        """Run due jobs until cancelled, looking again every ``idle_seconds`` (default
+        ``poll_seconds``) when there are none."""
+        if idle_seconds is None:
+            idle_seconds = self.poll_seconds
         while True:
             try:
                 if await self.run_once() == 0:

@@ -38,13 +38,14 @@ def install(
     redis_url: str | None,
     count_open_privacy_jobs: Counter,
     prefix: str = "fundament",
+    quota_refresh_seconds: float = 30.0,
 ) -> RateLimiter:
     """Install rate limits, caps and quotas. Install after audit: the quota guard counts
     the audit bytes a transaction added, which the audit hook records before it runs."""
     plans = PlanLookup(tenants, catalogue)
     limiter = RateLimiter(plans, redis_url=redis_url, prefix=prefix)
     capped = CapGuard(plans, caps(count_open_privacy_jobs=count_open_privacy_jobs))
-    guard = QuotaGuard(plans)
+    guard = QuotaGuard(plans, refresh_seconds=quota_refresh_seconds)
     app.state.admission = limiter
     db.before_commit.append(capped.before_commit)
     db.before_commit.append(guard.before_commit)

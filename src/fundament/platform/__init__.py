@@ -75,12 +75,13 @@ from fundament.platform.pagination import (
     encode_id_cursor,
     list_params,
 )
-from fundament.platform.settings import Settings
+from fundament.platform.settings import REGION_PATTERN, Settings
 
 __all__ = [
     "EXCEPTION_HANDLERS",
     "IDEMPOTENCY_KEY_SCHEMA",
     "MAX_CORS_ORIGINS",
+    "REGION_PATTERN",
     "ROLES",
     "Admission",
     "AuthenticationThrottled",

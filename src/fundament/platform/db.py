@@ -95,11 +95,15 @@ class Database:
         min_size: int = 4,
         max_size: int = 32,
         statement_timeout_ms: int = 15_000,
+        idle_in_transaction_timeout_ms: int = 60_000,
+        max_idle_seconds: float = 300.0,
     ) -> None:
         self._dsn = dsn
         self._min = min_size
         self._max = max_size
         self._statement_timeout_ms = statement_timeout_ms
+        self._idle_in_transaction_timeout_ms = idle_in_transaction_timeout_ms
+        self._max_idle_seconds = max_idle_seconds
         self._pool: asyncpg.Pool | None = None
         self.before_commit: list[TxHook] = []
         #: Called with the committed transaction; must not raise or block (schedule work).
@@ -122,11 +126,11 @@ class Database:
             self._dsn,
             min_size=self._min,
             max_size=self._max,
-            max_inactive_connection_lifetime=300,
+            max_inactive_connection_lifetime=self._max_idle_seconds,
             server_settings={
                 "application_name": "fundament",
                 "statement_timeout": str(self._statement_timeout_ms),
-                "idle_in_transaction_session_timeout": "60000",
+                "idle_in_transaction_session_timeout": str(self._idle_in_transaction_timeout_ms),
             },
         )
         self._listener_task = asyncio.create_task(self._listen_forever())

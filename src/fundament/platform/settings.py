@@ -15,6 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fundament.platform.cors import parse_origin_list
 
+#: What a region looks like (`eu-central-1`): the tenants API's pattern too.
+REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FUNDAMENT_", extra="ignore")
@@ -54,9 +57,22 @@ class Settings(BaseSettings):
         "own list (`PUT /v1/tenants/{tenant}/cors`). Absent: operator paths answer no browser origin.",
     )
     workers: int = 1
-    pool_min_size: int = 4
-    pool_max_size: int = 32
+    pool_min_size: int = Field(
+        default=4, ge=0, description="Database connections each process opens at start and keeps."
+    )
+    pool_max_size: int = Field(default=32, ge=1, description="Database connections per process, at most.")
+    pool_max_idle_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="A pooled connection unused this long is closed (down to pool_min_size); 0: never.",
+    )
     statement_timeout_ms: int = 15_000
+    idle_in_transaction_timeout_ms: int = Field(
+        default=60_000,
+        ge=0,
+        description="PostgreSQL ends a session whose transaction sits idle this long (a stuck request "
+        "must not hold locks for ever); 0: never.",
+    )
     tenant_scan_share: float = Field(
         default=0.25,
         gt=0,
@@ -128,6 +144,44 @@ class Settings(BaseSettings):
     )
     plans: Path | None = Field(
         default=None, description="TOML file of plans (limits, quotas, prices). Absent: built-in plans."
+    )
+    default_plan: str = Field(
+        default="free",
+        min_length=1,
+        description="The plan of a tenant created without one. Must be a plan of the catalogue "
+        "(FUNDAMENT_PLANS): the server refuses to start otherwise.",
+    )
+    default_region: str = Field(
+        default="eu-central-1",
+        pattern=REGION_PATTERN,
+        description="The region of a tenant created without one (fixed at creation).",
+    )
+    collection_cache_ttl_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="Compiled collection definitions are cached this long at most; a change reaches "
+        "every instance at once by notification, this bounds it if one is lost.",
+    )
+    quota_refresh_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Each process measures a writing tenant's records and stored bytes exactly this "
+        "often; in between it counts its own writes (near the cap every write measures).",
+    )
+    job_poll_seconds: float = Field(
+        default=1.0, gt=0, description="An idle job worker looks for due jobs this often."
+    )
+    job_lease_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="A claimed job is another worker's to take over if it is not done by then "
+        "(its worker died); longer than the longest export or erasure.",
+    )
+    job_max_attempts: int = Field(
+        default=10,
+        ge=1,
+        description="A failing job is retried with backoff (2^attempt seconds, at most an hour) up to "
+        "this many times, then marked failed.",
     )
     cost_model: Path | None = Field(
         default=None, description="TOML cost model for FinOps reports. Absent: a built-in example."

@@ -37,11 +37,15 @@ class RecordsState:
     scans: TenantLane
 
 
-def install(app: Any, *, db: Any, scan_share: float = 0.25) -> RecordsState:
+def install(
+    app: Any, *, db: Any, scan_share: float = 0.25, collection_cache_ttl_seconds: float = 300.0
+) -> RecordsState:
     """Mount collection and record routes and create the module's caches."""
     from fundament.records.api import FAST_ROUTES, router
 
-    state = RecordsState(cache=CollectionCache(db), scans=TenantLane(scan_share))
+    state = RecordsState(
+        cache=CollectionCache(db, ttl_seconds=collection_cache_ttl_seconds), scans=TenantLane(scan_share)
+    )
     app.state.records = state
     app.state.fast_routes.extend(FAST_ROUTES)
     app.include_router(router)

@@ -29,9 +29,12 @@ __all__ = [
 ]
 
 
-def install(app: "object", *, plans: Catalogue) -> None:
-    """Mount the tenant routes on ``app``; ``plans`` is the catalogue tenants choose from."""
+def install(app: "object", *, plans: Catalogue, default_region: str = "eu-central-1") -> None:
+    """Mount the tenant routes on ``app``; ``plans`` is the catalogue tenants choose from
+    (a tenant created without a plan gets ``plans.default``), ``default_region`` the region
+    of one created without a region."""
     from fundament.tenancy.api import router
 
     app.state.plans = plans  # type: ignore[attr-defined]
+    app.state.default_region = default_region  # type: ignore[attr-defined]
     app.include_router(router)  # type: ignore[attr-defined]

@@ -52,8 +52,14 @@ def _plans(request: Request) -> Catalogue:
 async def create_tenant(body: TenantCreate, request: Request, ctx: Operator) -> Response:
     tenant_id = service.new_tenant_id()
     async with database(request).transaction(ctx, tenant_id=tenant_id) as tx:
+        plans = _plans(request)
         tenant = await service.create_tenant(
-            tx, name=body.name, slug=body.slug, region=body.region, plan=body.plan, plans=_plans(request)
+            tx,
+            name=body.name,
+            slug=body.slug,
+            region=body.region or request.app.state.default_region,
+            plan=body.plan or plans.default,
+            plans=plans,
         )
     return json_response(tenant.to_json(), 201, {"Location": f"/v1/tenants/{tenant.id}"})
 

@@ -18,9 +18,9 @@ class PlanLookup:
     def __init__(self, tenants: TenantCache, catalogue: Catalogue) -> None:
         self._tenants = tenants
         self._catalogue = catalogue
-        # A plan missing from the catalogue (the plans file lost it) gets the most
-        # restrictive behaviour we can name: the free plan, else the first one.
-        self._fallback = catalogue.get("free") or next(iter(catalogue.values()))
+        # A plan missing from the catalogue (the plans file lost it) gets what a new tenant
+        # would get: the default plan.
+        self._fallback = catalogue[catalogue.default]
 
     async def plan_of(self, tenant_id: str) -> Plan | None:
         tenant = await self._tenants.get(tenant_id)

@@ -137,11 +137,20 @@ _INT_FIELDS = tuple(f.name for f in fields(Plan) if f.name not in ("name", "mont
 
 
 class Catalogue(Mapping[str, Plan]):
-    """The plans in force, by name; ``source`` says where they came from."""
+    """The plans in force, by name; ``source`` says where they came from, ``default`` is
+    the plan of a tenant created without one (FUNDAMENT_DEFAULT_PLAN)."""
 
-    def __init__(self, plans: Mapping[str, Plan], source: str) -> None:
+    def __init__(self, plans: Mapping[str, Plan], source: str, *, default: str = "free") -> None:
         self._plans = dict(plans)
         self.source = source
+        if default not in self._plans:
+            where = "the built-in plans" if source == "built-in" else f"the plans of {source}"
+            raise PlansError(
+                f"The default plan {default!r} (FUNDAMENT_DEFAULT_PLAN) is not among {where}: "
+                f"{', '.join(self._plans)}. Set FUNDAMENT_DEFAULT_PLAN to one of them, or add "
+                f"[plans.{default}] to the plans file."
+            )
+        self.default = default
 
     def __getitem__(self, name: str) -> Plan:
         return self._plans[name]
@@ -153,10 +162,13 @@ class Catalogue(Mapping[str, Plan]):
         return len(self._plans)
 
 
-def load_plans(path: str | Path | None) -> Catalogue:
-    """Read the plans file, or the built-in catalogue when ``path`` is None."""
+def load_plans(path: str | Path | None, *, default_plan: str = "free") -> Catalogue:
+    """Read the plans file, or the built-in catalogue when ``path`` is None.
+
+    ``default_plan`` must be one of them: the server refuses to start otherwise, rather
+    than answer every tenant created without a plan with 422 "Unknown plan"."""
     if path is None:
-        return Catalogue(BUILTIN, "built-in")
+        return Catalogue(BUILTIN, "built-in", default=default_plan)
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -202,4 +214,4 @@ def load_plans(path: str | Path | None) -> Catalogue:
             plans[name] = Plan(name=name, monthly_price_eur=price, **values)  # type: ignore[arg-type]
         except PlansError as exc:
             raise PlansError(f"{where}.{exc}") from None
-    return Catalogue(plans, str(path))
+    return Catalogue(plans, str(path), default=default_plan)

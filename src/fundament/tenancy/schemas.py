@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from fundament.platform import MAX_CORS_ORIGINS, not_null, parse_origin
+from fundament.platform import MAX_CORS_ORIGINS, REGION_PATTERN, not_null, parse_origin
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9-]{3,40}$", description="Unique, `[a-z0-9-]{3,40}`.")]
 Region = Annotated[
     str,
     Field(
-        pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$",
+        pattern=REGION_PATTERN,
         max_length=32,
         description="Hosting region; fixed at creation (data residency).",
     ),
@@ -43,12 +44,44 @@ def _read_only(schema: dict[str, Any]) -> None:
     )
 
 
+def _defaulted(description: str) -> Callable[[dict[str, Any]], None]:
+    """``json_schema_extra`` of a member that may be left out (the server's default) but
+    not be null; ``description`` replaces the one of the member's type."""
+
+    def extra(schema: dict[str, Any]) -> None:
+        not_null(schema)
+        schema["description"] = description
+
+    return extra
+
+
 class TenantCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Name
     slug: Slug
-    region: Region = "eu-central-1"
-    plan: Plan = "free"
+    region: Region | None = Field(
+        default=None,
+        json_schema_extra=_defaulted(
+            "Hosting region; fixed at creation (data residency). Absent: the server's default region "
+            "(FUNDAMENT_DEFAULT_REGION, `eu-central-1` unless set)."
+        ),
+    )
+    plan: Plan | None = Field(
+        default=None,
+        json_schema_extra=_defaulted(
+            "A plan of the catalogue this server loaded (FUNDAMENT_PLANS; built in: free, pro, "
+            "enterprise); the `enum` lists them, another name is a 422. Absent: the server's default "
+            "plan (FUNDAMENT_DEFAULT_PLAN, `free` unless set)."
+        ),
+    )
+
+    @field_validator("region", "plan")
+    @classmethod
+    def _absent_not_null(cls, value: str | None) -> str:
+        # Optional only so that absence can mean "the server's default"; null is no value.
+        if value is None:
+            raise ValueError("must not be null; leave it out for the server's default")
+        return value
 
 
 class TenantPatch(BaseModel):
