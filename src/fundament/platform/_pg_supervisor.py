@@ -1,10 +1,15 @@
 """Supervisor that keeps the embedded postgres tied to the life of its parent.
 
-Started by :class:`fundament.platform.embedded.EmbeddedPostgres` with a pipe on stdin. It
-starts postgres as its own child, prints ``ready`` once it accepts connections, then
-blocks on stdin. EOF on stdin means the parent is gone — exited, crashed or SIGKILLed, the
-kernel closes the pipe either way — and postgres is shut down (fast mode, then SIGKILL).
-``PR_SET_PDEATHSIG`` is a second line of defence on Linux.
+Started by :class:`fundament.platform.embedded.EmbeddedPostgres` with a pipe on stdin, in a
+session of its own. It starts postgres as its own child, prints ``ready`` once it accepts
+connections, then blocks on stdin. EOF on stdin means the parent is gone — exited, crashed
+or SIGKILLed, the kernel closes the pipe either way — and postgres is shut down (fast mode,
+then SIGKILL). ``PR_SET_PDEATHSIG`` is a second line of defence on Linux.
+
+Only that ends it: SIGINT, SIGTERM and SIGHUP are ignored. A Ctrl-C reaches the whole
+foreground process group, and an init system may signal every process of a service at
+once; the database must outlive the server's shutdown, which still writes (the final usage
+flush), so the parent alone decides when it stops: by exiting.
 
 Usage: python -m fundament.platform._pg_supervisor BIN_DIR DATA_DIR PORT LOG_FILE [RUN_AS_USER]
 """
@@ -21,22 +26,25 @@ import threading
 import time
 
 from fundament.platform.embedded import accepting as _accepting
+from fundament.platform.embedded import run_as
+
+#: Sent by the kernel when the parent dies (SIGTERM is ignored, see above).
+_PARENT_DIED = signal.SIGUSR1
 
 
 def _pdeathsig() -> None:
     if sys.platform.startswith("linux"):
         with contextlib.suppress(Exception):
             libc = ctypes.CDLL("libc.so.6", use_errno=True)
-            libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+            libc.prctl(1, _PARENT_DIED)  # PR_SET_PDEATHSIG
 
 
 def main() -> int:
     bin_dir, data_dir, port, log_file = sys.argv[1:5]
     user = sys.argv[5] if len(sys.argv) > 5 and sys.argv[5] else None
-    _pdeathsig()
     stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, lambda *_: stop.set())
+    signal.signal(_PARENT_DIED, lambda *_: stop.set())
+    _pdeathsig()
     with open(log_file, "ab") as log:
         proc = subprocess.Popen(
             [
@@ -63,13 +71,21 @@ def main() -> int:
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
-            user=user,
-            start_new_session=True,  # a Ctrl-C to the terminal reaches us, not postgres
+            **run_as(user),
+            start_new_session=True,  # no terminal's signal reaches postgres either
         )
 
+    # Ignored only now: an ignored signal stays ignored across exec, and postgres is
+    # better off with the defaults it expects before it installs its own handlers.
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+
     def watch_stdin() -> None:
-        with contextlib.suppress(Exception):
-            while sys.stdin.buffer.read(1):
+        # The raw descriptor, not sys.stdin: a daemon thread blocked in a buffered read
+        # holds its lock, and the interpreter then dies at exit with "Fatal Python error:
+        # _enter_buffered_busy".
+        with contextlib.suppress(OSError):
+            while os.read(0, 512):
                 pass
         stop.set()
 

