@@ -3,9 +3,13 @@ constraints the server enforces (tests/test_schemathesis.py fuzzes a real server
 
 from __future__ import annotations
 
+import re
+import tomllib
+from pathlib import Path
 from typing import Any
 
 import httpx
+from fastapi.routing import APIRoute
 
 CONTRACT_PATHS = {
     "/v1/tenants": {"get", "post"},
@@ -108,3 +112,82 @@ async def test_openapi_states_what_the_server_enforces(http: httpx.AsyncClient, 
     # Idempotency keys: the rule the server checks.
     create = paths["/v1/tenants/{tenant}/collections/{name}/records"]["post"]
     assert _param(create, "Idempotency-Key")["pattern"] == "^[\\x21-\\x7e]([\\x20-\\x7e]{0,253}[\\x21-\\x7e])?$"
+
+
+# --- names a generated client gets ---------------------------------------------------------
+
+#: `<area>_<verb>`, e.g. `records_create`, `privacy_exports_download`.
+OPERATION_ID = re.compile(r"^[a-z]+(_[a-z]+){1,3}$")
+#: A component schema's name: a class name (FastAPI's own are `Body_<operation id>`, and
+#: pydantic's generics `Page_Record_`).
+SCHEMA_NAME = re.compile(r"^[A-Z][a-z0-9]+([A-Z][a-z0-9]*)*$")
+
+
+def _operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(path, method, op) for path, item in doc["paths"].items() for method, op in item.items()]
+
+
+async def test_no_operation_id_or_schema_name_is_generated(http: httpx.AsyncClient, app: Any) -> None:
+    doc = (await http.get("/v1/openapi.json")).json()
+    # Every documented route names its operation; FastAPI's fallback is the function name,
+    # the path with underscores and the method (`create_record_v1_tenants__tenant__…_post`).
+    unnamed = [
+        (r.path, sorted(r.methods))
+        for r in app.routes
+        if isinstance(r, APIRoute) and r.include_in_schema and not r.operation_id
+    ]
+    assert unnamed == []
+    ids = [op["operationId"] for _, _, op in _operations(doc)]
+    assert len(ids) == len(set(ids))
+    for path, method, op in _operations(doc):
+        oid = op["operationId"]
+        assert OPERATION_ID.match(oid), (path, method, oid)
+        assert "v1" not in oid and not oid.endswith(f"_{method}_{method}"), (path, method, oid)
+        # No body or JSON answer is an anonymous schema: clients would name it after the operation.
+        for media in op.get("requestBody", {}).get("content", {}).values():
+            assert set(media["schema"]) == {"$ref"}, (path, method, "request body")
+        for code, response in op["responses"].items():
+            for kind, media in response.get("content", {}).items():
+                if "json" in kind:
+                    assert set(media["schema"]) == {"$ref"}, (path, method, code)
+    for name in doc["components"]["schemas"]:
+        assert SCHEMA_NAME.match(name) and not name.startswith("Body"), name
+        assert "V1" not in name and not name.endswith("Response200"), name
+
+
+async def test_patch_and_post_bodies_of_a_record_state_their_difference(http: httpx.AsyncClient) -> None:
+    doc = (await http.get("/v1/openapi.json")).json()
+    records = "/v1/tenants/{tenant}/collections/{name}/records"
+    item = doc["paths"][records + "/{record_id}"]
+    assert item["patch"]["requestBody"]["content"] == {
+        "application/merge-patch+json": {"schema": {"$ref": "#/components/schemas/RecordDataPatch"}}
+    }
+    for op in (doc["paths"][records]["post"], item["put"]):
+        assert op["requestBody"]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/RecordWrite"
+        }
+    schemas = doc["components"]["schemas"]
+    patch, write = schemas["RecordDataPatch"], schemas["RecordWrite"]
+    # The schema itself says the PATCH body is `data`'s merge patch, unwrapped.
+    assert patch["type"] == "object" and patch["additionalProperties"] is True
+    assert "RecordWrite" in patch["description"] and "not wrapped" in patch["description"]
+    assert write["required"] == ["data"] and "RecordDataPatch" in write["description"]
+
+
+def _operation_ids_named(config: str) -> set[str]:
+    names: set[str] = set()
+    for block in tomllib.loads(config).get("operations", []):
+        value = block.get("include-operation-id", [])
+        names.update([value] if isinstance(value, str) else value)
+    return names
+
+
+async def test_schemathesis_config_names_operations_that_exist(http: httpx.AsyncClient, tmp_path: Path) -> None:
+    """Schemathesis matches nothing, silently, for an operation id that does not exist."""
+    from test_schemathesis import CONFIG, stateful_config
+
+    doc = (await http.get("/v1/openapi.json")).json()
+    ids = {op["operationId"] for _, _, op in _operations(doc)}
+    for config in (CONFIG, stateful_config(tmp_path)):
+        named = _operation_ids_named(config.read_text())
+        assert named and named <= ids, sorted(named - ids)

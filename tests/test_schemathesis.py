@@ -96,7 +96,7 @@ include-path-regex = "^/v1/tenants/\\\\{tenant\\\\}/"
 parameters = { "path.tenant" = "${FUZZ_TENANT}" }
 
 [[operations]]
-include-operation-id = ["get_tenant_v1_tenants__tenant__get", "patch_tenant_v1_tenants__tenant__patch"]
+include-operation-id = ["tenants_get", "tenants_update"]
 parameters = { "path.tenant" = "${FUZZ_TENANT}" }
 headers = { Authorization = "Bearer ${FUZZ_OPERATOR_KEY}" }
 """

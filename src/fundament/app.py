@@ -21,6 +21,7 @@ from fastapi.openapi.utils import get_openapi
 from sqlalchemy.engine import make_url
 
 from fundament import __version__, audit, identity, jobs, limits, metering, ops, privacy, records, tenancy
+from fundament.apidocs import install_docs
 from fundament.migrations import current_head, default_app_password
 from fundament.platform import (
     EXCEPTION_HANDLERS,
@@ -35,6 +36,7 @@ from fundament.platform import (
 log = logging.getLogger("fundament")
 
 APP_ROLE = "fundament_app"
+OPENAPI_URL = "/v1/openapi.json"
 
 DESCRIPTION = """\
 Fundament serves a tenant's collections as a versioned REST API with hard tenant
@@ -140,12 +142,14 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
         title="Fundament API",
         version=__version__,
         description=DESCRIPTION,
-        openapi_url="/v1/openapi.json",
-        docs_url="/docs",
+        openapi_url=OPENAPI_URL,
+        # FastAPI's pages load Swagger UI and ReDoc from a CDN: ours serve every file.
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
         exception_handlers=EXCEPTION_HANDLERS,
     )
+    install_docs(app, openapi_url=OPENAPI_URL)
     app.state.settings = settings
     app.state.db = db
     app.state.shutting_down = False
@@ -308,20 +312,25 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     "description": "RFC 9457 problem details.",
     "required": ["type", "title", "status", "detail"],
     "properties": {
-        "type": {"type": "string", "format": "uri"},
+        "type": {
+            "type": "string",
+            "format": "uri-reference",
+            "description": "What went wrong; clients switch on it. `/problems/…`, relative to the "
+            "server, which documents each type at that URL (the list: `/problems`).",
+        },
         "title": {"type": "string"},
         "status": {"type": "integer"},
         "detail": {"type": "string"},
         "instance": {"type": "string"},
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["path", "message"],
-                "properties": {"path": {"type": "string"}, "message": {"type": "string"}},
-            },
-        },
+        "errors": {"type": "array", "items": {"$ref": "#/components/schemas/ProblemFieldError"}},
     },
+}
+PROBLEM_FIELD_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "One refused part of the request: `path` is `query.NAME` for a parameter, "
+    "a JSON Pointer for a member of the body.",
+    "required": ["path", "message"],
+    "properties": {"path": {"type": "string"}, "message": {"type": "string"}},
 }
 _COMMON = {
     400: "Malformed request: a body that is not I-JSON (`invalid-json`: malformed, not UTF-8, a "
@@ -355,6 +364,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     )
     components = schema.setdefault("components", {})
     components.setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    components["schemas"]["ProblemFieldError"] = PROBLEM_FIELD_ERROR_SCHEMA
     for name in ("HTTPValidationError", "ValidationError"):
         components["schemas"].pop(name, None)
     components["securitySchemes"] = {

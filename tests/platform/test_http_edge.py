@@ -13,7 +13,7 @@ import pytest
 
 from conftest import TenantFixture, bearer
 
-PROBLEM = "https://fundament.dev/problems/"
+PROBLEM = "/problems/"
 OPEN = {"type": "object"}
 
 

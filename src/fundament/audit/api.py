@@ -58,6 +58,7 @@ class ChainVerification(BaseModel):
 
 @router.get(
     "",
+    operation_id="audit_events_list",
     response_model=AuditEventList,
     summary="List audit events (chain order)",
     description="Filters: `action`, `actor` (key id), `target` (target id), and `at` as a "
@@ -90,7 +91,12 @@ async def list_audit_events(
     return json_response(result.to_json())
 
 
-@router.get("/verify", response_model=ChainVerification, summary="Verify the hash chain")
+@router.get(
+    "/verify",
+    operation_id="audit_events_verify",
+    response_model=ChainVerification,
+    summary="Verify the hash chain",
+)
 async def verify_audit_chain(tenant: str, request: Request, ctx: Admin) -> Response:
     await request.app.state.audit_sealer.seal(tenant)
     async with database(request).transaction(ctx) as tx:

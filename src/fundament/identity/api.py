@@ -42,6 +42,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 @router.post(
     "/api-keys",
+    operation_id="api_keys_create",
     status_code=201,
     response_model=ApiKeyCreated,
     tags=["api keys"],
@@ -57,7 +58,13 @@ async def create_api_key(tenant: str, body: ApiKeyCreate, request: Request, ctx:
     return json_response(created, 201, headers)
 
 
-@router.get("/api-keys", response_model=ApiKeyList, tags=["api keys"], summary="List active keys")
+@router.get(
+    "/api-keys",
+    operation_id="api_keys_list",
+    response_model=ApiKeyList,
+    tags=["api keys"],
+    summary="List active keys",
+)
 async def list_api_keys(tenant: str, request: Request, ctx: Admin, page: Page) -> Response:
     async with database(request).transaction(ctx) as tx:
         result = await service.list_api_keys(tx, limit=page.limit, cursor=page.cursor)
@@ -66,6 +73,7 @@ async def list_api_keys(tenant: str, request: Request, ctx: Admin, page: Page) -
 
 @router.delete(
     "/api-keys/{key_id}",
+    operation_id="api_keys_revoke",
     status_code=204,
     tags=["api keys"],
     summary="Revoke a key",
@@ -80,6 +88,7 @@ async def revoke_api_key(tenant: str, key_id: str, request: Request, ctx: Admin)
 
 @router.post(
     "/users",
+    operation_id="users_create",
     status_code=201,
     response_model=User,
     tags=["users"],
@@ -92,14 +101,26 @@ async def create_user(tenant: str, body: UserCreate, request: Request, ctx: Admi
     return json_response(user.to_json(), 201, {"Location": f"/v1/tenants/{tenant}/users/{user.id}"})
 
 
-@router.get("/users", response_model=UserList, tags=["users"], summary="List users")
+@router.get(
+    "/users",
+    operation_id="users_list",
+    response_model=UserList,
+    tags=["users"],
+    summary="List users",
+)
 async def list_users(tenant: str, request: Request, ctx: Admin, page: Page) -> Response:
     async with database(request).transaction(ctx) as tx:
         result = await service.list_users(tx, limit=page.limit, cursor=page.cursor)
     return json_response(result.to_json(lambda u: u.to_json()))
 
 
-@router.get("/users/{user_id}", response_model=User, tags=["users"], summary="Get a user")
+@router.get(
+    "/users/{user_id}",
+    operation_id="users_get",
+    response_model=User,
+    tags=["users"],
+    summary="Get a user",
+)
 async def get_user(tenant: str, user_id: str, request: Request, ctx: Admin) -> Response:
     async with database(request).transaction(ctx) as tx:
         user = await service.get_user(tx, user_id)
@@ -108,6 +129,7 @@ async def get_user(tenant: str, user_id: str, request: Request, ctx: Admin) -> R
 
 @router.patch(
     "/users/{user_id}",
+    operation_id="users_update",
     response_model=User,
     tags=["users"],
     responses=doc_responses(409),
@@ -121,6 +143,7 @@ async def patch_user(tenant: str, user_id: str, body: UserPatch, request: Reques
 
 @router.delete(
     "/users/{user_id}",
+    operation_id="users_delete",
     status_code=204,
     tags=["users"],
     summary="Delete a user",

@@ -70,6 +70,7 @@ def _utc(value: datetime | None) -> datetime | None:
 
 @router.get(
     "/v1/tenants/{tenant}/usage",
+    operation_id="usage_get",
     response_model=Usage,
     summary="Metered usage of a tenant",
     description=(
@@ -139,6 +140,7 @@ class CapacityPlan(BaseModel):
 
 @router.get(
     "/v1/finops/report",
+    operation_id="finops_report_get",
     response_model=FinopsReport,
     summary="Cost, revenue and margin per tenant for a month",
     description=(
@@ -175,6 +177,7 @@ async def finops_report(
 
 @router.get(
     "/v1/finops/capacity",
+    operation_id="finops_capacity_get",
     response_model=CapacityPlan,
     summary="Instances, HPA bounds and cost for a number of users",
     description=(

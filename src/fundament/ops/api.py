@@ -5,22 +5,41 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, Field
 
 from fundament.platform import StrictRoute, bearer_token, json_response, require_role
 
 router = APIRouter(tags=["operations"], route_class=StrictRoute)
 
 
-@router.get("/healthz", summary="Liveness", responses={200: {"description": "Alive."}})
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not ready"]
+    checks: dict[str, str] = Field(description="`shutdown`, `database` and `migrations`, each with its state")
+
+
+@router.get(
+    "/healthz",
+    operation_id="health_check",
+    response_model=Health,
+    summary="Liveness",
+    responses={200: {"description": "Alive."}},
+)
 async def healthz() -> Response:
     return json_response({"status": "ok"})
 
 
 @router.get(
     "/readyz",
+    operation_id="readiness_check",
+    response_model=Readiness,
     summary="Readiness",
     responses={200: {"description": "Ready."}, 503: {"description": "Not ready."}},
 )
@@ -54,6 +73,7 @@ def metrics_router(token: str | None) -> APIRouter:
 
     @scrapers.get(
         "/metrics",
+        operation_id="metrics_get",
         summary="Prometheus metrics",
         description="Prometheus text exposition format. Labels: method, route template, status class. "
         "Needs `Authorization: Bearer` with an operator key or the metrics token "

@@ -16,11 +16,17 @@ import asyncpg
 import orjson
 from starlette.responses import Response
 
-PROBLEM_BASE = "https://fundament.dev/problems/"
+#: Relative references with the full path (RFC 9457 §3.1.1): each resolves against the
+#: server that answered, which serves the type's documentation there (docs/api-decisions.md).
+PROBLEM_BASE = "/problems/"
 
 
 class T:
-    """Problem ``type`` URIs, in one place so clients can switch on them."""
+    """Problem ``type`` URIs, in one place so clients can switch on them.
+
+    Each has an entry in ``fundament.apidocs``' catalogue, served at the URI itself."""
+
+    BASE = PROBLEM_BASE
 
     BAD_REQUEST = PROBLEM_BASE + "bad-request"
     INVALID_FILTER = PROBLEM_BASE + "invalid-filter"

@@ -44,6 +44,21 @@ class PrivacyRequest(BaseModel):
     erased: dict[str, int] | None = Field(default=None, description="Erasures: records per collection.")
 
 
+class SubjectExport(BaseModel):
+    """A finished subject access export (Art. 15 GDPR): what the tenant holds about the subject."""
+
+    subject: str
+    generated_at: datetime
+    region: str
+    records: dict[str, list[dict[str, Any]]] = Field(description="The subject's records, per collection.")
+    audit_events: list[dict[str, Any]] = Field(
+        description="Audit events about those records, with their personal values revealed."
+    )
+    processing: list[dict[str, Any]] = Field(
+        description="The processing activities of those collections (as in the processing record)."
+    )
+
+
 class ProcessingRecord(BaseModel):
     controller: dict[str, Any]
     region: str
@@ -57,6 +72,7 @@ def _secret(request: Request) -> bytes:
 
 @router.post(
     "/exports",
+    operation_id="privacy_exports_create",
     status_code=202,
     response_model=PrivacyRequest,
     responses=doc_responses(quotas=("max_open_privacy_jobs",)),
@@ -70,7 +86,12 @@ async def create_export(tenant: str, body: SubjectRequest, request: Request, ctx
     return json_response(created, 202, {"Location": f"/v1/tenants/{tenant}/privacy/exports/{created['id']}"})
 
 
-@router.get("/exports/{request_id}", response_model=PrivacyRequest, summary="An export request")
+@router.get(
+    "/exports/{request_id}",
+    operation_id="privacy_exports_get",
+    response_model=PrivacyRequest,
+    summary="An export request",
+)
 async def get_export(tenant: str, request_id: RequestId, request: Request, ctx: Admin) -> Response:
     async with database(request).transaction(ctx) as tx:
         return json_response(await service.get_request(tx, request_id, "export"))
@@ -78,12 +99,11 @@ async def get_export(tenant: str, request_id: RequestId, request: Request, ctx: 
 
 @router.get(
     "/exports/{request_id}/download",
+    operation_id="privacy_exports_download",
     summary="Download a finished export",
+    response_model=SubjectExport,
     responses={
-        200: {
-            "description": "The subject's records, audit events and processing facts.",
-            "content": {"application/json": {"schema": {"type": "object"}}},
-        },
+        200: {"description": "The subject's records, audit events and processing facts."},
         **doc_responses(409),
     },
 )
@@ -106,6 +126,7 @@ async def download_export(tenant: str, request_id: RequestId, request: Request, 
 
 @router.post(
     "/erasures",
+    operation_id="privacy_erasures_create",
     status_code=202,
     response_model=PrivacyRequest,
     responses=doc_responses(quotas=("max_open_privacy_jobs",)),
@@ -119,13 +140,23 @@ async def create_erasure(tenant: str, body: SubjectRequest, request: Request, ct
     return json_response(created, 202, {"Location": f"/v1/tenants/{tenant}/privacy/erasures/{created['id']}"})
 
 
-@router.get("/erasures/{request_id}", response_model=PrivacyRequest, summary="An erasure request")
+@router.get(
+    "/erasures/{request_id}",
+    operation_id="privacy_erasures_get",
+    response_model=PrivacyRequest,
+    summary="An erasure request",
+)
 async def get_erasure(tenant: str, request_id: RequestId, request: Request, ctx: Admin) -> Response:
     async with database(request).transaction(ctx) as tx:
         return json_response(await service.get_request(tx, request_id, "erasure"))
 
 
-@router.get("/processing-record", response_model=ProcessingRecord, summary="Register of processing (Art. 30)")
+@router.get(
+    "/processing-record",
+    operation_id="privacy_processing_record_get",
+    response_model=ProcessingRecord,
+    summary="Register of processing (Art. 30)",
+)
 async def processing_record(tenant: str, request: Request, ctx: Admin) -> Response:
     async with database(request).transaction(ctx) as tx:
         return json_response(await service.processing_record(tx))

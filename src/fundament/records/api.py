@@ -37,6 +37,7 @@ from fundament.records.schemas import (
     CollectionList,
     CollectionPatch,
     Record,
+    RecordDataPatch,
     RecordList,
     RecordWrite,
 )
@@ -52,13 +53,6 @@ RecordId = Annotated[str, Path(max_length=64, description="Record id (`rec_…`)
 IfMatch = Annotated[
     str | None, Header(alias="If-Match", description="Optimistic concurrency: an ETag from a read.")
 ]
-MERGE_PATCH = {
-    "requestBody": {
-        "content": {
-            "application/merge-patch+json": {"schema": {"type": "object"}},
-        }
-    }
-}
 
 
 def _state(request: Request) -> Any:
@@ -77,6 +71,7 @@ def _record_headers(tenant: str, name: str, row: service.RecordRow) -> dict[str,
 
 @router.post(
     "",
+    operation_id="collections_create",
     status_code=201,
     response_model=Collection,
     tags=["collections"],
@@ -89,14 +84,26 @@ async def create_collection(tenant: str, body: CollectionCreate, request: Reques
     return json_response(coll.to_json(), 201, {"Location": f"/v1/tenants/{tenant}/collections/{coll.name}"})
 
 
-@router.get("", response_model=CollectionList, tags=["collections"], summary="List collections")
+@router.get(
+    "",
+    operation_id="collections_list",
+    response_model=CollectionList,
+    tags=["collections"],
+    summary="List collections",
+)
 async def list_collections(tenant: str, request: Request, ctx: Viewer, page: Page) -> Response:
     async with database(request).transaction(ctx) as tx:
         result = await colls.list_collections(tx, limit=page.limit, cursor=page.cursor)
     return json_response(result.to_json(lambda c: c.to_json()))
 
 
-@router.get("/{name}", response_model=Collection, tags=["collections"], summary="Get a collection")
+@router.get(
+    "/{name}",
+    operation_id="collections_get",
+    response_model=Collection,
+    tags=["collections"],
+    summary="Get a collection",
+)
 async def get_collection(tenant: str, name: Name, request: Request, ctx: Viewer) -> Response:
     async with database(request).transaction(ctx) as tx:
         coll = await colls.get_collection(tx, name)
@@ -105,6 +112,7 @@ async def get_collection(tenant: str, name: Name, request: Request, ctx: Viewer)
 
 @router.patch(
     "/{name}",
+    operation_id="collections_update",
     response_model=Collection,
     tags=["collections"],
     responses=doc_responses(409),
@@ -123,6 +131,7 @@ async def patch_collection(
 
 @router.delete(
     "/{name}",
+    operation_id="collections_delete",
     status_code=204,
     response_class=Response,
     tags=["collections"],
@@ -139,6 +148,7 @@ async def delete_collection(tenant: str, name: Name, request: Request, ctx: Admi
 
 @router.post(
     "/{name}/records",
+    operation_id="records_create",
     status_code=201,
     response_model=Record,
     tags=["records"],
@@ -190,6 +200,7 @@ async def create_record(
 
 @router.get(
     "/{name}/records",
+    operation_id="records_list",
     response_model=RecordList,
     tags=["records"],
     summary="List records",
@@ -221,6 +232,7 @@ async def list_records(
 
 @router.get(
     "/{name}/records/{record_id}",
+    operation_id="records_get",
     response_model=Record,
     tags=["records"],
     responses=doc_responses(304),
@@ -244,6 +256,7 @@ async def get_record(
 
 @router.put(
     "/{name}/records/{record_id}",
+    operation_id="records_replace",
     response_model=Record,
     tags=["records"],
     responses=doc_responses(412, quotas=("max_stored_bytes",)),
@@ -267,10 +280,10 @@ async def put_record(
 
 @router.patch(
     "/{name}/records/{record_id}",
+    operation_id="records_update",
     response_model=Record,
     tags=["records"],
     responses=doc_responses(412, quotas=("max_stored_bytes",)),
-    openapi_extra=MERGE_PATCH,
     summary="Change a record (JSON Merge Patch of data)",
     description="The body is an RFC 7396 merge patch applied to `data`; send it as "
     "`application/merge-patch+json` (`application/json` is accepted too). The result must "
@@ -282,18 +295,19 @@ async def patch_record(
     record_id: RecordId,
     request: Request,
     ctx: Member,
-    patch: Annotated[dict[str, Any], Body(media_type="application/merge-patch+json")],
+    patch: Annotated[RecordDataPatch, Body(media_type="application/merge-patch+json")],
     if_match: IfMatch = None,
 ) -> Response:
     state = _state(request)
     coll = await state.cache.get(ctx, tenant, name)
     async with database(request).transaction(ctx) as tx:
-        row = await service.patch_record(tx, state.cache, coll, record_id, patch, if_match=if_match)
+        row = await service.patch_record(tx, state.cache, coll, record_id, patch.root, if_match=if_match)
     return Response(row.render(), headers={"ETag": row.etag}, media_type="application/json")
 
 
 @router.delete(
     "/{name}/records/{record_id}",
+    operation_id="records_delete",
     status_code=204,
     response_class=Response,
     tags=["records"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from fundament.platform import not_null
 
@@ -92,6 +92,9 @@ class CollectionList(BaseModel):
 
 
 class RecordWrite(BaseModel):
+    """The body of POST and PUT: the record's fields under `data`. (PATCH differs: its body is
+    the merge patch of `data` itself, unwrapped; see RecordDataPatch.)"""
+
     model_config = ConfigDict(extra="forbid")
     data: dict[str, Any] = Field(
         description="The record's fields; must pass the collection schema. Every value must be "
@@ -99,6 +102,16 @@ class RecordWrite(BaseModel):
         "double, `1e30`), no U+0000 in strings or keys, the body nested at most 64 levels deep. "
         "Else 422 naming the rule (400 `invalid-json` for the nesting).",
     )
+
+
+class RecordDataPatch(RootModel[dict[str, Any]]):
+    """The body of PATCH: a JSON Merge Patch (RFC 7396) of the record's `data`, not wrapped in
+    `{"data": …}` as the bodies of POST and PUT (RecordWrite) are. A member set to `null`
+    removes that field, an object member is merged recursively, any other value replaces the
+    field. The merged data must pass the collection schema, under the same storage rules as
+    RecordWrite's `data`."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"score": 12, "address": {"city": "Oslo"}}]})
 
 
 class Record(BaseModel):

@@ -44,6 +44,7 @@ def _plans(request: Request) -> Catalogue:
 
 @router.post(
     "",
+    operation_id="tenants_create",
     status_code=201,
     response_model=Tenant,
     responses=doc_responses(409),
@@ -64,7 +65,12 @@ async def create_tenant(body: TenantCreate, request: Request, ctx: Operator) -> 
     return json_response(tenant.to_json(), 201, {"Location": f"/v1/tenants/{tenant.id}"})
 
 
-@router.get("", response_model=TenantList, summary="List tenants (ordered by id)")
+@router.get(
+    "",
+    operation_id="tenants_list",
+    response_model=TenantList,
+    summary="List tenants (ordered by id)",
+)
 async def list_tenants(
     request: Request, ctx: Operator, page: Annotated[ListParams, Depends(list_params)]
 ) -> Response:
@@ -73,7 +79,7 @@ async def list_tenants(
     return json_response(result.to_json(lambda t: t.to_json()))
 
 
-@router.get("/{tenant}", response_model=Tenant, summary="Get a tenant")
+@router.get("/{tenant}", operation_id="tenants_get", response_model=Tenant, summary="Get a tenant")
 async def get_tenant(tenant: str, request: Request, ctx: Viewer) -> Response:
     async with database(request).transaction(ctx) as tx:
         found = await service.get_tenant(tx, tenant)
@@ -82,6 +88,7 @@ async def get_tenant(tenant: str, request: Request, ctx: Viewer) -> Response:
 
 @router.patch(
     "/{tenant}",
+    operation_id="tenants_update",
     response_model=Tenant,
     summary="Change a tenant (JSON Merge Patch)",
     description=(
@@ -102,6 +109,7 @@ async def patch_tenant(tenant: str, body: TenantPatch, request: Request, ctx: Ow
 
 @router.delete(
     "/{tenant}",
+    operation_id="tenants_delete",
     status_code=202,
     response_model=OffboardingAccepted,
     summary="Offboard a tenant",
