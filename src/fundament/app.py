@@ -236,9 +236,7 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
         request_timeout=settings.request_timeout_seconds,
         observers=observers,
         trace_id=ops.current_trace_id if provider is not None else None,
-        cors=CorsPolicy(
-            tenants.cors_origins, operator_origins=parse_origin_list(settings.cors_operator_origins)
-        ),
+        cors=CorsPolicy(tenants, operator_origins=parse_origin_list(settings.cors_operator_origins)),
     )
     if provider is not None:
         app.front = ops.TracingMiddleware(app.front, provider, sample_ratio=settings.trace_sample_ratio)

@@ -1,7 +1,9 @@
 """CORS (the Fetch standard's cross-origin protocol): which browser origins may call the API.
 
-The edge asks :class:`CorsPolicy` once per request that carries an ``Origin`` header; a
-request without one (every server-to-server call) never gets here. A tenant path
+The edge asks :class:`CorsPolicy` once per request that carries an ``Origin`` header (for a
+preflight before answering it, for any other request when its response starts, by which
+time authentication has put the key's tenant in the cache); a request without one (every
+server-to-server call) never gets here. A tenant path
 (``/v1/tenants/{tenant}`` and below) allows the tenant's own origins (a tenant admin's
 setting, looked up through a callable the composition root gives, the tenant cache) plus the
 operator's; every other path allows the operator's origins only (``FUNDAMENT_CORS_OPERATOR_ORIGINS``).
@@ -17,7 +19,8 @@ import ipaddress
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Callable, Collection
+from typing import Protocol
 
 from fundament.platform.ids import looks_like_id
 
@@ -122,31 +125,45 @@ def parse_origin_list(text: str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(origins))
 
 
-TenantOrigins = Callable[[str], Awaitable[Collection[str] | None]]
+class TenantOrigins(Protocol):
+    """Where the policy learns a tenant's origins (the tenant cache)."""
+
+    def held_origins(self, tenant_id: str) -> Collection[str] | None:
+        """The tenant's origins if this process holds the tenant, else None: no lookup."""
+        ...
+
+    async def cors_origins(self, tenant_id: str) -> Collection[str] | None:
+        """The tenant's origins, looked up if need be; None if there is no such tenant."""
+        ...
 
 
 class CorsPolicy:
-    """Whether ``Origin`` may use a path; the headers that say so.
-
-    ``tenant_origins(tenant_id)`` gives a tenant's allowed origins (None: no such tenant).
-    """
+    """Whether ``Origin`` may use a path; the headers that say so."""
 
     def __init__(
         self,
-        tenant_origins: TenantOrigins,
+        tenants: TenantOrigins,
         *,
         operator_origins: Collection[str] = (),
         unknown_ttl_seconds: float = 10.0,
+        unknown_per_second: int = 20,
         max_unknown: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._tenant_origins = tenant_origins
+        self._tenants = tenants
         self._operator = frozenset(operator_origins)
-        # Preflights carry no key, so nothing throttles them: ids that named no tenant are
-        # remembered for a while, so repeating one does not cost a database lookup each time.
-        # (Ids are unguessable ULIDs: none is asked for before its tenant exists.)
+        # A preflight carries no key, so the failed-authentication throttle never sees it:
+        # ids that named no tenant are remembered for a while, and past a number of them in
+        # one second (a scan of ids, not browsers) tenants this process does not hold are not
+        # looked up until the next second. (Ids are unguessable ULIDs: a real one is never
+        # asked for before its tenant exists.)
         self._unknown: dict[str, float] = {}
         self._unknown_ttl = unknown_ttl_seconds
+        self._unknown_per_second = unknown_per_second
         self._max_unknown = max_unknown
+        self._clock = clock
+        self._second = 0
+        self._unknown_this_second = 0
 
     async def allows(self, origin: str, path: str) -> bool | None:
         """True if ``origin`` may use ``path``, False if not, None if the path's answers do
@@ -162,16 +179,24 @@ class CorsPolicy:
     async def _tenant_allows(self, tenant: str, origin: str) -> bool:
         if not looks_like_id(tenant, "tnt"):
             return False
-        now = time.monotonic()
+        held = self._tenants.held_origins(tenant)
+        if held is not None:
+            return origin in held
+        now = self._clock()
         seen = self._unknown.get(tenant)
         if seen is not None and now - seen < self._unknown_ttl:
             return False
+        if int(now) != self._second:
+            self._second, self._unknown_this_second = int(now), 0
+        if self._unknown_this_second >= self._unknown_per_second:
+            return False
         try:
-            origins = await self._tenant_origins(tenant)
+            origins = await self._tenants.cors_origins(tenant)
         except Exception:  # CORS must not turn a request (or its error answer) into a 500
             log.warning("could not look up the CORS origins of %s", tenant, exc_info=True)
             return False
         if origins is None:
+            self._unknown_this_second += 1
             if len(self._unknown) >= self._max_unknown:
                 self._unknown.clear()
             self._unknown[tenant] = now

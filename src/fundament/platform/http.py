@@ -353,10 +353,17 @@ class EdgeMiddleware:
         rid = request_id.encode("latin-1")
         started = False
         cors_headers: list[tuple[bytes, bytes]] = []
+        cors_pending = origin is not None and self.cors is not None
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal started
+            nonlocal started, cors_headers, cors_pending
             if message["type"] == "http.response.start":
+                if cors_pending:
+                    # Decided as the answer starts rather than before the route: by now
+                    # authentication has put the key's tenant in the cache, so a request
+                    # with a valid key never costs a tenant lookup here.
+                    cors_pending = False
+                    cors_headers = await self._cors(origin or b"", scope["path"], None)
                 started = True
                 exchange.status = message["status"]
                 headers = list(message.get("headers", []))
@@ -373,15 +380,11 @@ class EdgeMiddleware:
 
         limit = self.max_body_bytes
         try:
-            allowed = None
-            if origin is not None and self.cors is not None:
-                allowed = await self.cors.allows(origin.decode("latin-1"), scope["path"])
-                if allowed is not None:
-                    cors_headers = CorsPolicy.response_headers(origin, allowed)
             if scope["method"] == "OPTIONS":
                 methods = path_methods(scope["app"].router.routes, scope["path"])
-                if origin is not None and allowed is not None and preflight and methods:
-                    cors_headers = CorsPolicy.preflight_headers(origin, allowed, methods)
+                if cors_pending and preflight and methods:
+                    cors_pending = False
+                    cors_headers = await self._cors(origin or b"", scope["path"], methods)
                 await _options(methods)(scope, receive, send_wrapper)
                 return
             if content_length is not None:
@@ -436,6 +439,18 @@ class EdgeMiddleware:
                     observe(exchange)
                 except Exception:  # watching a request must never break it
                     log.exception("request observer failed")
+
+
+    async def _cors(self, origin: bytes, path: str, methods: list[str] | None) -> list[tuple[bytes, bytes]]:
+        """The CORS headers of the answer to ``origin`` on ``path``: of a preflight when
+        ``methods`` (the path's) are given, else of an actual response."""
+        assert self.cors is not None
+        allowed = await self.cors.allows(origin.decode("latin-1"), path)
+        if allowed is None:
+            return []
+        if methods:
+            return CorsPolicy.preflight_headers(origin, allowed, methods)
+        return CorsPolicy.response_headers(origin, allowed)
 
 
 def _too_large(limit: int) -> PayloadTooLarge:
