@@ -285,13 +285,22 @@ def operator_key_create(
     ] = None,
 ) -> None:
     """Create an operator key; the key is printed as the last line."""
+    from fundament.audit import record_platform_event
     from fundament.identity import add_operator_key
 
     until = _expiry(expires_in, expires_at)
     settings = Settings()
 
     async def work(conn: Any) -> dict[str, Any]:
-        created: dict[str, Any] = await add_operator_key(conn, name=name, expires_at=until)
+        async with conn.transaction():
+            created: dict[str, Any] = await add_operator_key(conn, name=name, expires_at=until)
+            await record_platform_event(
+                conn,
+                action="operator_key.created",
+                target_type="operator_key",
+                target_id=created["id"],
+                actor="cli",
+            )
         return created
 
     with admin_database(settings, migrate_now=True) as dsn:
@@ -342,12 +351,16 @@ def operator_key_list(
 @operator_key.command("revoke")
 def operator_key_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (opk_…).")]) -> None:
     """Revoke an operator key: every running instance refuses it (401) at once."""
+    from fundament.audit import record_platform_event
     from fundament.identity import revoke_operator_key
     from fundament.platform import NotFound, notify_invalidation
 
     async def work(conn: Any) -> None:
         async with conn.transaction():
             await revoke_operator_key(conn, key_id)
+            await record_platform_event(
+                conn, action="operator_key.revoked", target_type="operator_key", target_id=key_id, actor="cli"
+            )
             await notify_invalidation(conn, f"key:{key_id}")
 
     with admin_database(Settings(), migrate_now=False) as dsn:

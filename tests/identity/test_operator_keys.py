@@ -179,6 +179,14 @@ async def test_cli_create_list_revoke_reaches_a_running_instance(http, admin_dsn
     await _until_401(http, key, seconds=2.0)
     code, out, err = await _cli(admin_dsn, "revoke", mine["id"])
     assert code == 2 and "no operator key" in err
+    async with connected(admin_dsn) as conn:
+        actions = await conn.fetch(
+            "SELECT action, actor_type FROM platform_events WHERE target_id = $1 ORDER BY at", mine["id"]
+        )
+    assert [(a["action"], a["actor_type"]) for a in actions] == [
+        ("operator_key.created", "cli"),
+        ("operator_key.revoked", "cli"),
+    ]
 
 
 async def test_cli_refuses_a_bad_expiry(admin_dsn):

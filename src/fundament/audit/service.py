@@ -152,6 +152,25 @@ class PendingRecorder:
         await record_pending(tx, self._master)
 
 
+async def _insert_platform_events(
+    conn: asyncpg.Connection, rows: list[tuple[datetime, str, str | None, str, str, str, str | None]]
+) -> None:
+    """Rows of (at, actor type, actor id, action, target type, target id, request id)."""
+    await conn.executemany(
+        "INSERT INTO platform_events (id, at, actor_type, actor_id, action, target_type,"
+        " target_id, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        [(new_id("evt"), *row) for row in rows],
+    )
+
+
+async def record_platform_event(
+    conn: asyncpg.Connection, *, action: str, target_type: str, target_id: str, actor: str
+) -> None:
+    """One platform event for a write made outside a request (the CLI's admin connection):
+    ``actor`` says who, e.g. ``cli``."""
+    await _insert_platform_events(conn, [(utcnow(), actor, None, action, target_type, target_id, None)])
+
+
 async def record_pending(tx: Tx, master: bytes) -> None:
     """Insert this transaction's events into ``audit_pending`` (see :class:`PendingRecorder`)."""
     if not tx.events:
@@ -160,20 +179,10 @@ async def record_pending(tx: Tx, master: bytes) -> None:
     now = utcnow()
     platform = [e for e in tx.events if e.action in PLATFORM_ACTIONS]
     if platform:
-        await tx.conn.executemany(
-            "INSERT INTO platform_events (id, at, actor_type, actor_id, action, target_type,"
-            " target_id, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        await _insert_platform_events(
+            tx.conn,
             [
-                (
-                    new_id("evt"),
-                    now,
-                    actor_type,
-                    actor_id,
-                    e.action,
-                    e.target_type,
-                    e.target_id,
-                    tx.ctx.request_id,
-                )
+                (now, actor_type, actor_id, e.action, e.target_type, e.target_id, tx.ctx.request_id)
                 for e in platform
             ],
         )
