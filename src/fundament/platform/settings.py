@@ -73,6 +73,14 @@ class Settings(BaseSettings):
         description="PostgreSQL ends a session whose transaction sits idle this long (a stuck request "
         "must not hold locks for ever); 0: never.",
     )
+    worker_share: float = Field(
+        default=0.25,
+        gt=0,
+        le=1,
+        description="Share of time the job worker (exports, erasures, retention) may take: after a "
+        "job of d seconds it rests d × (1 − share) / share, so a flood of one tenant's exports "
+        "leaves requests the rest. 1: no rest (a dedicated `fundament worker` may use it).",
+    )
     tenant_scan_share: float = Field(
         default=0.25,
         gt=0,
