@@ -134,6 +134,7 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
             await _bounded("audit sealer", app.state.audit_sealer.close())
             if meter is not None:
                 await _bounded("usage flush", meter.close())
+            await _bounded("rate-limit sync", limiter.close())
             if not await _bounded("database pool", db.close()):
                 db.terminate()
             ops.flush_traces()
@@ -206,10 +207,11 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
         lease=timedelta(seconds=settings.job_lease_seconds),
         max_attempts=settings.job_max_attempts,
         poll_seconds=settings.job_poll_seconds,
+        share=settings.worker_share,
     )
 
     # Everything that watches requests hooks in here, once, as an observer of the edge.
-    observers: list[Any] = [limiter.observe]
+    observers: list[Any] = []
     if meter is not None:
         observers.append(meter.observe)
     app.state.metrics = None

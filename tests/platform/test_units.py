@@ -156,3 +156,28 @@ async def test_a_tenant_lane_runs_one_at_a_time_and_rests_in_proportion() -> Non
     assert lane.in_use("a") == 0 and lane.in_use("b") == 0
     with pytest.raises(ValueError):
         TenantLane(share=0)
+
+
+async def test_a_full_lane_refuses_at_once_with_a_retry_estimate() -> None:
+    import asyncio
+
+    from fundament.platform import LaneFull, TenantLane
+
+    lane = TenantLane(share=1.0, max_waiting=1)
+    release = asyncio.Event()
+
+    async def hold() -> None:
+        async with lane.slot("a"):
+            await release.wait()
+
+    running = [asyncio.create_task(hold()) for _ in range(2)]  # one in, one waiting
+    await asyncio.sleep(0)
+    with pytest.raises(LaneFull) as full:
+        async with lane.slot("a"):
+            pass
+    assert full.value.waiting == 2 and full.value.retry_after >= 1
+    async with lane.slot("b"):  # another tenant's lane is its own
+        pass
+    release.set()
+    await asyncio.gather(*running)
+    assert lane.in_use("a") == 0

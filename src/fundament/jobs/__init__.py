@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -72,8 +73,15 @@ class Worker:
         lease: timedelta = timedelta(minutes=5),
         max_attempts: int = 10,
         poll_seconds: float = 1.0,
+        share: float = 1.0,
     ) -> None:
+        if not 0 < share <= 1:
+            raise ValueError("a worker's share of time is above 0 and at most 1")
         self.db = db
+        # After a job of d seconds the worker rests d × (1 − share) / share: a queue of one
+        # tenant's exports then takes at most this share of the process and of a database
+        # core, and requests (of every tenant) keep the rest.
+        self._rest = (1 - share) / share
         self.handlers = handlers
         self.clock = clock
         self.lease = lease
@@ -89,8 +97,11 @@ class Worker:
                 row = await conn.fetchrow(_CLAIM, now, self.lease)
             if row is None:
                 return ran
+            began = time.monotonic()
             await self._run(Job(**dict(row)), now)
             ran += 1
+            if self._rest:
+                await asyncio.sleep((time.monotonic() - began) * self._rest)
 
     async def _run(self, job: Job, now: datetime) -> None:
         ctx = RequestContext(request_id=f"job-{job.id}")

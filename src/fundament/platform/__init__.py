@@ -65,7 +65,7 @@ from fundament.platform.idempotency import (
 )
 from fundament.platform.ids import looks_like_id, new_id, new_secret
 from fundament.platform.jsonpatch import merge_patch, not_null, refuse_removal
-from fundament.platform.lanes import TenantLane
+from fundament.platform.lanes import LaneFull, TenantLane
 from fundament.platform.observe import Exchange, Observer, current_exchange
 from fundament.platform.pagination import (
     ListParams,
@@ -105,6 +105,7 @@ __all__ = [
     "InvalidFilter",
     "InvalidJSON",
     "JSONResponse",
+    "LaneFull",
     "ListParams",
     "NotFound",
     "Observer",

@@ -31,8 +31,6 @@ class Exchange:
     bytes_in: int = 0
     #: The request's Content-Length, if it sent one (known before the body is read).
     declared_bytes: int = 0
-    #: Rate-limit units the request paid at admission (see limits.rate).
-    units: int = 0
     bytes_out: int = 0
     db_seconds: float = 0.0
     duration: float = 0.0

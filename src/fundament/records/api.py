@@ -12,10 +12,12 @@ from pydantic import ValidationError
 from fundament.platform import (
     IDEMPOTENCY_KEY_SCHEMA,
     FastRoute,
+    LaneFull,
     ListParams,
     RequestContext,
     StoredResponse,
     StrictRoute,
+    TooManyRequests,
     check_cursor,
     check_idempotency_key,
     check_json_body,
@@ -223,10 +225,19 @@ async def list_records(
     # A scan of the collection runs in its tenant's lane, entered before it takes a
     # connection: one tenant's maximal filters cannot take the database from the others.
     lane = state.scans.slot(tenant) if service.scans(coll, filter, sort) else contextlib.nullcontext()
-    async with lane, database(request).transaction(ctx) as tx:
-        result = await service.list_records(
-            tx, cache, coll, limit=page.limit, cursor=page.cursor, filter=filter, sort=sort
-        )
+    try:
+        async with lane, database(request).transaction(ctx) as tx:
+            result = await service.list_records(
+                tx, cache, coll, limit=page.limit, cursor=page.cursor, filter=filter, sort=sort
+            )
+    except LaneFull as full:
+        raise TooManyRequests(
+            f"This tenant already has {full.waiting} lists running or waiting whose filter or sort no "
+            "declared index serves; they run one at a time. Retry later, or declare an index "
+            "(the collection's `indexes`) for the fields you filter and sort by.",
+            headers={"Retry-After": str(full.retry_after)},
+            extra={"limit": "scans"},
+        ) from None
     return Response(result.render(), media_type="application/json")
 
 
