@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fundament.ops.logs import JSONFormatter, configure_logging, log_request
+from fundament.ops.logs import JSONFormatter, log_request
 from fundament.ops.metrics import POOL, QUEUE, USAGE_BUFFER, RequestMetrics, exposition, observe_db
 from fundament.ops.tracing import (
     TracingMiddleware,
@@ -22,7 +22,6 @@ __all__ = [
     "JSONFormatter",
     "RequestMetrics",
     "TracingMiddleware",
-    "configure_logging",
     "connection_wrapper",
     "current_trace_id",
     "disable_tracing",

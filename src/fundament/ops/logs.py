@@ -9,7 +9,6 @@ e-mail address), no body. Keys never appear: they live only in the Authorization
 from __future__ import annotations
 
 import logging
-import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,21 +44,6 @@ class JSONFormatter(logging.Formatter):
             out["error"] = record.exc_info[0].__name__ if record.exc_info[0] else None
             out["traceback"] = self.formatException(record.exc_info)
         return orjson.dumps(out, default=str).decode()
-
-
-def configure_logging(level: str = "info") -> None:
-    """Send every logger (ours, uvicorn's, libraries') through one JSON handler on stderr."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JSONFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    for name in ("uvicorn", "uvicorn.error"):
-        logger = logging.getLogger(name)
-        logger.handlers[:] = []
-        logger.propagate = True
-    # uvicorn's own access log would repeat ours without tenant or route; ours replaces it.
-    logging.getLogger("uvicorn.access").disabled = True
 
 
 def log_request(exchange: Exchange) -> None:

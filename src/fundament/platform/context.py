@@ -7,8 +7,8 @@ never read HTTP state themselves.
 from __future__ import annotations
 
 from contextvars import ContextVar
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 PrincipalKind = Literal["operator", "tenant_key"]
 
@@ -46,7 +46,6 @@ class RequestContext:
     request_id: str
     principal: Principal | None = None
     tenant_id: str | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 #: The current request id, for log lines and for code that has no context object.
