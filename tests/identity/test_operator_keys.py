@@ -246,3 +246,11 @@ async def test_migration_rewrites_old_prefixes(server_dsn):
     finally:
         async with connected(server_dsn) as conn:
             await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def test_grant_refusal_reads_well(http, tenant):
+    r = await http.post(
+        f"{tenant.base}/api-keys", json={"name": "x", "role": "owner"}, headers=tenant.h("admin")
+    )
+    assert r.status_code == 403
+    assert r.json()["detail"] == "An 'admin' key cannot grant the 'owner' role."
