@@ -122,14 +122,20 @@ def _group_sigterm(server: Serve) -> None:
 
 
 @pytest.mark.parametrize(
-    "stop",
-    [_group_sigint, _group_sigint_twice, _parent_sigterm, _group_sigterm],
-    ids=["ctrl-c", "ctrl-c-twice", "sigterm-parent", "sigterm-group"],
+    ("stop", "workers"),
+    [
+        (_group_sigint, 1),
+        (_group_sigint_twice, 1),
+        (_parent_sigterm, 1),
+        (_group_sigterm, 1),
+        (_group_sigint_twice, 2),
+    ],
+    ids=["ctrl-c", "ctrl-c-twice", "sigterm-parent", "sigterm-group", "ctrl-c-twice-2-workers"],
 )
 def test_stopping_keeps_every_metered_request(
-    tmp_path: Path, data: Path, started: list[Serve], stop: Callable[[Serve], None]
+    tmp_path: Path, data: Path, started: list[Serve], stop: Callable[[Serve], None], workers: int
 ) -> None:
-    env = _env(data)
+    env = _env(data, FUNDAMENT_WORKERS=str(workers))
     port = free_port()
     server = Serve(env, tmp_path, port)
     started.append(server)
