@@ -65,8 +65,8 @@ class Settings(BaseSettings):
         "must traverse every directory above data_dir. True: a home directory on the way may be "
         "opened (chmod o+x). False: a data_dir under a closed home directory is refused.",
     )
-    host: str = "127.0.0.1"
-    port: int = 8000
+    host: str = Field(default="127.0.0.1", description="Interface to listen on (`serve --host`).")
+    port: int = Field(default=8000, ge=0, le=65535, description="TCP port to listen on (`serve --port`).")
     forwarded_allow_ips: str | None = Field(
         default=None,
         description="Comma-separated addresses or networks of the load balancers in front. A request "
@@ -80,7 +80,7 @@ class Settings(BaseSettings):
         "every path by CORS: the operator's own web front end. Tenant paths also allow each tenant's "
         "own list (`PUT /v1/tenants/{tenant}/cors`). Absent: operator paths answer no browser origin.",
     )
-    workers: int = 1
+    workers: int = Field(default=1, ge=1, description="Server processes (`serve --workers`).")
     pool_min_size: int = Field(
         default=4, ge=0, description="Database connections each process opens at start and keeps."
     )
@@ -90,7 +90,9 @@ class Settings(BaseSettings):
         ge=0,
         description="A pooled connection unused this long is closed (down to pool_min_size); 0: never.",
     )
-    statement_timeout_ms: int = 15_000
+    statement_timeout_ms: int = Field(
+        default=15_000, ge=0, description="PostgreSQL cancels a statement running longer; 0: never."
+    )
     idle_in_transaction_timeout_ms: int = Field(
         default=60_000,
         ge=0,
@@ -114,8 +116,13 @@ class Settings(BaseSettings):
         "tenant, and after one that took d seconds the next waits d × (1 − share) / share. "
         "Indexed lists and reads are not affected.",
     )
-    max_body_bytes: int = 1_048_576
-    key_cache_ttl_seconds: float = 30.0
+    max_body_bytes: int = Field(default=1_048_576, ge=1, description="A larger request body gets 413.")
+    key_cache_ttl_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Keys and tenants are cached this long at most; a revocation or tenant change "
+        "reaches every instance at once by notification, this bounds it if one is lost.",
+    )
     auth_address_failures_per_minute: int = Field(
         default=30,
         ge=1,
@@ -138,7 +145,7 @@ class Settings(BaseSettings):
         default=None,
         description="Run migrations on start. Default: on in embedded mode, off otherwise.",
     )
-    log_level: str = "info"
+    log_level: str = Field(default="info", description="debug, info, warning or error: JSON lines on stderr.")
     master_key: SecretStr | None = Field(
         default=None,
         description="Secret for keyed subject hashes (hex or any string). Absent: a key file "
