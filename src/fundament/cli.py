@@ -355,7 +355,10 @@ def worker() -> None:
             _say(f"worker stopping ({received[0].name})")
         _say("worker stopped")
 
-    with admin_database(settings) as dsn, contextlib.suppress(KeyboardInterrupt):
+    # Until the loop's own handlers are in place (while the database starts): a clean exit.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _exit_cleanly)
+    with admin_database(settings) as dsn:
         uvloop.run(run(dsn))
 
 
