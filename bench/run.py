@@ -73,7 +73,8 @@ async def admin(dsn: str, sql: str) -> None:
 def bench_database(plans: Path) -> Iterator[tuple[str, dict[str, str], str]]:
     """A fresh database on the benchmark server, the servers' environment, an operator key.
 
-    The access log is off: a log line per request costs the same in every configuration.
+    The servers run with `fundament serve`'s defaults (access log, metering, metrics, rate
+    limiter on): what users run. Only the plans file is raised, so the load is not refused.
     """
     with server_dsn() as server:
         db = f"fundament_bench_{uuid.uuid4().hex[:8]}"
@@ -83,8 +84,6 @@ def bench_database(plans: Path) -> Iterator[tuple[str, dict[str, str], str]]:
             env = {
                 **os.environ,
                 "FUNDAMENT_DATABASE_URL": dsn,
-                "FUNDAMENT_LOG_LEVEL": "warning",
-                "FUNDAMENT_ACCESS_LOG": "false",
                 "FUNDAMENT_PLANS": str(plans),
             }
             out = subprocess.run(
@@ -112,7 +111,11 @@ def wait_http(url: str, timeout: float = 60) -> None:
 
 @contextlib.contextmanager
 def process(cmd: list[str], env: dict[str, str], health: str) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+    # The log lines go to a file, as a deployment's would (to a terminal they would cost
+    # the terminal's speed instead).
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    log = (RESULTS / f"server-{health.rsplit(':', 1)[-1].split('/')[0]}.log").open("wb")
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log, stderr=log)
     try:
         wait_http(health)
         yield proc
@@ -122,6 +125,7 @@ def process(cmd: list[str], env: dict[str, str], health: str) -> Iterator[subpro
             proc.wait(20)
         except subprocess.TimeoutExpired:
             proc.kill()
+        log.close()
 
 
 async def seed(dsn: str, base: str, operator_key: str, n: int) -> dict[str, Any]:
@@ -251,6 +255,12 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=100_000)
     ap.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=SCENARIOS)
     ap.add_argument("--profile", action="store_true", help="run the Fundament server under py-spy")
+    ap.add_argument(
+        "--redis",
+        metavar="URL",
+        help="also run GET against a server with FUNDAMENT_REDIS_URL=URL (rate limits shared in "
+        "Redis), beside the one without, to price the shared limiter",
+    )
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install -y wrk")
@@ -285,10 +295,15 @@ def main() -> None:
             noaudit_base = f"http://127.0.0.1:{noaudit_port}"
             noaudit_cmd = [*cmd[:-4], "--port", str(noaudit_port), "--workers", "1"]
             noaudit_env = {**env, "FUNDAMENT_AUDIT": "false"}
-            with (
-                process(floor_cmd, floor_env, floor_base + "/records"),
-                process(noaudit_cmd, noaudit_env, noaudit_base + "/healthz"),
-            ):
+            redis_port = free_port()
+            redis_base = f"http://127.0.0.1:{redis_port}"
+            redis_cmd = [*cmd[:-4], "--port", str(redis_port), "--workers", "1"]
+            with contextlib.ExitStack() as servers:
+                servers.enter_context(process(floor_cmd, floor_env, floor_base + "/records"))
+                servers.enter_context(process(noaudit_cmd, noaudit_env, noaudit_base + "/healthz"))
+                if args.redis:
+                    redis_env = {**env, "FUNDAMENT_REDIS_URL": args.redis}
+                    servers.enter_context(process(redis_cmd, redis_env, redis_base + "/healthz"))
                 spy = None
                 if args.profile:  # sample the measured runs only, not the seeding
                     seconds = (args.duration + args.warmup) * len(args.scenarios) * 2
@@ -311,10 +326,13 @@ def main() -> None:
                     )
                 # Interleaved, scenario by scenario, so both sides meet the same table
                 # state (the create runs add rows) and the same machine weather.
-                ours, floor, no_audit = {}, {}, {}
+                ours, floor, no_audit, with_redis = {}, {}, {}, {}
                 for name in args.scenarios:
                     one = argparse.Namespace(**{**vars(args), "scenarios": [name]})
                     ours.update(scenario_runs(base, prefix, info["key"], False, one))
+                    if name == "get" and args.redis:
+                        print("fundament, rate limits in Redis", flush=True)
+                        with_redis.update(scenario_runs(redis_base, prefix, info["key"], False, one))
                     if name == "create":
                         print("fundament, audit off", flush=True)
                         no_audit.update(scenario_runs(noaudit_base, prefix, info["key"], False, one))
@@ -333,6 +351,7 @@ def main() -> None:
         "fundament": ours,
         "floor": floor,
         "fundament_audit_off": no_audit,
+        "fundament_redis": with_redis,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(report, indent=2))
@@ -352,6 +371,16 @@ def main() -> None:
         a, b = ours["create"], no_audit["create"]
         print()
         print("| create | audit on req/s | p99 ms | audit off req/s | p99 ms | on/off |")
+        print("|---|---:|---:|---:|---:|---:|")
+        print(
+            f"| | {a['rps']:.0f} | {a['p99_ms']:.2f} | {b['rps']:.0f} | {b['p99_ms']:.2f} | {a['rps'] / b['rps']:.0%} |"
+        )
+
+
+    if "get" in with_redis:
+        a, b = with_redis["get"], ours["get"]
+        print()
+        print("| get | Redis on req/s | p99 ms | Redis off req/s | p99 ms | on/off |")
         print("|---|---:|---:|---:|---:|---:|")
         print(
             f"| | {a['rps']:.0f} | {a['p99_ms']:.2f} | {b['rps']:.0f} | {b['p99_ms']:.2f} | {a['rps'] / b['rps']:.0%} |"
