@@ -61,8 +61,24 @@ def test_a_database_left_in_the_old_relative_default_is_named(user: Path) -> Non
     result = CliRunner().invoke(cli, ["operator-key", "list"])
     assert result.exit_code == 2, result.output
     legacy = Path(".fundament").resolve()
-    assert f"found a database in {legacy}" in result.stderr
+    assert f"found Fundament's data in {legacy}" in result.stderr
     assert f"FUNDAMENT_DATA_DIR={legacy}" in result.stderr
+
+
+def test_a_master_key_left_in_the_old_default_is_not_replaced_quietly(
+    user: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An external database, but subject hashes keyed by ./.fundament/master.key.
+    monkeypatch.setenv("FUNDAMENT_DATABASE_URL", "postgresql://ops:pw@127.0.0.1:1/fundament")
+    Path(".fundament").mkdir()
+    Path(".fundament/master.key").write_bytes(b"k" * 32)
+    result = CliRunner().invoke(cli, ["migrate"])
+    assert result.exit_code == 2, result.output
+    assert "found Fundament's data in" in result.stderr
+    assert not (user / ".local" / "share" / "fundament" / "master.key").exists()
+    monkeypatch.setenv("FUNDAMENT_MASTER_KEY", "set-explicitly")
+    result = CliRunner().invoke(cli, ["operator-key", "list"])
+    assert "found Fundament's data" not in result.stderr  # the key file is not used then
 
 
 def test_the_database_used_is_said_without_its_password(user: Path, monkeypatch: pytest.MonkeyPatch) -> None:

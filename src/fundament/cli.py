@@ -90,6 +90,8 @@ def admin_database(
     embedded database: any other command finding none says where it looked and exits 2,
     rather than answering from an empty database that is not the server's.
     """
+    data_dir = settings.data_dir.resolve()
+    _refuse_old_default(settings, data_dir)
     if settings.database_url is not None:
         from sqlalchemy.engine import make_url
 
@@ -101,17 +103,8 @@ def admin_database(
         return
     from fundament.platform import EmbeddedPostgres, EmbeddedPostgresError
 
-    data_dir = settings.data_dir.resolve()
     explicit = "data_dir" in settings.model_fields_set
-    legacy = _LEGACY_DATA_DIR.resolve()
-    exists = (data_dir / "pg" / "PG_VERSION").exists()
-    if not explicit and not exists and legacy != data_dir and (legacy / "pg" / "PG_VERSION").exists():
-        raise _fail(
-            f"found a database in {legacy}, where earlier versions kept it by default; the default "
-            f"is now {data_dir}, the same from every directory. Move it there (mv {legacy} "
-            f"{data_dir}) or keep it where it is with FUNDAMENT_DATA_DIR={legacy}"
-        )
-    if not create and not exists:
+    if not create and not (data_dir / "pg" / "PG_VERSION").exists():
         raise _fail(
             f"no database in {data_dir} ("
             + ("FUNDAMENT_DATA_DIR" if explicit else "the default data directory")
@@ -132,6 +125,23 @@ def admin_database(
             yield pg.dsn
     except EmbeddedPostgresError as exc:
         raise _fail(str(exc)) from None
+
+
+def _refuse_old_default(settings: Settings, data_dir: Path) -> None:
+    """Data left in ./.fundament, the default before it became per-user, is named with the
+    two ways on, rather than a new database (or master key, which keys subject hashes)
+    made elsewhere as if there had been none."""
+    legacy = _LEGACY_DATA_DIR.resolve()
+    if "data_dir" in settings.model_fields_set or legacy == data_dir:
+        return
+    wanted = [("pg/PG_VERSION", settings.embedded), ("master.key", settings.master_key is None)]
+    if any(use and (legacy / f).exists() and not (data_dir / f).exists() for f, use in wanted):
+        raise _fail(
+            f"found Fundament's data in {legacy}, where earlier versions kept it by default; the "
+            f"default is now {data_dir}, the same from every directory. Move it there (mkdir -p "
+            f"{data_dir.parent} && mv {legacy} {data_dir}) or keep it where it is with "
+            f"FUNDAMENT_DATA_DIR={legacy}"
+        )
 
 
 def _migrate(dsn: str, app_password: str | None) -> None:
