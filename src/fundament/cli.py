@@ -303,8 +303,11 @@ def _listen(host: str, port: int) -> socket.socket:
         # SO_REUSEADDR, as uvicorn sets it: a restart need not wait out TIME_WAIT.
         return socket.create_server((host, port), family=family, backlog=2048)
     except OSError as exc:
-        # create_server's strerror also repeats the address: the errno's text is enough.
-        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        # create_server re-raises bind's error with the address repeated in strerror: the
+        # original's text is enough (a name that does not resolve: the resolver's text).
+        cause = exc.__context__ if isinstance(exc.__context__, OSError) else exc
+        gai = isinstance(cause, socket.gaierror)
+        reason = cause.strerror if gai or not cause.errno else os.strerror(cause.errno)
         raise _fail(
             f"cannot listen on {host}:{port}: {reason}. Pick another port with --port or "
             "FUNDAMENT_PORT (another interface with --host or FUNDAMENT_HOST)",
