@@ -28,8 +28,8 @@ max_indexes_per_collection = 8
 monthly_price_eur = 0
 
 [plans.tiny]
-requests_per_minute = 8
-burst = 5
+requests_per_minute = 5
+burst = 1000
 max_records = 1000000
 max_stored_bytes = 1000000000
 max_collections = 1000000
@@ -108,7 +108,7 @@ async def test_over_the_rate_is_429_with_retry_after_and_ratelimit_headers(
     assert codes[:5] == [200] * 5, codes
     assert codes[5:] == [429, 429], codes
     ok, refused = answers[0], answers[5]
-    assert ok.headers["RateLimit-Limit"] == "8"
+    assert ok.headers["RateLimit-Limit"] == "5"
     assert int(ok.headers["RateLimit-Remaining"]) >= 0
     assert "RateLimit-Reset" in ok.headers and "RateLimit-Policy" in ok.headers
     assert refused.headers["content-type"] == "application/problem+json"
@@ -251,7 +251,7 @@ def test_plans_file_errors_name_file_and_key(tmp_path: Path) -> None:
     assert set(load_plans(None)) == {"free", "pro", "enterprise"}
     cases: list[tuple[str, str]] = [
         ("[plans.a]\nrequests_per_minute = 1\n", "missing"),
-        (PLANS.replace("burst = 5", "burst = -5"), "tiny].burst"),
+        (PLANS.replace("burst = 1000\n", "burst = -5\n"), "tiny].burst"),
         (PLANS.replace("monthly_price_eur = 9", 'monthly_price_eur = "x"'), "monthly_price_eur"),
         ("plans = 1", "no plans"),
         ("[plans.a\n", "not valid TOML"),
