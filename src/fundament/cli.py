@@ -383,6 +383,18 @@ def migrate_cmd() -> None:
         typer.echo("migrations are current")
 
 
+@cli.command(name="openapi")
+def openapi_cmd() -> None:
+    """Print the OpenAPI 3.1 document (for client generators; no database needed)."""
+    from fundament.app import create_app
+
+    # The app is built, not started: nothing connects to this address, and no secret of
+    # the data directory is read or made for it.
+    settings = Settings(master_key="unused: the document only")
+    app = create_app(settings, admin_dsn="postgresql://unused@127.0.0.1:1/unused")
+    typer.echo(json.dumps(app.openapi(), indent=2, ensure_ascii=False))
+
+
 # Four units cover key lifetimes; a duration library would add a dependency for one regex.
 _DURATION = re.compile(r"(\d{1,6})([mhdw])")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
