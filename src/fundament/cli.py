@@ -386,11 +386,13 @@ def migrate_cmd() -> None:
 @cli.command(name="openapi")
 def openapi_cmd() -> None:
     """Print the OpenAPI 3.1 document (for client generators; no database needed)."""
+    from pydantic import SecretStr
+
     from fundament.app import create_app
 
     # The app is built, not started: nothing connects to this address, and no secret of
     # the data directory is read or made for it.
-    settings = Settings(master_key="unused: the document only")
+    settings = Settings(master_key=SecretStr("unused: the document only"))
     app = create_app(settings, admin_dsn="postgresql://unused@127.0.0.1:1/unused")
     typer.echo(json.dumps(app.openapi(), indent=2, ensure_ascii=False))
 
