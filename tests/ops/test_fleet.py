@@ -213,10 +213,12 @@ def test_rate_limits_are_shared_between_instances(fleet: Fleet, operator_key: st
     )
     for _, r in refused:
         _assert_rate_limited(r, TINY_RPM)
-    # the budget is one: what one instance used, the other reports as gone
+    # the budget is one: what one instance used, the other reports as gone (each instance
+    # admits from memory and learns the other's use at the next sync, 50 ms later, so the
+    # figures are estimates: within the budget, falling to about nothing at the end)
     remaining = [int(r.headers["RateLimit-Remaining"]) for r in accepted]
-    assert remaining == sorted(remaining, reverse=True), remaining
-    assert remaining[0] >= TINY_RPM - 2 and remaining[-1] <= 1, remaining
+    assert all(0 <= x < TINY_RPM for x in remaining), remaining
+    assert remaining[1] <= TINY_RPM - 2 and remaining[-1] <= 2, remaining
     # the counters really live in Redis (in the db we gave the servers)
     with contextlib.closing(fleet.redis.client()) as c:
         keys = c.keys(f"*{tenant}*")

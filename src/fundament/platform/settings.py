@@ -108,7 +108,7 @@ class Settings(BaseSettings):
         "leaves requests the rest. 1: no rest (a dedicated `fundament worker` may use it).",
     )
     tenant_scan_share: float = Field(
-        default=0.25,
+        default=0.1,
         gt=0,
         le=1,
         description="Share of time one tenant's record lists that scan a collection (a filter or "

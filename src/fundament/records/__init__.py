@@ -38,7 +38,7 @@ class RecordsState:
 
 
 def install(
-    app: Any, *, db: Any, scan_share: float = 0.25, collection_cache_ttl_seconds: float = 300.0
+    app: Any, *, db: Any, scan_share: float = 0.1, collection_cache_ttl_seconds: float = 300.0
 ) -> RecordsState:
     """Mount collection and record routes and create the module's caches."""
     from fundament.records.api import FAST_ROUTES, router
