@@ -238,7 +238,8 @@ def serve(
 ) -> None:
     """Run the API server (and, without FUNDAMENT_DATABASE_URL, an embedded PostgreSQL)."""
     import uvicorn
-    from uvicorn.supervisors import Multiprocess
+
+    from fundament import serving
 
     settings = _checked_settings()
     host = host if host is not None else settings.host
@@ -291,9 +292,9 @@ def serve(
         )
         if n > 1:
             typer.echo(announce, err=True)
-            Multiprocess(config, sockets=[sock]).run()
+            serving.Workers(config, sockets=[sock]).run()
         else:
-            _server_class()(config, announce=announce).run(sockets=[sock])
+            serving.Server(config, announce=announce).run(sockets=[sock])
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -313,31 +314,6 @@ def _listen(host: str, port: int) -> socket.socket:
             "FUNDAMENT_PORT (another interface with --host or FUNDAMENT_HOST)",
             1,
         ) from None
-
-
-def _server_class() -> Any:
-    import uvicorn
-
-    class Server(uvicorn.Server):
-        """uvicorn's server, announcing itself once it serves, and never skipping the
-        app's shutdown: a second Ctrl-C stops the wait for open connections, but the
-        final usage flush still runs (uvicorn skips it then), bounded by the app."""
-
-        def __init__(self, config: uvicorn.Config, *, announce: str) -> None:
-            super().__init__(config)
-            self.announce = announce
-
-        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-            await super().startup(sockets)
-            if self.started:
-                typer.echo(self.announce, err=True)
-
-        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-            await super().shutdown(sockets)
-            if self.force_exit:
-                await self.lifespan.shutdown()
-
-    return Server
 
 
 @cli.command()
