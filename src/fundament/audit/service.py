@@ -28,14 +28,12 @@ import orjson
 from fundament.audit.chain import Verification, event_hash, genesis, verify
 from fundament.platform import (
     Database,
-    InvalidCursor,
     Page,
     RequestContext,
     Tx,
     WriteEvent,
     b64,
-    decode_id_cursor,
-    encode_id_cursor,
+    keyset_page,
     new_data_key,
     new_id,
     open_sealed,
@@ -388,6 +386,14 @@ def _render(rec: asyncpg.Record) -> dict[str, Any]:
     }
 
 
+def _seq(text: str) -> int:
+    """A cursor's key as a chain position; another list's cursor (an id, a name) is a
+    ValueError (``int`` alone would also take "٣" or " 3")."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+        raise ValueError(text)
+    return int(text)
+
+
 async def list_events(
     tx: Tx,
     *,
@@ -400,28 +406,25 @@ async def list_events(
     until: datetime | None = None,
 ) -> Page[dict[str, Any]]:
     """Events in chain order (ascending ``seq``), optionally filtered."""
-    after = decode_id_cursor(cursor)
-    if after is not None and not (after.isascii() and after.isdigit() and len(after) <= 18):
-        # Another list's cursor (an id, a name): int() would also take "٣" or " 3".
-        raise InvalidCursor()
-    after_seq = int(after) if after is not None else 0
-    rows = await tx.conn.fetch(
-        f"SELECT {_COLUMNS} FROM audit_events WHERE tenant_id = $1 AND seq > $2"
-        " AND ($3::text IS NULL OR action = $3) AND ($4::text IS NULL OR actor_id = $4)"
-        " AND ($5::text IS NULL OR target_id = $5) AND ($6::timestamptz IS NULL OR at >= $6)"
-        " AND ($7::timestamptz IS NULL OR at < $7) ORDER BY seq LIMIT $8",
-        tx.tenant_id,
-        after_seq,
-        action,
-        actor,
-        target,
-        since,
-        until,
-        limit + 1,
+    return await keyset_page(
+        tx.conn,
+        select=f"SELECT {_COLUMNS} FROM audit_events",
+        where=[
+            "tenant_id = $1",
+            "($2::text IS NULL OR action = $2)",
+            "($3::text IS NULL OR actor_id = $3)",
+            "($4::text IS NULL OR target_id = $4)",
+            "($5::timestamptz IS NULL OR at >= $5)",
+            "($6::timestamptz IS NULL OR at < $6)",
+        ],
+        args=[tx.tenant_id, action, actor, target, since, until],
+        key="seq",
+        cursor=cursor,
+        limit=limit,
+        build=_render,
+        key_of=lambda event: event["seq"],
+        key_type=_seq,
     )
-    items = [_render(r) for r in rows[:limit]]
-    nxt = encode_id_cursor(str(items[-1]["seq"])) if len(rows) > limit else None
-    return Page(items, nxt)
 
 
 async def iter_events(conn: asyncpg.Connection, tenant_id: str) -> AsyncIterator[dict[str, Any]]:

@@ -18,8 +18,7 @@ from fundament.platform import (
     Principal,
     Tx,
     ValidationFailed,
-    decode_id_cursor,
-    encode_id_cursor,
+    keyset_page,
     looks_like_id,
     new_id,
     refuse_removal,
@@ -93,16 +92,17 @@ async def create_api_key(tx: Tx, *, name: str, role: str, expires_at: datetime |
 
 
 async def list_api_keys(tx: Tx, *, limit: int, cursor: str | None) -> Page[dict[str, Any]]:
-    after = decode_id_cursor(cursor)
-    rows = await tx.conn.fetch(
-        f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 AND revoked_at IS NULL"
-        " AND ($2::text IS NULL OR id > $2) ORDER BY id LIMIT $3",
-        tx.tenant_id,
-        after,
-        limit + 1,
+    return await keyset_page(
+        tx.conn,
+        select=f"SELECT {_KEY_COLUMNS} FROM api_keys",
+        where=["tenant_id = $1", "revoked_at IS NULL"],
+        args=[tx.tenant_id],
+        key="id",
+        cursor=cursor,
+        limit=limit,
+        build=_key_json,
+        key_of=lambda item: item["id"],
     )
-    items = [_key_json(r) for r in rows[:limit]]
-    return Page(items, encode_id_cursor(items[-1]["id"]) if len(rows) > limit else None)
 
 
 async def revoke_api_key(tx: Tx, key_id: str) -> None:
@@ -188,15 +188,17 @@ async def list_operator_keys(
 ) -> Page[dict[str, Any]]:
     """Operator keys not revoked (expired ones too, with their ``expires_at``), by id;
     never a secret."""
-    after = decode_id_cursor(cursor)
-    rows = await conn.fetch(
-        f"SELECT {_OPERATOR_KEY_COLUMNS} FROM operator_keys WHERE revoked_at IS NULL"
-        " AND ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2",
-        after,
-        limit + 1,
+    return await keyset_page(
+        conn,
+        select=f"SELECT {_OPERATOR_KEY_COLUMNS} FROM operator_keys",
+        where=["revoked_at IS NULL"],
+        args=[],
+        key="id",
+        cursor=cursor,
+        limit=limit,
+        build=_operator_key_json,
+        key_of=lambda item: item["id"],
     )
-    items = [_operator_key_json(r) for r in rows[:limit]]
-    return Page(items, encode_id_cursor(items[-1]["id"]) if len(rows) > limit else None)
 
 
 async def revoke_operator_key(conn: asyncpg.Connection, key_id: str) -> None:
@@ -299,16 +301,17 @@ async def get_user(tx: Tx, user_id: str) -> UserRow:
 
 
 async def list_users(tx: Tx, *, limit: int, cursor: str | None) -> Page[UserRow]:
-    after = decode_id_cursor(cursor)
-    rows = await tx.conn.fetch(
-        f"SELECT {_USER_COLUMNS} FROM users WHERE tenant_id = $1"
-        " AND ($2::text IS NULL OR id > $2) ORDER BY id LIMIT $3",
-        tx.tenant_id,
-        after,
-        limit + 1,
+    return await keyset_page(
+        tx.conn,
+        select=f"SELECT {_USER_COLUMNS} FROM users",
+        where=["tenant_id = $1"],
+        args=[tx.tenant_id],
+        key="id",
+        cursor=cursor,
+        limit=limit,
+        build=lambda r: UserRow(**dict(r)),
+        key_of=lambda user: user.id,
     )
-    items = [UserRow(**dict(r)) for r in rows[:limit]]
-    return Page(items, encode_id_cursor(items[-1].id) if len(rows) > limit else None)
 
 
 async def update_user(tx: Tx, user_id: str, *, changes: dict[str, Any]) -> UserRow:

@@ -73,6 +73,7 @@ from fundament.platform.pagination import (
     check_cursor,
     decode_id_cursor,
     encode_id_cursor,
+    keyset_page,
     list_params,
 )
 from fundament.platform.settings import REGION_PATTERN, Settings
@@ -139,6 +140,7 @@ __all__ = [
     "encode_id_cursor",
     "json_response",
     "json_text",
+    "keyset_page",
     "list_params",
     "looks_like_id",
     "merge_patch",

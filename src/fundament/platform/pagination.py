@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -93,3 +94,42 @@ def decode_id_cursor(cursor: str | None) -> str | None:
     if not isinstance(value, str) or not 0 < len(value) <= 200 or not value.isprintable():
         raise InvalidCursor()
     return value
+
+
+R = TypeVar("R")
+
+
+async def keyset_page(
+    conn: Any,
+    *,
+    select: str,
+    where: list[str],
+    args: list[Any],
+    key: str,
+    cursor: str | None,
+    limit: int,
+    build: Callable[[Any], R],
+    key_of: Callable[[R], object],
+    key_type: Callable[[str], Any] = str,
+) -> Page[R]:
+    """One page of ``select … WHERE where… ORDER BY key``, continuing after ``cursor``.
+
+    Every list but records' (which has its own sort keys) pages this way: by one unique
+    column, ascending, fetching one row more than the page to know whether another
+    follows. ``args`` are the ``where`` clauses' parameters, numbered from $1. ``key_type``
+    turns a cursor's key back into the column's type; a ValueError from it is an
+    :class:`InvalidCursor` (another list's cursor).
+    """
+    after = decode_id_cursor(cursor)
+    conditions, params = list(where), list(args)
+    if after is not None:
+        try:
+            params.append(key_type(after))
+        except ValueError as exc:
+            raise InvalidCursor() from exc
+        conditions.append(f"{key} > ${len(params)}")
+    params.append(limit + 1)
+    filtered = f"{select} WHERE {' AND '.join(conditions)}" if conditions else select
+    rows = await conn.fetch(f"{filtered} ORDER BY {key} LIMIT ${len(params)}", *params)
+    items = [build(r) for r in rows[:limit]]
+    return Page(items, encode_id_cursor(str(key_of(items[-1]))) if len(rows) > limit else None)

@@ -28,9 +28,8 @@ from fundament.platform import (
     T,
     Tx,
     ValidationFailed,
-    decode_id_cursor,
-    encode_id_cursor,
     json_text,
+    keyset_page,
     merge_patch,
     new_id,
     refuse_removal,
@@ -314,16 +313,17 @@ async def get_collection(tx: Tx, name: str, *, for_update: bool = False) -> Coll
 
 
 async def list_collections(tx: Tx, *, limit: int, cursor: str | None) -> Page[CollectionDef]:
-    after = decode_id_cursor(cursor)
-    rows = await tx.conn.fetch(
-        f"SELECT {_COLUMNS} FROM collections WHERE tenant_id = $1"
-        " AND ($2::text IS NULL OR name > $2) ORDER BY name LIMIT $3",
-        tx.tenant_id,
-        after,
-        limit + 1,
+    return await keyset_page(
+        tx.conn,
+        select=f"SELECT {_COLUMNS} FROM collections",
+        where=["tenant_id = $1"],
+        args=[tx.tenant_id],
+        key="name",
+        cursor=cursor,
+        limit=limit,
+        build=lambda r: _from_row(str(tx.tenant_id), r),
+        key_of=lambda coll: coll.name,
     )
-    items = [_from_row(str(tx.tenant_id), r) for r in rows[:limit]]
-    return Page(items, encode_id_cursor(items[-1].name) if len(rows) > limit else None)
 
 
 async def create_collection(tx: Tx, body: dict[str, Any]) -> CollectionDef:

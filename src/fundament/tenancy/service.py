@@ -16,8 +16,7 @@ from fundament.platform import (
     Page,
     Tx,
     ValidationFailed,
-    decode_id_cursor,
-    encode_id_cursor,
+    keyset_page,
     looks_like_id,
     new_id,
     refuse_removal,
@@ -120,15 +119,17 @@ async def get_tenant(tx: Tx, tenant_id: str) -> TenantRow:
 
 
 async def list_tenants(tx: Tx, *, limit: int, cursor: str | None) -> Page[TenantRow]:
-    after = decode_id_cursor(cursor)
-    rows = await tx.conn.fetch(
-        f"SELECT {_COLUMNS} FROM tenants WHERE ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2",
-        after,
-        limit + 1,
+    return await keyset_page(
+        tx.conn,
+        select=f"SELECT {_COLUMNS} FROM tenants",
+        where=[],
+        args=[],
+        key="id",
+        cursor=cursor,
+        limit=limit,
+        build=_row,
+        key_of=lambda tenant: tenant.id,
     )
-    items = [_row(r) for r in rows[:limit]]
-    nxt = encode_id_cursor(items[-1].id) if len(rows) > limit else None
-    return Page(items, nxt)
 
 
 async def update_tenant(
