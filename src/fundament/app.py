@@ -110,6 +110,7 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
         statement_timeout_ms=settings.statement_timeout_ms,
         idle_in_transaction_timeout_ms=settings.idle_in_transaction_timeout_ms,
         max_idle_seconds=settings.pool_max_idle_seconds,
+        statement_cache_size=settings.db_statement_cache_size,
     )
 
     @asynccontextmanager

@@ -248,6 +248,7 @@ def serve(
     # not a database started, a "serving" line and a traceback.
     sock = _listen(host, port if port is not None else settings.port)
     migrate_now = settings.auto_migrate if settings.auto_migrate is not None else settings.embedded
+    _check_connection_budget(settings, n)
     # uvicorn drains in-flight requests on SIGTERM/SIGINT and then re-raises the signal
     # with the handlers it found installed. Ours turns that into a clean exit, so the
     # embedded database is stopped and the exit status is 0 (what orchestrators expect).
@@ -285,6 +286,9 @@ def serve(
             proxy_headers=settings.forwarded_allow_ips is not None,
             forwarded_allow_ips=settings.forwarded_allow_ips or "",
             timeout_graceful_shutdown=max(1, round(settings.shutdown_timeout_seconds)),
+            # uvicorn's 5 s would close the connection of every user who pauses longer, and
+            # race a load balancer reusing an idle connection (its idle timeout is shorter).
+            timeout_keep_alive=settings.keepalive_seconds,
         )
         announce = (
             f"Fundament serving on http://{address}:{bound_port} ({n} worker{'s' if n > 1 else ''});"
@@ -295,6 +299,27 @@ def serve(
             serving.Workers(config, sockets=[sock]).run()
         else:
             serving.Server(config, announce=announce).run(sockets=[sock])
+
+
+def _check_connection_budget(settings: Settings, workers: int) -> None:
+    """Warn when this instance could open more than its share of the stated budget: every
+    instance at its pool's maximum would exceed PostgreSQL's max_connections, and requests
+    would fail with "too many clients" exactly when the load is highest."""
+    budget = settings.db_connection_budget
+    if budget is None:
+        return
+    # Each worker process: its pool, plus the connection that listens for invalidations.
+    per_instance = workers * (settings.pool_max_size + 1)
+    share = budget // settings.instances
+    if per_instance > share:
+        fitting = max(0, share // workers - 1)
+        _say(
+            f"warning: this instance may open {per_instance} database connections ({workers} "
+            f"worker{'s' if workers > 1 else ''} × (FUNDAMENT_POOL_MAX_SIZE {settings.pool_max_size} + 1)), "
+            f"more than its share {share} of FUNDAMENT_DB_CONNECTION_BUDGET {budget} over "
+            f"FUNDAMENT_INSTANCES {settings.instances}: {settings.instances * per_instance} in all. "
+            f"Lower FUNDAMENT_POOL_MAX_SIZE to {fitting} or put PgBouncer in front"
+        )
 
 
 def _listen(host: str, port: int) -> socket.socket:

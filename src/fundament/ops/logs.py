@@ -1,8 +1,8 @@
 """JSON logs: one object per line, with the request id and trace id of the request.
 
 The access log is an edge observer that writes one line per request with what an
-operator needs (request id, trace id, tenant, method, route template, status, times,
-bytes) and nothing a client sent: no headers, no query string (a filter may hold an
+operator needs (request id, trace id, client address, tenant, method, route template,
+status, times, bytes) and nothing a client sent: no headers, no query string (a filter may hold an
 e-mail address), no body. Keys never appear: they live only in the Authorization header.
 """
 
@@ -59,6 +59,8 @@ def log_request(exchange: Exchange) -> None:
         "bytes_in": exchange.bytes_in,
         "bytes_out": exchange.bytes_out,
     }
+    if exchange.client:
+        fields["client"] = exchange.client
     if exchange.tenant_id:
         fields["tenant"] = exchange.tenant_id
     if exchange.trace_id:

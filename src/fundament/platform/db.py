@@ -97,8 +97,10 @@ class Database:
         statement_timeout_ms: int = 15_000,
         idle_in_transaction_timeout_ms: int = 60_000,
         max_idle_seconds: float = 300.0,
+        statement_cache_size: int = 100,
     ) -> None:
         self._dsn = dsn
+        self._statement_cache_size = statement_cache_size
         self._min = min_size
         self._max = max_size
         self._statement_timeout_ms = statement_timeout_ms
@@ -127,6 +129,9 @@ class Database:
             min_size=self._min,
             max_size=self._max,
             max_inactive_connection_lifetime=self._max_idle_seconds,
+            # 0 behind PgBouncer in transaction mode: consecutive transactions may run on
+            # different server connections, which do not have this one's prepared statements.
+            statement_cache_size=self._statement_cache_size,
             server_settings={
                 "application_name": "fundament",
                 "statement_timeout": str(self._statement_timeout_ms),

@@ -337,6 +337,9 @@ class EdgeMiddleware:
             request_id = new_id("req")
         scope.setdefault("state", {})["request_id"] = request_id
         exchange = Exchange(scope["method"], scope["path"], request_id, time.perf_counter())
+        # uvicorn has put the forwarded address here when the peer is a trusted proxy.
+        if scope.get("client"):
+            exchange.client = scope["client"][0]
         if self.trace_id is not None:
             exchange.trace_id = self.trace_id()
         if exchange.trace_id is None and traceparent is not None:

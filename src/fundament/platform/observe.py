@@ -27,6 +27,8 @@ class Exchange:
     tenant_id: str | None = None
     #: The tenant key that made the request (operator keys are not metered per key).
     key_id: str | None = None
+    #: The client's address: behind a trusted load balancer, from its X-Forwarded-For.
+    client: str | None = None
     status: int = 0
     bytes_in: int = 0
     #: The request's Content-Length, if it sent one (known before the body is read).

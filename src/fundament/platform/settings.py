@@ -81,6 +81,33 @@ class Settings(BaseSettings):
         "own list (`PUT /v1/tenants/{tenant}/cors`). Absent: operator paths answer no browser origin.",
     )
     workers: int = Field(default=1, ge=1, description="Server processes (`serve --workers`).")
+    keepalive_seconds: int = Field(
+        default=75,
+        ge=1,
+        description="An idle client connection is closed after this long. Above load balancers' idle "
+        "timeouts (60 s is common; HAProxy's `timeout http-keep-alive` must be shorter) and a user's "
+        "pause between clicks, so the server never closes a connection its client is about to reuse.",
+    )
+    instances: int = Field(
+        default=1,
+        ge=1,
+        description="How many instances (`fundament serve` processes, each with its workers) share "
+        "the database: with db_connection_budget, what one instance may take.",
+    )
+    db_connection_budget: int | None = Field(
+        default=None,
+        ge=1,
+        description="Connections all instances together may open to PostgreSQL (its max_connections "
+        "less what migrations, the job worker and operators need). An instance whose workers × "
+        "(pool_max_size + 1 listener) exceed budget / instances logs a warning at start. Absent: no check.",
+    )
+    db_statement_cache_size: int = Field(
+        default=100,
+        ge=0,
+        description="Prepared statements each database connection keeps. 0 behind PgBouncer in "
+        "transaction mode before 1.21 (Debian's 1.18 keeps none, and a cached statement would be "
+        "looked for on another server connection).",
+    )
     pool_min_size: int = Field(
         default=4, ge=0, description="Database connections each process opens at start and keeps."
     )
@@ -257,6 +284,7 @@ class Settings(BaseSettings):
         "app_db_password",
         "redis_url",
         "metrics_token",
+        "db_connection_budget",
         "forwarded_allow_ips",
         "cors_operator_origins",
         "plans",
