@@ -321,3 +321,39 @@ def test_instances_see_the_client_address_not_haproxys(fleet: Fleet) -> None:
                     logged.append(entry.get("client"))
     assert logged.count("127.0.0.2") == 12, logged
     assert "203.0.113.9" not in logged
+
+
+def test_with_the_embedded_database_down_leaves_no_postgres(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Without FUNDAMENT_DATABASE_URL, `up` starts one embedded PostgreSQL for all the
+    instances (two workers each here), and `down` stops it with everything else."""
+    _need("haproxy")
+    root = tmp_path_factory.mktemp("fleet-embedded")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FUNDAMENT_")}
+    env.update(FUNDAMENT_DATA_DIR=str(root / "data"), FUNDAMENT_PLANS=str(PLANS), FUNDAMENT_WORKER="false")
+    fleet = Fleet(root / "run", free_port(), env)
+    up = fleet.run("up", "--instances", "2", "--workers", "2", "--port", str(fleet.port))
+    try:
+        assert up.returncode == 0, up.stderr
+        assert httpx.get(f"http://127.0.0.1:{fleet.port}/readyz", timeout=10).status_code == 200
+        assert _postgres_of(root / "data" / "pg"), "no embedded PostgreSQL runs for the fleet"
+        state = fleet.state()
+    finally:
+        down = fleet.run("down")
+    assert down.returncode == 0, down.stderr
+    for entry in [state["database"], state["haproxy"], *state["instances"]]:
+        assert _started(entry["pid"]) != entry["start"], f"{entry} still runs"
+    assert not _postgres_of(root / "data" / "pg"), "the embedded PostgreSQL outlived `fleet down`"
+
+
+def _postgres_of(data_dir: Path) -> list[int]:
+    """PIDs of the PostgreSQL postmaster serving ``data_dir``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                argv = (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if argv and argv[0].endswith(b"postgres") and str(data_dir.resolve()).encode() in argv:
+                found.append(int(proc.name))
+    return found
