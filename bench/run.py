@@ -70,13 +70,14 @@ async def admin(dsn: str, sql: str) -> None:
 
 
 @contextlib.contextmanager
-def bench_database(plans: Path) -> Iterator[tuple[str, dict[str, str], str]]:
-    """A fresh database on the benchmark server, the servers' environment, an operator key.
+def bench_database(plans: Path, server: str | None = None) -> Iterator[tuple[str, dict[str, str], str]]:
+    """A fresh database on the benchmark server (or on ``server``), the servers'
+    environment, an operator key.
 
     The servers run with `fundament serve`'s defaults (access log, metering, metrics, rate
     limiter on): what users run. Only the plans file is raised, so the load is not refused.
     """
-    with server_dsn() as server:
+    with contextlib.nullcontext(server) if server else server_dsn() as server:
         db = f"fundament_bench_{uuid.uuid4().hex[:8]}"
         asyncio.run(admin(server, f'CREATE DATABASE "{db}"'))
         dsn = make_url(server).set(database=db).render_as_string(hide_password=False)
