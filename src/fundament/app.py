@@ -111,6 +111,7 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
         idle_in_transaction_timeout_ms=settings.idle_in_transaction_timeout_ms,
         max_idle_seconds=settings.pool_max_idle_seconds,
         statement_cache_size=settings.db_statement_cache_size,
+        listen_dsn=settings.listen_database_url.get_secret_value() if settings.listen_database_url else None,
     )
 
     @asynccontextmanager

@@ -7,6 +7,7 @@ FUNDAMENT_DB_STATEMENT_CACHE_SIZE=0, as docs/single-vm.md says to.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pwd
 import shutil
@@ -25,7 +26,7 @@ from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
 from fundament.app import app_dsn, create_app
-from fundament.platform import Settings
+from fundament.platform import Database, Settings, notify_invalidation
 from isolation.test_isolation import (  # noqa: F401  (collected here again, through PgBouncer)
     populated,
     test_app_role_is_unprivileged,
@@ -111,7 +112,11 @@ async def http(admin_dsn: str, settings: Settings, bouncer_dsn: str) -> AsyncIte
     """The app with its request path (the fundament_app pool) through PgBouncer."""
     application = create_app(
         settings.model_copy(
-            update={"app_database_url": SecretStr(bouncer_dsn), "db_statement_cache_size": 0}
+            update={
+                "app_database_url": SecretStr(bouncer_dsn),
+                "db_statement_cache_size": 0,
+                "listen_database_url": SecretStr(app_dsn(Settings(), admin_dsn)),
+            }
         ),
         admin_dsn=admin_dsn,
     )
@@ -143,3 +148,31 @@ async def test_client_connections_share_server_connections(bouncer_dsn: str) -> 
     finally:
         for conn in clients:
             await conn.close()
+
+
+async def test_invalidations_reach_a_pool_behind_pgbouncer_by_a_direct_listener(
+    admin_dsn: str, bouncer_dsn: str
+) -> None:
+    """LISTEN needs a session that stays, which transaction mode does not keep: with
+    FUNDAMENT_LISTEN_DATABASE_URL direct to PostgreSQL, a change still reaches the process
+    at once, while its requests go through PgBouncer."""
+    db = Database(
+        bouncer_dsn, min_size=1, max_size=2, statement_cache_size=0, listen_dsn=app_dsn(Settings(), admin_dsn)
+    )
+    listening, invalidated = asyncio.Event(), asyncio.Event()
+    # It flushes everything ("*") once it listens; then comes the message sent below.
+    db.on_invalidate(lambda m: (listening if m == "*" else invalidated).set())
+    await db.open()
+    try:
+        async with asyncio.timeout(5):
+            await listening.wait()
+        conn = await asyncpg.connect(admin_dsn)
+        try:
+            await notify_invalidation(conn, "key:kid_from_elsewhere")
+        finally:
+            await conn.close()
+        async with asyncio.timeout(5):
+            await invalidated.wait()
+        assert await db.pool.fetchval("SELECT current_user") == "fundament_app"
+    finally:
+        await db.close()

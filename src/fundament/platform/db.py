@@ -98,9 +98,12 @@ class Database:
         idle_in_transaction_timeout_ms: int = 60_000,
         max_idle_seconds: float = 300.0,
         statement_cache_size: int = 100,
+        listen_dsn: str | None = None,
     ) -> None:
         self._dsn = dsn
         self._statement_cache_size = statement_cache_size
+        #: LISTEN needs a session of its own: not a PgBouncer in transaction mode.
+        self._listen_dsn = listen_dsn or dsn
         self._min = min_size
         self._max = max_size
         self._statement_timeout_ms = statement_timeout_ms
@@ -241,7 +244,7 @@ class Database:
         while True:
             conn: asyncpg.Connection | None = None
             try:
-                conn = await asyncpg.connect(self._dsn)
+                conn = await asyncpg.connect(self._listen_dsn)
                 lost = asyncio.Event()
                 conn.add_termination_listener(lambda _c, ev=lost: ev.set())
                 await conn.add_listener(

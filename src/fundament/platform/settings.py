@@ -49,6 +49,12 @@ class Settings(BaseSettings):
             "Absent: derived from database_url with the user replaced by fundament_app."
         ),
     )
+    listen_database_url: SecretStr | None = Field(
+        default=None,
+        description="DSN (as fundament_app) of the one connection per process that LISTENs for "
+        "cache invalidations. Absent: app_database_url's. Behind PgBouncer in transaction mode, "
+        "point this at PostgreSQL itself: LISTEN needs a session that stays.",
+    )
     app_db_password: SecretStr | None = Field(
         default=None,
         description="Password set on the fundament_app role by migrations (external servers).",
@@ -281,6 +287,7 @@ class Settings(BaseSettings):
     @field_validator(
         "database_url",
         "app_database_url",
+        "listen_database_url",
         "app_db_password",
         "redis_url",
         "metrics_token",
