@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 
 from fundament import __version__, audit, identity, jobs, limits, metering, ops, privacy, records, tenancy
 from fundament.apidocs import install_docs
-from fundament.migrations import current_head, default_app_password
+from fundament.migrations import current_head, default_app_password, known_revisions
 from fundament.platform import (
     EXCEPTION_HANDLERS,
     CorsPolicy,
@@ -157,6 +157,7 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
     app.state.db = db
     app.state.shutting_down = False
     app.state.expected_migration = current_head()
+    app.state.known_migrations = known_revisions()
     tenants = tenancy.TenantCache(db, ttl_seconds=settings.key_cache_ttl_seconds)
     app.state.authenticator = identity.KeyAuthenticator(
         db,

@@ -219,3 +219,24 @@ async def test_readyz_is_503_while_shutting_down(app: object, http: httpx.AsyncC
         assert r.status_code == 503 and r.json()["checks"]["shutdown"] == "in progress"
     finally:
         app.state.shutting_down = False  # type: ignore[attr-defined]
+
+
+async def test_readyz_serves_under_a_newer_schema_but_not_an_older_one(app: object, http: httpx.AsyncClient) -> None:
+    """A rolling upgrade migrates first: the old release's pods stay ready under a schema
+    they do not know (a newer release's); a schema behind the release is not ready."""
+    state = app.state  # type: ignore[attr-defined]
+    saved = state.expected_migration, state.known_migrations
+    at = (await http.get("/readyz")).json()["checks"]["migrations"]
+    assert at == "current"
+    try:
+        # This release as if it were older: the database's revision is unknown to it.
+        state.expected_migration, state.known_migrations = "0001_core", frozenset({"0001_core"})
+        r = await http.get("/readyz")
+        assert r.status_code == 200 and r.json()["checks"]["migrations"].startswith("ahead"), r.text
+        # This release as if it were newer: the database is at a revision it knows, behind.
+        state.expected_migration = "9999_next"
+        state.known_migrations = saved[1] | {"9999_next"}
+        r = await http.get("/readyz")
+        assert r.status_code == 503 and "expected 9999_next" in r.json()["checks"]["migrations"], r.text
+    finally:
+        state.expected_migration, state.known_migrations = saved

@@ -6,6 +6,12 @@ owns nothing, is not superuser and has no BYPASSRLS, so the policies below bind 
 Migrations are written expand/contract: a rolling deploy never sees a column vanish.
 """
 
-from fundament.migrations.runner import current_head, default_app_password, migrate, migration_state
+from fundament.migrations.runner import (
+    current_head,
+    default_app_password,
+    known_revisions,
+    migrate,
+    migration_state,
+)
 
-__all__ = ["current_head", "default_app_password", "migrate", "migration_state"]
+__all__ = ["current_head", "default_app_password", "known_revisions", "migrate", "migration_state"]

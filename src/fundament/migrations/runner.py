@@ -91,6 +91,12 @@ def current_head() -> str:
     return head
 
 
+def known_revisions() -> frozenset[str]:
+    """Every revision this release has a migration for."""
+    script = ScriptDirectory.from_config(_config("postgresql://x@localhost/x", None))
+    return frozenset(rev.revision for rev in script.walk_revisions())
+
+
 def migration_state(dsn: str) -> str | None:
     """The revision the database is at, or None if it was never migrated."""
     engine = create_engine(_sqlalchemy_url(dsn))

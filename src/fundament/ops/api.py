@@ -53,9 +53,16 @@ async def readyz(request: Request) -> Response:
             async with state.db.pool.acquire() as conn:
                 version = await conn.fetchval("SELECT version_num FROM alembic_version")
         checks["database"] = "ok"
-        current = version == state.expected_migration
-        checks["migrations"] = "current" if current else f"at {version}, expected {state.expected_migration}"
-        ready = ready and current
+        # A revision this release does not know is a newer release's: during a rolling
+        # upgrade the migration runs first and the old pods keep serving (migrations stay
+        # backward compatible for one release). A known older one means: migrate first.
+        if version == state.expected_migration:
+            checks["migrations"] = "current"
+        elif version not in state.known_migrations:
+            checks["migrations"] = f"ahead ({version}, a newer release's)"
+        else:
+            checks["migrations"] = f"at {version}, expected {state.expected_migration}"
+            ready = False
     except Exception:
         checks["database"] = "unreachable"
         ready = False
