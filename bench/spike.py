@@ -38,7 +38,6 @@ import resource
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -97,8 +96,9 @@ class UserConnection:
             self.writer.close()
         self.reader = self.writer = None
 
-    async def get(self, raw: bytes, t0: float) -> tuple[int, float, int]:
-        """Status, time to first byte (s, from ``t0``) and reconnects of one request."""
+    async def get(self, raw: bytes, t0: float) -> tuple[int, float, int, bool]:
+        """Status, time to first byte (s, from ``t0``), reconnects of one request, and
+        whether it set up a connection (its first, or again)."""
         reconnects = 0
         fresh = self.reader is None
         if self.reader is not None and self.reader.at_eof():
@@ -114,14 +114,14 @@ class UserConnection:
             if fresh or (isinstance(exc, asyncio.IncompleteReadError) and exc.partial):
                 raise Failure(f"reset: {type(exc).__name__}") from exc
             # Closed by the server as we reused it: send the GET again on a new connection.
-            reconnects += 1
+            reconnects, fresh = reconnects + 1, True
             await self._connect()
             try:
                 status, ttfb = await self._exchange(raw, t0)
             except (ConnectionError, asyncio.IncompleteReadError) as exc2:
                 self.close()
                 raise Failure(f"reset: {type(exc2).__name__}") from exc2
-        return status, ttfb, reconnects
+        return status, ttfb, reconnects, fresh
 
     async def _exchange(self, raw: bytes, t0: float) -> tuple[int, float]:
         reader, writer = self.reader, self.writer
@@ -160,6 +160,10 @@ class UserConnection:
 class StepStats:
     users: int
     ttfb_ms: list[float] = field(default_factory=list)
+    # The requests that set up their connection: their share of the tail is the price of
+    # connection setup (accept queue, TLS-less handshake, the server's new-connection work).
+    ttfb_new_ms: list[float] = field(default_factory=list)
+    ttfb_kept_ms: list[float] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
     reconnects: int = 0
     answered: int = 0
@@ -187,7 +191,7 @@ async def user(ramp: Ramp, host: str, port: int, raws: Sequence[bytes], think: f
             ramp.in_flight += 1
             try:
                 async with asyncio.timeout(limit):
-                    status, ttfb, reconnects = await conn.get(random.choice(raws), t0)
+                    status, ttfb, reconnects, opened = await conn.get(random.choice(raws), t0)
             except TimeoutError:
                 conn.close()
                 stats.errors[f"timeout ({limit:g} s)"] += 1
@@ -196,6 +200,7 @@ async def user(ramp: Ramp, host: str, port: int, raws: Sequence[bytes], think: f
             else:
                 stats.reconnects += reconnects
                 stats.ttfb_ms.append(ttfb * 1000)
+                (stats.ttfb_new_ms if opened else stats.ttfb_kept_ms).append(ttfb * 1000)
                 if status == 200:
                     stats.answered += 1
                 else:
@@ -287,7 +292,7 @@ class Target:
     port: int
     raws: list[bytes]
     server_pids: list[int]
-    pg_pids: list[int]
+    pg_dir: Path | None  # the embedded PostgreSQL's, whose processes' CPU is measured
     profile_pid: int | None = None
     proxy_pids: list[int] = field(default_factory=list)
 
@@ -302,7 +307,9 @@ async def run_ramp(target: Target, args: argparse.Namespace) -> list[dict[str, A
         if args.profile_step == i + 1 and target.profile_pid is not None:
             spy = start_profile(target, i, args)
         started = time.perf_counter()
-        cpu0 = cpu_seconds(target.server_pids), cpu_seconds(target.pg_pids), time.process_time()
+        # Looked up per step: backends are forked as pools connect.
+        pg_pids = postgres_pids(target.pg_dir)
+        cpu0 = cpu_seconds(target.server_pids), cpu_seconds(pg_pids), time.process_time()
         proxy0 = cpu_seconds(target.proxy_pids)
         busy0 = machine_busy()
         for _ in range(n - len(tasks)):
@@ -313,7 +320,7 @@ async def run_ramp(target: Target, args: argparse.Namespace) -> list[dict[str, A
             )
         await asyncio.sleep(args.step_seconds)
         elapsed = time.perf_counter() - started
-        cpu1 = cpu_seconds(target.server_pids), cpu_seconds(target.pg_pids), time.process_time()
+        cpu1 = cpu_seconds(target.server_pids), cpu_seconds(pg_pids), time.process_time()
         proxy1 = cpu_seconds(target.proxy_pids)
         busy1 = machine_busy()
         rows.append(
@@ -322,7 +329,7 @@ async def run_ramp(target: Target, args: argparse.Namespace) -> list[dict[str, A
                 "seconds": elapsed,
                 "offered_rps": n / args.think,
                 "server_cpu_pct": 100 * (cpu1[0] - cpu0[0]) / elapsed,
-                "pg_cpu_pct": 100 * (cpu1[1] - cpu0[1]) / elapsed if target.pg_pids else None,
+                "pg_cpu_pct": 100 * (cpu1[1] - cpu0[1]) / elapsed if pg_pids else None,
                 "client_cpu_pct": 100 * (cpu1[2] - cpu0[2]) / elapsed,
                 "proxy_cpu_pct": 100 * (proxy1 - proxy0) / elapsed if target.proxy_pids else None,
                 "machine_cpu_pct": 100 * (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]),
@@ -359,6 +366,9 @@ async def run_ramp(target: Target, args: argparse.Namespace) -> list[dict[str, A
                 "errors": sum(stats.errors.values()),
                 "error_kinds": dict(stats.errors),
                 "reconnects": stats.reconnects,
+                "new_connection_requests": len(stats.ttfb_new_ms),
+                "p99_new_connection_ms": percentile(stats.ttfb_new_ms, 99),
+                "p99_kept_alive_ms": percentile(stats.ttfb_kept_ms, 99),
             }
         )
         print(f"  {target.name} {row['users']} users: {fmt_row(row)}", flush=True)
@@ -528,7 +538,7 @@ def keepalive_env(args: argparse.Namespace) -> tuple[dict[str, str], float]:
 
 
 def run_fleet(
-    args: argparse.Namespace, env: dict[str, str], raws: list[bytes], pg_pids: list[int]
+    args: argparse.Namespace, env: dict[str, str], raws: list[bytes], pg_dir: Path | None
 ) -> dict[str, Any]:
     """The ramp through HAProxy in front of ``--fleet`` instances (deploy/local/fleet), on
     the same database. Server CPU is the instances' sum; HAProxy's is its own column."""
@@ -536,19 +546,25 @@ def run_fleet(
     if not fleet.exists():
         return {"skipped": "deploy/local/fleet does not exist in this checkout"}
     port = free_port()
-    with tempfile.TemporaryDirectory(prefix="spike-fleet-") as tmp:
-        where = ["--dir", tmp]
-        up = [str(fleet), "up", "--instances", str(args.fleet), "--port", str(port), *where]
-        subprocess.run(up, env=env, cwd=ROOT, check=True, timeout=240)
-        try:
-            state = json.loads((Path(tmp) / "state.json").read_text())
-            instances = [i["pid"] for i in state["instances"]]
-            target = Target(
-                f"fleet-{args.fleet}", port, raws, instances, pg_pids, None, [state["haproxy"]["pid"]]
-            )
-            return {"instances": args.fleet, "steps": asyncio.run(run_ramp(target, args))}
-        finally:
-            subprocess.run([str(fleet), "down", *where], env=env, cwd=ROOT, timeout=180, check=False)
+    # Kept after the run (bench/results is not committed): HAProxy's and the instances'
+    # logs say why a request failed.
+    directory = RESULTS / "spike-fleet"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    where = ["--dir", str(directory)]
+    up = [str(fleet), "up", "--instances", str(args.fleet), "--port", str(port), *where]
+    subprocess.run(up, env=env, cwd=ROOT, check=True, timeout=240)
+    try:
+        state = json.loads((directory / "state.json").read_text())
+        instances = [i["pid"] for i in state["instances"]]
+        target = Target(f"fleet-{args.fleet}", port, raws, instances, pg_dir, None, [state["haproxy"]["pid"]])
+        return {
+            "instances": args.fleet,
+            "logs": str(directory.relative_to(ROOT)),
+            "steps": asyncio.run(run_ramp(target, args)),
+        }
+    finally:
+        subprocess.run([str(fleet), "down", *where], env=env, cwd=ROOT, timeout=180, check=False)
 
 
 def main() -> None:
@@ -581,6 +597,12 @@ def main() -> None:
     except ImportError:
         pass
 
+    # The commit the servers start from (others may commit while the ramps run).
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    load_at_start = os.getloadavg()
     keep_env, keepalive = keepalive_env(args)
     results: dict[str, Any] = {}
     with (
@@ -600,9 +622,8 @@ def main() -> None:
                 f"GET {prefix}/records/{rid} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}\r\n".encode()
                 for rid in random.sample(ids, min(len(ids), 5000))
             ]
-            pgs = postgres_pids(pg_dir)
             print(f"fundament serve (pid {server_proc.pid}, open files {open_files_limit(server_proc.pid)})")
-            target = Target("fundament", port, ours, [server_proc.pid], pgs, server_proc.pid)
+            target = Target("fundament", port, ours, [server_proc.pid], pg_dir, server_proc.pid)
             results["fundament"] = asyncio.run(run_ramp(target, args))
         if not args.no_floor:
             floor_port = free_port()
@@ -618,18 +639,18 @@ def main() -> None:
                     for rid in random.sample(ids, min(len(ids), 5000))
                 ]
                 print(f"floor (pid {floor_proc.pid}, open files {open_files_limit(floor_proc.pid)})")
-                target = Target("floor", floor_port, floor_raws, [floor_proc.pid], postgres_pids(pg_dir))
+                target = Target("floor", floor_port, floor_raws, [floor_proc.pid], pg_dir)
                 results["floor"] = asyncio.run(run_ramp(target, args))
         if args.fleet:
-            results["fleet"] = run_fleet(args, env, ours, postgres_pids(pg_dir))
+            results["fleet"] = run_fleet(args, env, ours, pg_dir)
 
     replay = planner_replay(args.users, results["fundament"], args)
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "commit": subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
-        ).stdout.strip(),
+        "commit": commit,
         "machine": f"{platform.machine()}, {os.cpu_count()} vCPU, Python {platform.python_version()}",
+        "started": started,
+        "load_average_at_start": load_at_start,
         "load_average_at_end": os.getloadavg(),
         "args": vars(args),
         "keepalive_seconds": keepalive,
@@ -674,9 +695,10 @@ def markdown(report: dict[str, Any]) -> str:
         out.append(line)
     out += [
         "",
-        "| users | client CPU | machine CPU (2 cores) | load 1 min | server RSS MiB | errors by kind |",
+        "| users | requests on a new connection | their p99 ms | p99 ms on kept-alive connections |"
+        " client CPU | machine CPU (2 cores) | load 1 min | server RSS MiB | errors by kind |",
     ]
-    out.append("|---:|---:|---:|---:|---:|---|")
+    out.append("|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     fleet = report.get("fleet")
     fleet_rows = fleet.get("steps", []) if isinstance(fleet, dict) else []
     for name, rows in (
@@ -688,7 +710,8 @@ def markdown(report: dict[str, Any]) -> str:
             kinds = ", ".join(f"{k}: {v}" for k, v in r["error_kinds"].items()) or "–"
             rss = "–" if r["server_rss_mib"] is None else f"{r['server_rss_mib']:.0f}"
             out.append(
-                f"| {name} {r['users']:,} | {_pct(r['client_cpu_pct'])} | {_pct(r['machine_cpu_pct'])} |"
+                f"| {name} {r['users']:,} | {r['new_connection_requests']} | {_ms(r['p99_new_connection_ms'])} |"
+                f" {_ms(r['p99_kept_alive_ms'])} | {_pct(r['client_cpu_pct'])} | {_pct(r['machine_cpu_pct'])} |"
                 f" {r['load_1min']:.2f} | {rss} | {kinds} |"
             )
     if fleet_rows:

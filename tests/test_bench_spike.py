@@ -52,15 +52,15 @@ def test_a_connection_closed_by_the_server_is_a_counted_reconnect() -> None:
         await writer.drain()
         writer.close()  # as uvicorn does when the keep-alive timeout expires
 
-    async def run() -> list[tuple[int, int]]:
+    async def run() -> list[tuple[int, int, bool]]:
         server = await asyncio.start_server(one_answer_then_close, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         conn = UserConnection("127.0.0.1", port)
         seen = []
         try:
             for _ in range(3):
-                status, _ttfb, reconnects = await conn.get(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 0.0)
-                seen.append((status, reconnects))
+                status, _ttfb, reconnects, opened = await conn.get(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 0.0)
+                seen.append((status, reconnects, opened))
                 await asyncio.sleep(0.05)  # the close reaches the client while it "thinks"
         finally:
             conn.close()
@@ -68,4 +68,5 @@ def test_a_connection_closed_by_the_server_is_a_counted_reconnect() -> None:
             await server.wait_closed()
         return seen
 
-    assert asyncio.run(run()) == [(200, 0), (200, 1), (200, 1)]
+    # Each answer was on a connection set up for it: the first, then two reconnects.
+    assert asyncio.run(run()) == [(200, 0, True), (200, 1, True), (200, 1, True)]
