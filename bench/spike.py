@@ -553,7 +553,12 @@ def run_fleet(
     directory.mkdir(parents=True)
     where = ["--dir", str(directory)]
     up = [str(fleet), "up", "--instances", str(args.fleet), "--port", str(port), *where]
-    subprocess.run(up, env=env, cwd=ROOT, check=True, timeout=240)
+    try:
+        subprocess.run(up, env=env, cwd=ROOT, check=True, timeout=240)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        # The single instance's and the floor's figures are still worth writing down.
+        subprocess.run([str(fleet), "down", *where], env=env, cwd=ROOT, timeout=180, check=False)
+        return {"skipped": f"`fleet up` failed ({exc}); see {directory.relative_to(ROOT)}"}
     try:
         state = json.loads((directory / "state.json").read_text())
         instances = [i["pid"] for i in state["instances"]]
