@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
@@ -126,9 +127,33 @@ async def patch_collection(
     tenant: str, name: Name, body: CollectionPatch, request: Request, ctx: Admin
 ) -> Response:
     patch = body.model_dump(by_alias=True, exclude_unset=True)
-    async with database(request).transaction(ctx) as tx:
+    # A new schema is checked against every record, new indexes are filled into every
+    # record: work of the size of the collection, in the same lane as scans.
+    heavy = "schema" in patch or "indexes" in patch
+    async with _lane(_state(request), tenant, heavy), database(request).transaction(ctx) as tx:
         coll = await colls.update_collection(tx, name, patch)
     return json_response(coll.to_json())
+
+
+@contextlib.asynccontextmanager
+async def _lane(state: Any, tenant: str, heavy: bool) -> AsyncIterator[None]:
+    """Work the size of a whole collection runs in the tenant's lane (one at a time, a
+    bounded share of the time); a full lane answers 429 at once."""
+    if not heavy:
+        yield
+        return
+    try:
+        async with state.scans.slot(tenant):
+            yield
+    except LaneFull as full:
+        raise TooManyRequests(
+            f"This tenant already has {full.waiting} requests running or waiting that read or "
+            "rewrite a whole collection (lists no declared index serves, schema and index "
+            "changes); they run one at a time. Retry later; for lists, declare an index (the "
+            "collection's `indexes`) for the fields you filter and sort by.",
+            headers={"Retry-After": str(full.retry_after)},
+            extra={"limit": "scans"},
+        ) from None
 
 
 @router.delete(
@@ -224,20 +249,11 @@ async def list_records(
     coll = await cache.get(ctx, tenant, name)
     # A scan of the collection runs in its tenant's lane, entered before it takes a
     # connection: one tenant's maximal filters cannot take the database from the others.
-    lane = state.scans.slot(tenant) if service.scans(coll, filter, sort) else contextlib.nullcontext()
-    try:
-        async with lane, database(request).transaction(ctx) as tx:
-            result = await service.list_records(
-                tx, cache, coll, limit=page.limit, cursor=page.cursor, filter=filter, sort=sort
-            )
-    except LaneFull as full:
-        raise TooManyRequests(
-            f"This tenant already has {full.waiting} lists running or waiting whose filter or sort no "
-            "declared index serves; they run one at a time. Retry later, or declare an index "
-            "(the collection's `indexes`) for the fields you filter and sort by.",
-            headers={"Retry-After": str(full.retry_after)},
-            extra={"limit": "scans"},
-        ) from None
+    heavy = service.scans(coll, filter, sort)
+    async with _lane(state, tenant, heavy), database(request).transaction(ctx) as tx:
+        result = await service.list_records(
+            tx, cache, coll, limit=page.limit, cursor=page.cursor, filter=filter, sort=sort
+        )
     return Response(result.render(), media_type="application/json")
 
 
