@@ -51,11 +51,13 @@ def _byte_units(size: int) -> int:
 class _Windows:
     """A plan's two windows and the response headers that do not change per request."""
 
-    __slots__ = ("minute", "policy", "second", "static_headers")
+    __slots__ = ("limits", "minute", "policy", "second", "static_headers")
 
     def __init__(self, rpm: int, burst: int) -> None:
         self.minute: RateLimitItem = RateLimitItemPerMinute(rpm)
         self.second: RateLimitItem = RateLimitItemPerSecond(burst)
+        #: (limit, seconds) of the burst window, then the minute's, for the shared windows.
+        self.limits = ((burst, 1), (rpm, 60))
         self.policy = f'{rpm};w=60, {burst};w=1;name="burst"'
         self.static_headers = [
             (b"ratelimit-limit", str(rpm).encode()),
@@ -115,7 +117,7 @@ class RateLimiter:
         verdict = None
         if shared is not None:
             try:
-                verdict = await shared.admit(tenant_id, ((second.amount, 1), (minute.amount, 60)), units)
+                verdict = await shared.admit(tenant_id, windows.limits, units)
             except Exception as exc:
                 self._redis_failed(exc)
         if verdict is None:
