@@ -549,6 +549,7 @@ async def _in_tenant(dsn: str, tenant: str, work: Any) -> Any:
     is ``tenant``, on an admin connection; :class:`_NoSuchTenant` if there is none."""
     import asyncpg
 
+    from fundament.platform import set_scope
     from fundament.tenancy import find_tenant_id
 
     conn = await asyncpg.connect(dsn)
@@ -557,7 +558,7 @@ async def _in_tenant(dsn: str, tenant: str, work: Any) -> Any:
         if tenant_id is None:
             raise _NoSuchTenant(tenant)
         async with conn.transaction():
-            await conn.execute("SELECT set_config('fundament.tenant_id', $1, true)", tenant_id)
+            await set_scope(conn, tenant_id=tenant_id)
             return await work(conn, tenant_id)
     finally:
         await conn.close()
@@ -635,7 +636,7 @@ def finops_report(
     model = metering.load_cost_model(settings.cost_model)
 
     async def work(db: Any) -> Any:
-        return await metering.month_report(db, metering.OPERATOR, plans, model, month)
+        return await metering.month_report(db, plans, model, month)
 
     with admin_database(settings, migrate_now=False) as dsn:
         report = asyncio.run(_with_app_db(settings, dsn, work))

@@ -81,3 +81,20 @@ async def test_invalidation_reaches_local_handlers_after_commit(db, tenant):
     async with db.transaction(ctx(tenant.id)) as tx:
         tx.invalidate("key:yes")
     assert "key:yes" in got
+
+
+async def test_operator_transaction_sees_every_tenant_but_no_tenant_only_table(db, tenant, other_tenant):
+    async with db.operator_transaction("test.operator") as tx:
+        assert tx.ctx.principal is None and tx.ctx.request_id == "test.operator"
+        assert tx.tenant_id is None
+        seen = await tx.conn.fetchval(
+            "SELECT count(*) FROM tenants WHERE id = ANY($1::text[])", [tenant.id, other_tenant.id]
+        )
+        # users' policy knows no operator: the scope is the tenants' rows, not theirs.
+        users = await tx.conn.fetchval("SELECT count(*) FROM users")
+    assert (seen, users) == (2, 0)
+    # A context without an operator key never gets the operator scope, whatever it names.
+    async with db.transaction(RequestContext("req_plain")) as tx:
+        assert await tx.conn.fetchval("SELECT count(*) FROM tenants") == 0
+    async with db.pool.acquire() as raw:
+        assert await raw.fetchval("SELECT current_setting('fundament.operator', true)") in ("", None)

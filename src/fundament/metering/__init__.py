@@ -9,7 +9,6 @@ from fundament.metering.capacity import Measurement, hpa_manifest, plan
 from fundament.metering.costmodel import CostModel, CostModelError, load_cost_model
 from fundament.metering.finops import (
     MONTH,
-    OPERATOR,
     REFERENCE,
     current_month,
     import_charges,
@@ -24,7 +23,6 @@ from fundament.platform import Database
 
 __all__ = [
     "MONTH",
-    "OPERATOR",
     "REFERENCE",
     "CostModel",
     "CostModelError",

@@ -171,7 +171,7 @@ async def finops_report(
     state = request.app.state
     if state.meter is not None:
         await state.meter.flush()
-    body = await finops.month_report(database(request), ctx, state.plans, state.cost_model, month)
+    body = await finops.month_report(database(request), state.plans, state.cost_model, month)
     return json_response(body)
 
 

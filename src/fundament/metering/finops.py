@@ -19,7 +19,7 @@ from fundament.metering.capacity import Measurement
 from fundament.metering.costmodel import CostModel
 from fundament.metering.focus import Charge, costs_by_resource
 from fundament.metering.report import FeatureUsage, TenantUsage, build_report
-from fundament.platform import Database, Principal, RequestContext, Tx
+from fundament.platform import Database, RequestContext, Tx
 
 MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])\Z")
 
@@ -226,17 +226,16 @@ def report(
     return out
 
 
-OPERATOR = RequestContext(request_id="finops", principal=Principal("operator", "finops", "operator", None))
-
-
 async def month_report(
-    db: Database, ctx: RequestContext, plans: Mapping[str, Any], model: CostModel, month: str
+    db: Database, plans: Mapping[str, Any], model: CostModel, month: str
 ) -> dict[str, Any]:
-    """The FinOps report of ``month`` (``ctx`` must be an operator's)."""
-    async with db.transaction(ctx) as tx:
+    """The FinOps report of ``month``, across every tenant: for an operator (the caller
+    checks; the CLI is one)."""
+    async with db.operator_transaction("finops.report") as tx:
         tenants = await gather_usage(tx, month, {name: p.monthly_price_eur for name, p in plans.items()})
         bill = await actual_costs(tx, model, month)
         measurement = await latest_measurement(tx.conn)
+    ctx = RequestContext(request_id="finops.report")
     for t in tenants:
         async with db.transaction(ctx, tenant_id=t.tenant_id) as tx:
             t.active_users = await count_users(tx.conn, t.tenant_id)

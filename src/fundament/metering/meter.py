@@ -20,13 +20,10 @@ import time
 from datetime import UTC, date, datetime
 
 from fundament import audit, records
-from fundament.platform import Database, Exchange, Principal, RequestContext
+from fundament.platform import Database, Exchange, RequestContext
 
 log = logging.getLogger("fundament.metering")
 
-_OPERATOR = RequestContext(
-    request_id="metering", principal=Principal("operator", "metering", "operator", None)
-)
 _MAX_BUFFERED = 200_000
 
 _FLUSH_USAGE = """
@@ -131,7 +128,7 @@ class UsageMeter:
             acc[0] += count
             acc[1] = max(acc[1], last)
         key_rows = sorted(months.items())
-        async with self._db.transaction(_OPERATOR) as tx:
+        async with self._db.operator_transaction("metering.flush") as tx:
             if rows:
                 await tx.conn.execute(
                     _FLUSH_USAGE,
@@ -175,7 +172,7 @@ class UsageMeter:
         """Sample records and stored bytes (records and audit trail, as the quota counts
         them) of every tenant; return how many were sampled."""
         now = now or datetime.now(UTC)
-        async with self._db.transaction(_OPERATOR) as tx:
+        async with self._db.operator_transaction("metering.storage") as tx:
             tenants = [r["id"] for r in await tx.conn.fetch("SELECT id FROM tenants ORDER BY id")]
         for tenant_id in tenants:
             ctx = RequestContext(request_id="metering")

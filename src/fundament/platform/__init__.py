@@ -18,7 +18,7 @@ from fundament.platform.crypto import (
     unwrap_key,
     wrap_key,
 )
-from fundament.platform.db import Database, Tx, WriteEvent, notify_invalidation
+from fundament.platform.db import Database, Tx, WriteEvent, notify_invalidation, set_scope
 from fundament.platform.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from fundament.platform.errors import (
     AuthenticationThrottled,
@@ -161,6 +161,7 @@ __all__ = [
     "role_rank",
     "run_idempotent",
     "seal",
+    "set_scope",
     "subject_hash",
     "unb64",
     "unwrap_key",

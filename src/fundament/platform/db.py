@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -70,6 +70,15 @@ class Tx:
     def invalidate(self, message: str) -> None:
         """Tell every instance to drop cached state named by ``message`` once this commits."""
         self._notifications.append(message)
+
+
+async def set_scope(
+    conn: asyncpg.Connection, *, tenant_id: str | None = None, operator: bool = False
+) -> None:
+    """Scope ``conn``'s open transaction as :class:`Database` does its own: for admin
+    connections outside it (the CLI), so the settings the policies read are named here
+    only."""
+    await conn.execute(_SET_SCOPE, tenant_id or "", "on" if operator else "")
 
 
 async def notify_invalidation(conn: asyncpg.Connection, message: str) -> None:
@@ -158,15 +167,34 @@ class Database:
             self._pool.terminate()
             self._pool = None
 
-    @asynccontextmanager
-    async def transaction(self, ctx: RequestContext, *, tenant_id: str | None = None) -> AsyncIterator[Tx]:
+    def transaction(
+        self, ctx: RequestContext, *, tenant_id: str | None = None
+    ) -> AbstractAsyncContextManager[Tx]:
         """Begin, scope to a tenant, yield, run hooks, commit; roll back on any error.
 
-        ``tenant_id`` defaults to ``ctx.tenant_id``. Nothing is kept unless the block
-        exits normally. Database errors surface as problems (409, 503, ...).
+        ``tenant_id`` defaults to ``ctx.tenant_id``. The operator scope (every tenant's rows
+        where a table's policy allows it) comes only from an authenticated operator key in
+        ``ctx``; work of the platform's own is :meth:`operator_transaction`. Nothing is
+        kept unless the block exits normally. Database errors surface as problems (409,
+        503, ...).
         """
         tenant = tenant_id if tenant_id is not None else ctx.tenant_id
-        operator = "on" if ctx.principal is not None and ctx.principal.is_operator else ""
+        operator = ctx.principal is not None and ctx.principal.is_operator
+        return self._scoped(ctx, tenant, operator)
+
+    def operator_transaction(self, reason: str) -> AbstractAsyncContextManager[Tx]:
+        """A transaction in the operator scope for the platform's own work across tenants
+        (metering's flushes, FinOps reports), with no principal behind it.
+
+        The one way in besides an operator key: a caller names why (``reason`` becomes the
+        transaction's request id, which logs and any audit event carry), instead of
+        building an operator principal nobody authenticated. Tenant-only tables (users,
+        records, ...) stay invisible here: their policies know no operator.
+        """
+        return self._scoped(RequestContext(request_id=reason), None, True)
+
+    @asynccontextmanager
+    async def _scoped(self, ctx: RequestContext, tenant: str | None, operator: bool) -> AsyncIterator[Tx]:
         began = time.perf_counter()
         with map_db_errors():
             # No acquire timeout here: asyncpg implements it with wait_for, which cost ~5% of
@@ -174,7 +202,7 @@ class Database:
             conn = await self.pool.acquire()
             try:
                 async with conn.transaction():
-                    await conn.execute(_SET_SCOPE, tenant or "", operator)
+                    await conn.execute(_SET_SCOPE, tenant or "", "on" if operator else "")
                     wrap = self.wrap_connection
                     tx = Tx(conn if wrap is None else wrap(conn), ctx, tenant)
                     yield tx

@@ -21,6 +21,7 @@ from fundament.platform import (
     new_id,
     refuse_removal,
     rfc3339,
+    set_scope,
     utcnow,
 )
 from fundament.tenancy.plans import BUILTIN
@@ -106,7 +107,7 @@ async def find_tenant_id(conn: asyncpg.Connection, ref: str) -> str | None:
     """The id of the tenant whose id or slug is ``ref``, through an admin connection (the
     CLI), or None: commands that name a tenant refuse one that does not exist."""
     async with conn.transaction():
-        await conn.execute("SELECT set_config('fundament.operator', 'on', true)")
+        await set_scope(conn, operator=True)
         found: str | None = await conn.fetchval("SELECT id FROM tenants WHERE id = $1 OR slug = $1", ref)
     return found
 
