@@ -33,7 +33,7 @@ import asyncpg
 import httpx
 
 from fundament import metering, tenancy
-from fundament.identity import create_operator_key
+from fundament.identity import create_operator_key, revoke_operator_key
 from fundament.platform import Settings
 
 _BENCH_PLAN = "capacity-bench"
@@ -134,7 +134,7 @@ async def _finish(
 ) -> None:
     conn = await asyncpg.connect(dsn)
     try:
-        await conn.execute("UPDATE operator_keys SET revoked_at = now() WHERE id = $1", key_id)
+        await revoke_operator_key(conn, key_id)
         if measurement.rps_per_worker > 0:
             await metering.store_measurement(conn, measurement, target_p99_ms=p99_ms, details=details)
     finally:

@@ -10,6 +10,9 @@ import httpx
 import kubernetes_validate
 
 from conftest import TenantFixture, bearer
+from fundament.app import app_dsn
+from fundament.metering import UsageMeter
+from fundament.platform import Database, Exchange, Settings
 
 RECORD = "GET /v1/tenants/{tenant}/collections/{name}/records/{record_id}"
 
@@ -166,3 +169,37 @@ async def test_finops_capacity_gives_a_valid_hpa(http: httpx.AsyncClient, operat
     kubernetes_validate.validate(plan["hpa"], "1.30", strict=True)
     assert {m["users"] for m in plan["marginal_cost_per_user"]} == {1000, 10000, 100000}
     assert (await http.get("/v1/finops/capacity?users=0", headers=bearer(operator_key))).status_code == 400
+
+
+async def test_an_offboarded_tenants_usage_is_dropped_not_the_flush(
+    admin_dsn: str,
+    http: httpx.AsyncClient,
+    operator_key: str,
+    tenant: TenantFixture,
+    other_tenant: TenantFixture,
+) -> None:
+    db = Database(app_dsn(Settings(), admin_dsn), min_size=1, max_size=2)
+    await db.open()
+    try:
+        meter = UsageMeter(db)
+        for t in (tenant, other_tenant):
+            meter.observe(
+                Exchange("GET", "/x", "r", 0.0, route="/x", tenant_id=t.id, key_id="key_x", status=200)
+            )
+        r = await http.delete(other_tenant.base, headers=bearer(operator_key))
+        assert r.status_code == 202
+        await meter.flush()  # would raise on the gone tenant's foreign key, and keep both rows
+        assert meter.buffered == 0
+        await meter.measure_storage()
+    finally:
+        await db.close()
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        written = {
+            table: [r["tenant_id"] for r in await conn.fetch(f"SELECT tenant_id FROM {table}")]
+            for table in ("usage_hourly", "usage_keys", "storage_hourly")
+        }
+    finally:
+        await conn.close()
+    assert all(other_tenant.id not in ids for ids in written.values()), written
+    assert tenant.id in written["usage_keys"] and tenant.id in written["storage_hourly"]

@@ -25,6 +25,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from fundament import tenancy
 from fundament.audit.chain import Verification, event_hash, genesis, verify
 from fundament.platform import (
     Database,
@@ -254,18 +255,17 @@ async def seal_pending(conn: asyncpg.Connection, tenant_id: str) -> int:
 
     Returns how many events were sealed.
     """
-    # Lock order: the tenant row first (FOR KEY SHARE, what our foreign keys lock anyway),
-    # so an offboarding that deletes the tenant waits for us instead of deadlocking with
-    # us; then the chain head, which serialises this tenant's sealers. One round trip.
+    # Lock order: the tenant first (tenancy holds it against offboarding), so an
+    # offboarding that deletes the tenant waits for us instead of deadlocking with us;
+    # then the chain head, which serialises this tenant's sealers.
+    if not await tenancy.hold_tenants(conn, (tenant_id,)):
+        return 0  # the tenant is gone (offboarded)
     head = await conn.fetchrow(
-        "INSERT INTO audit_heads (tenant_id, seq, hash) SELECT t.id, 0, $2 FROM tenants t"
-        " WHERE t.id = $1 FOR KEY SHARE"
+        "INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, 0, $2)"
         " ON CONFLICT (tenant_id) DO UPDATE SET seq = audit_heads.seq RETURNING seq, hash",
         tenant_id,
         genesis(tenant_id),
     )
-    if head is None:  # the tenant is gone (offboarded)
-        return 0
     pending = await conn.fetch(
         "DELETE FROM audit_pending WHERE tenant_id = $1 RETURNING id, at, actor_type, actor_id,"
         " action, target_type, target_id, request_id, details::text AS details",

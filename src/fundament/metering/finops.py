@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from fundament import identity, tenancy
 from fundament.metering.capacity import Measurement
 from fundament.metering.costmodel import CostModel
 from fundament.metering.focus import Charge, costs_by_resource
@@ -67,17 +68,15 @@ async def gather_usage(tx: Tx, month: str, prices: Mapping[str, Decimal]) -> lis
     start, end = month_bounds(month)
     # A tenant created after the month is no part of it; one created during it, for the
     # part from its creation on (offboarded tenants are gone with their usage).
-    tenants = await tx.conn.fetch(
-        "SELECT id, slug, plan, created_at FROM tenants WHERE created_at < $1 ORDER BY id", end
-    )
+    tenants = await tenancy.tenants_created_before(tx, end)
     month_seconds = int((end - start).total_seconds())
     usage: dict[str, TenantUsage] = {
-        t["id"]: TenantUsage(
-            t["id"],
-            t["slug"],
-            t["plan"],
-            prices.get(t["plan"], Decimal(0)),
-            existed_share=Fraction(int((end - max(start, t["created_at"])).total_seconds()), month_seconds)
+        t.id: TenantUsage(
+            t.id,
+            t.slug,
+            t.plan,
+            prices.get(t.plan, Decimal(0)),
+            existed_share=Fraction(int((end - max(start, t.created_at)).total_seconds()), month_seconds)
             or Fraction(1, month_seconds),
         )
         for t in tenants
@@ -103,12 +102,6 @@ async def gather_usage(tx: Tx, month: str, prices: Mapping[str, Decimal]) -> lis
         if r["tenant_id"] in usage:
             usage[r["tenant_id"]].active_keys = r["n"]
     return list(usage.values())
-
-
-async def count_users(conn: asyncpg.Connection, tenant_id: str) -> int:
-    """Users of one tenant; ``conn`` must be scoped to that tenant (row-level security)."""
-    value: int = await conn.fetchval("SELECT count(*) FROM users WHERE tenant_id = $1", tenant_id)
-    return value
 
 
 async def actual_costs(tx: Tx, model: CostModel, month: str) -> tuple[dict[str, Decimal], Decimal] | None:
@@ -238,5 +231,5 @@ async def month_report(
     ctx = RequestContext(request_id="finops.report")
     for t in tenants:
         async with db.transaction(ctx, tenant_id=t.tenant_id) as tx:
-            t.active_users = await count_users(tx.conn, t.tenant_id)
+            t.active_users = await identity.count_users(tx)
     return report(month, model, tenants, bill, measurement)

@@ -19,7 +19,7 @@ import logging
 import time
 from datetime import UTC, date, datetime
 
-from fundament import audit, records
+from fundament import audit, records, tenancy
 from fundament.platform import Database, Exchange, RequestContext
 
 log = logging.getLogger("fundament.metering")
@@ -32,7 +32,6 @@ INSERT INTO usage_hourly AS u
 SELECT r.* FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::bigint[],
                        $6::float8[], $7::float8[], $8::bigint[], $9::bigint[])
          AS r(tenant_id, hour, feature, status_class, requests, server_ms, db_ms, bytes_in, bytes_out)
-WHERE EXISTS (SELECT 1 FROM tenants t WHERE t.id = r.tenant_id)
 ON CONFLICT (tenant_id, hour, feature, status_class) DO UPDATE SET
     requests = u.requests + EXCLUDED.requests,
     server_ms = u.server_ms + EXCLUDED.server_ms,
@@ -44,16 +43,13 @@ _FLUSH_KEYS = """
 INSERT INTO usage_keys AS k (tenant_id, month, key_id, requests, last_seen)
 SELECT r.* FROM unnest($1::text[], $2::date[], $3::text[], $4::bigint[], $5::timestamptz[])
          AS r(tenant_id, month, key_id, requests, last_seen)
-WHERE EXISTS (SELECT 1 FROM tenants t WHERE t.id = r.tenant_id)
 ON CONFLICT (tenant_id, month, key_id) DO UPDATE SET
     requests = k.requests + EXCLUDED.requests,
     last_seen = greatest(k.last_seen, EXCLUDED.last_seen)
 """
-# A tenant offboarded since the list was read gets no sample (and no foreign-key error).
 _STORE_SAMPLE = """
 INSERT INTO storage_hourly (tenant_id, hour, records, stored_bytes, measured_at)
-SELECT $1, date_trunc('hour', $2::timestamptz), $3, $4, $2
-WHERE EXISTS (SELECT 1 FROM tenants WHERE id = $1)
+VALUES ($1, date_trunc('hour', $2::timestamptz), $3, $4, $2)
 ON CONFLICT (tenant_id, hour) DO UPDATE SET
     records = EXCLUDED.records, stored_bytes = EXCLUDED.stored_bytes, measured_at = EXCLUDED.measured_at
 """
@@ -119,16 +115,19 @@ class UsageMeter:
             return len(usage)
 
     async def _write(self, usage: dict[UsageKey, list[float]], keys: dict[KeysKey, list[float]]) -> None:
-        # Sorted, so concurrent flushes of several instances lock rows in one order.
-        rows = sorted(usage.items())
         months: dict[tuple[str, date, str], list[float]] = {}
         for (tenant, hour, key_id), (count, last) in keys.items():
             month = datetime.fromtimestamp(hour * 3600, UTC).date().replace(day=1)
             acc = months.setdefault((tenant, month, key_id), [0, 0.0])
             acc[0] += count
             acc[1] = max(acc[1], last)
-        key_rows = sorted(months.items())
         async with self._db.operator_transaction("metering.flush") as tx:
+            # Tenants offboarded since their requests are left out (their usage went with
+            # them); the others cannot be offboarded before this commits.
+            held = await tenancy.hold_tenants(tx.conn, {k[0] for k in usage} | {k[0] for k in months})
+            # Sorted, so concurrent flushes of several instances lock rows in one order.
+            rows = sorted(item for item in usage.items() if item[0][0] in held)
+            key_rows = sorted(item for item in months.items() if item[0][0] in held)
             if rows:
                 await tx.conn.execute(
                     _FLUSH_USAGE,
@@ -173,11 +172,13 @@ class UsageMeter:
         them) of every tenant; return how many were sampled."""
         now = now or datetime.now(UTC)
         async with self._db.operator_transaction("metering.storage") as tx:
-            tenants = [r["id"] for r in await tx.conn.fetch("SELECT id FROM tenants ORDER BY id")]
+            tenants = await tenancy.all_tenant_ids(tx)
         for tenant_id in tenants:
             ctx = RequestContext(request_id="metering")
             try:
                 async with self._db.transaction(ctx, tenant_id=tenant_id) as tx:
+                    if not await tenancy.hold_tenants(tx.conn, (tenant_id,)):
+                        continue  # offboarded since the list was read
                     count, size = await records.footprint(tx)
                     size += await audit.footprint(tx)
                     await tx.conn.execute(_STORE_SAMPLE, tenant_id, now, count, size)

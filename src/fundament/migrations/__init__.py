@@ -7,6 +7,7 @@ Migrations are written expand/contract: a rolling deploy never sees a column van
 """
 
 from fundament.migrations.runner import (
+    applied_revision,
     current_head,
     default_app_password,
     known_revisions,
@@ -14,4 +15,11 @@ from fundament.migrations.runner import (
     migration_state,
 )
 
-__all__ = ["current_head", "default_app_password", "known_revisions", "migrate", "migration_state"]
+__all__ = [
+    "applied_revision",
+    "current_head",
+    "default_app_password",
+    "known_revisions",
+    "migrate",
+    "migration_state",
+]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -95,6 +96,13 @@ def known_revisions() -> frozenset[str]:
     """Every revision this release has a migration for."""
     script = ScriptDirectory.from_config(_config("postgresql://x@localhost/x", None))
     return frozenset(rev.revision for rev in script.walk_revisions())
+
+
+async def applied_revision(conn: Any) -> str | None:
+    """The revision the database is at, on an asyncpg connection of the request path's
+    pool (readiness asks on every probe); an unmigrated database raises."""
+    value: str | None = await conn.fetchval("SELECT version_num FROM alembic_version")
+    return value
 
 
 def migration_state(dsn: str) -> str | None:

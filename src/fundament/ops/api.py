@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from fundament.migrations import applied_revision
 from fundament.platform import StrictRoute, bearer_token, json_response, require_role
 
 router = APIRouter(tags=["operations"], route_class=StrictRoute)
@@ -51,7 +52,7 @@ async def readyz(request: Request) -> Response:
     try:
         async with asyncio.timeout(2.0):
             async with state.db.pool.acquire() as conn:
-                version = await conn.fetchval("SELECT version_num FROM alembic_version")
+                version = await applied_revision(conn)
         checks["database"] = "ok"
         # A revision this release does not know is a newer release's: during a rolling
         # upgrade the migration runs first and the old pods keep serving (migrations stay

@@ -10,7 +10,15 @@ from fundament.tenancy.plans import (
     PlansError,
     load_plans,
 )
-from fundament.tenancy.service import TenantRow, find_tenant, find_tenant_id, get_tenant
+from fundament.tenancy.service import (
+    TenantRow,
+    all_tenant_ids,
+    find_tenant,
+    find_tenant_id,
+    get_tenant,
+    hold_tenants,
+    tenants_created_before,
+)
 
 __all__ = [
     "BUILTIN",
@@ -21,11 +29,14 @@ __all__ = [
     "PlansError",
     "TenantCache",
     "TenantRow",
+    "all_tenant_ids",
     "find_tenant",
     "find_tenant_id",
     "get_tenant",
+    "hold_tenants",
     "install",
     "load_plans",
+    "tenants_created_before",
 ]
 
 

@@ -133,6 +133,34 @@ async def list_tenants(tx: Tx, *, limit: int, cursor: str | None) -> Page[Tenant
     )
 
 
+async def tenants_created_before(tx: Tx, when: datetime) -> list[TenantRow]:
+    """Every tenant created before ``when``, by id; ``tx`` must be in the operator scope
+    (any other sees at most its own tenant)."""
+    rows = await tx.conn.fetch(f"SELECT {_COLUMNS} FROM tenants WHERE created_at < $1 ORDER BY id", when)
+    return [_row(r) for r in rows]
+
+
+async def all_tenant_ids(tx: Tx) -> list[str]:
+    """Every tenant's id, in order; ``tx`` must be in the operator scope."""
+    return [r["id"] for r in await tx.conn.fetch("SELECT id FROM tenants ORDER BY id")]
+
+
+async def hold_tenants(conn: asyncpg.Connection, tenant_ids: Collection[str]) -> set[str]:
+    """Those of ``tenant_ids`` that exist, each held against offboarding until ``conn``'s
+    transaction ends; ``conn`` sees the tenants its scope allows (its own tenant, or every
+    one in the operator scope).
+
+    For another module's rows that name a tenant (usage, the audit chain): written after
+    this, they never meet a foreign-key error from a tenant offboarded meanwhile, and an
+    offboarding waits for the transaction instead of deadlocking with it. ``FOR KEY
+    SHARE`` is the lock a foreign key takes anyway: plan and status changes do not wait.
+    """
+    rows = await conn.fetch(
+        "SELECT id FROM tenants WHERE id = ANY($1::text[]) ORDER BY id FOR KEY SHARE", list(tenant_ids)
+    )
+    return {r["id"] for r in rows}
+
+
 async def update_tenant(
     tx: Tx, tenant_id: str, *, changes: dict[str, Any], plans: Collection[str] = BUILTIN
 ) -> TenantRow:
