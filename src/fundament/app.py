@@ -31,6 +31,7 @@ from fundament.platform import (
     FastPaths,
     Settings,
     parse_origin_list,
+    shape_components,
 )
 
 log = logging.getLogger("fundament")
@@ -366,7 +367,12 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         routes=app.routes,
     )
     components = schema.setdefault("components", {})
-    components.setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    shapes = shape_components()
+    clash = sorted(shapes.keys() & components.get("schemas", {}).keys())
+    if clash:
+        raise TypeError(f"a response shape and a request model share a name: {clash}")
+    components.setdefault("schemas", {}).update(shapes)
+    components["schemas"]["Problem"] = PROBLEM_SCHEMA
     components["schemas"]["ProblemFieldError"] = PROBLEM_FIELD_ERROR_SCHEMA
     for name in ("HTTPValidationError", "ValidationError"):
         components["schemas"].pop(name, None)

@@ -44,7 +44,6 @@ from fundament.platform.http import (
     EdgeMiddleware,
     FastPaths,
     FastRoute,
-    JSONResponse,
     StrictRoute,
     check_json_body,
     database,
@@ -77,6 +76,7 @@ from fundament.platform.pagination import (
     list_params,
 )
 from fundament.platform.settings import REGION_PATTERN, Settings
+from fundament.platform.shapes import JsonObject, Timestamp, doc_shape, encode, shape, shape_components
 
 __all__ = [
     "EXCEPTION_HANDLERS",
@@ -105,7 +105,7 @@ __all__ = [
     "InvalidCursor",
     "InvalidFilter",
     "InvalidJSON",
-    "JSONResponse",
+    "JsonObject",
     "LaneFull",
     "ListParams",
     "NotFound",
@@ -122,6 +122,7 @@ __all__ = [
     "StrictRoute",
     "T",
     "TenantLane",
+    "Timestamp",
     "TooManyRequests",
     "Tx",
     "Unauthenticated",
@@ -137,6 +138,8 @@ __all__ = [
     "database",
     "decode_id_cursor",
     "doc_responses",
+    "doc_shape",
+    "encode",
     "encode_id_cursor",
     "json_response",
     "json_text",
@@ -162,6 +165,8 @@ __all__ = [
     "run_idempotent",
     "seal",
     "set_scope",
+    "shape",
+    "shape_components",
     "subject_hash",
     "unb64",
     "unwrap_key",

@@ -47,6 +47,7 @@ from fundament.platform.errors import (
 )
 from fundament.platform.ids import new_id
 from fundament.platform.observe import Exchange, Observer, current_exchange
+from fundament.platform.shapes import encode
 
 log = logging.getLogger("fundament.http")
 
@@ -267,16 +268,10 @@ def parse_json_body(raw: bytes) -> Any:
     return value
 
 
-class JSONResponse(Response):
-    media_type = "application/json"
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
-
-
 def json_response(content: Any, status_code: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    """``content`` (a response shape, platform/shapes.py) as a JSON answer."""
     return Response(
-        orjson.dumps(content),
+        encode(content),
         status_code=status_code,
         headers=headers,
         media_type="application/json",

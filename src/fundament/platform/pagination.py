@@ -16,6 +16,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
 from fastapi import Query
+from msgspec import Struct
 
 from fundament.platform.errors import InvalidCursor
 
@@ -63,12 +64,14 @@ def list_params(
     return ListParams(limit=limit, cursor=check_cursor(cursor))
 
 
-@dataclass(frozen=True, slots=True)
-class Page(Generic[T_co]):
+class Page(Struct, Generic[T_co], frozen=True):
+    """A page of a list, as every list answers. A module names its list's shape as a
+    subclass (``class UserList(Page[User])``), so the document has a name for it."""
+
     items: list[T_co]
     next_cursor: str | None
 
-    def to_json(self, render: Any = None) -> dict[str, Any]:
+    def to_json(self, render: Any = None) -> dict[str, Any]:  # until every list answers a shape
         items = [render(i) for i in self.items] if render else list(self.items)
         return {"items": items, "next_cursor": self.next_cursor}
 

@@ -24,12 +24,15 @@ from fundament.platform import (
     check_json_body,
     database,
     doc_responses,
+    doc_shape,
+    encode,
     json_response,
     list_params,
     parse_json_body,
     request_fingerprint,
     require_role,
     run_idempotent,
+    shape,
     validation_problem,
 )
 from fundament.records import collections as colls
@@ -62,7 +65,7 @@ def _state(request: Request) -> Any:
     return request.app.state.records
 
 
-def _record_headers(tenant: str, name: str, row: service.RecordRow) -> dict[str, str]:
+def _record_headers(tenant: str, name: str, row: Record) -> dict[str, str]:
     return {
         "ETag": row.etag,
         "Location": f"/v1/tenants/{tenant}/collections/{name}/records/{row.id}",
@@ -76,49 +79,49 @@ def _record_headers(tenant: str, name: str, row: service.RecordRow) -> dict[str,
     "",
     operation_id="collections_create",
     status_code=201,
-    response_model=Collection,
     tags=["collections"],
-    responses=doc_responses(409, quotas=("max_collections",)),
+    responses=doc_shape(Collection, 201) | doc_responses(409, quotas=("max_collections",)),
     summary="Create a collection",
 )
 async def create_collection(tenant: str, body: CollectionCreate, request: Request, ctx: Admin) -> Response:
     async with database(request).transaction(ctx) as tx:
         coll = await colls.create_collection(tx, body.model_dump(by_alias=True))
-    return json_response(coll.to_json(), 201, {"Location": f"/v1/tenants/{tenant}/collections/{coll.name}"})
+    return json_response(
+        shape(Collection, coll), 201, {"Location": f"/v1/tenants/{tenant}/collections/{coll.name}"}
+    )
 
 
 @router.get(
     "",
     operation_id="collections_list",
-    response_model=CollectionList,
+    responses=doc_shape(CollectionList),
     tags=["collections"],
     summary="List collections",
 )
 async def list_collections(tenant: str, request: Request, ctx: Viewer, page: Page) -> Response:
     async with database(request).transaction(ctx) as tx:
         result = await colls.list_collections(tx, limit=page.limit, cursor=page.cursor)
-    return json_response(result.to_json(lambda c: c.to_json()))
+    return json_response(shape(CollectionList, result))
 
 
 @router.get(
     "/{name}",
     operation_id="collections_get",
-    response_model=Collection,
+    responses=doc_shape(Collection),
     tags=["collections"],
     summary="Get a collection",
 )
 async def get_collection(tenant: str, name: Name, request: Request, ctx: Viewer) -> Response:
     async with database(request).transaction(ctx) as tx:
         coll = await colls.get_collection(tx, name)
-    return json_response(coll.to_json())
+    return json_response(shape(Collection, coll))
 
 
 @router.patch(
     "/{name}",
     operation_id="collections_update",
-    response_model=Collection,
     tags=["collections"],
-    responses=doc_responses(409),
+    responses=doc_shape(Collection) | doc_responses(409),
     summary="Change a collection (JSON Merge Patch)",
     description="A schema change that existing records would fail is refused with 409; the "
     "problem's `record_ids` names up to 10 of them.",
@@ -132,7 +135,7 @@ async def patch_collection(
     heavy = "schema" in patch or "indexes" in patch
     async with _lane(_state(request), tenant, heavy), database(request).transaction(ctx) as tx:
         coll = await colls.update_collection(tx, name, patch)
-    return json_response(coll.to_json())
+    return json_response(shape(Collection, coll))
 
 
 @contextlib.asynccontextmanager
@@ -177,9 +180,8 @@ async def delete_collection(tenant: str, name: Name, request: Request, ctx: Admi
     "/{name}/records",
     operation_id="records_create",
     status_code=201,
-    response_model=Record,
     tags=["records"],
-    responses=doc_responses(quotas=("max_records", "max_stored_bytes")),
+    responses=doc_shape(Record, 201) | doc_responses(quotas=("max_records", "max_stored_bytes")),
     summary="Create a record",
     description="Send `Idempotency-Key` to make retries safe: the same key and body return "
     "the first answer without a second write; the same key with another body is a 422.",
@@ -205,7 +207,7 @@ async def create_record(
 
     async def produce() -> StoredResponse:
         row = await service.create_record(tx, state.cache, coll, body.data)
-        return StoredResponse(201, _record_headers(tenant, name, row), row.render())
+        return StoredResponse(201, _record_headers(tenant, name, row), encode(row))
 
     async with database(request).transaction(ctx) as tx:
         if idempotency_key is None:
@@ -228,7 +230,7 @@ async def create_record(
 @router.get(
     "/{name}/records",
     operation_id="records_list",
-    response_model=RecordList,
+    responses=doc_shape(RecordList),
     tags=["records"],
     summary="List records",
     description="`filter` is a SCIM filter (RFC 7644 §3.4.2.2) over fields of `data` and "
@@ -254,15 +256,14 @@ async def list_records(
         result = await service.list_records(
             tx, cache, coll, limit=page.limit, cursor=page.cursor, filter=filter, sort=sort
         )
-    return Response(result.render(), media_type="application/json")
+    return json_response(result)
 
 
 @router.get(
     "/{name}/records/{record_id}",
     operation_id="records_get",
-    response_model=Record,
     tags=["records"],
-    responses=doc_responses(304),
+    responses=doc_shape(Record) | doc_responses(304),
     summary="Get a record",
 )
 async def get_record(
@@ -278,15 +279,14 @@ async def get_record(
         row = await service.get_record(tx, name, record_id)
     if service.if_none_match_hits(if_none_match, row.etag):
         return Response(status_code=304, headers={"ETag": row.etag})
-    return Response(row.render(), headers={"ETag": row.etag}, media_type="application/json")
+    return json_response(row, headers={"ETag": row.etag})
 
 
 @router.put(
     "/{name}/records/{record_id}",
     operation_id="records_replace",
-    response_model=Record,
     tags=["records"],
-    responses=doc_responses(412, quotas=("max_stored_bytes",)),
+    responses=doc_shape(Record) | doc_responses(412, quotas=("max_stored_bytes",)),
     summary="Replace a record",
 )
 async def put_record(
@@ -302,15 +302,14 @@ async def put_record(
     coll = await state.cache.get(ctx, tenant, name)
     async with database(request).transaction(ctx) as tx:
         row = await service.replace_record(tx, state.cache, coll, record_id, body.data, if_match=if_match)
-    return Response(row.render(), headers={"ETag": row.etag}, media_type="application/json")
+    return json_response(row, headers={"ETag": row.etag})
 
 
 @router.patch(
     "/{name}/records/{record_id}",
     operation_id="records_update",
-    response_model=Record,
     tags=["records"],
-    responses=doc_responses(412, quotas=("max_stored_bytes",)),
+    responses=doc_shape(Record) | doc_responses(412, quotas=("max_stored_bytes",)),
     summary="Change a record (JSON Merge Patch of data)",
     description="The body is an RFC 7396 merge patch applied to `data`; send it as "
     "`application/merge-patch+json` (`application/json` is accepted too). The result must "
@@ -329,7 +328,7 @@ async def patch_record(
     coll = await state.cache.get(ctx, tenant, name)
     async with database(request).transaction(ctx) as tx:
         row = await service.patch_record(tx, state.cache, coll, record_id, patch.root, if_match=if_match)
-    return Response(row.render(), headers={"ETag": row.etag}, media_type="application/json")
+    return json_response(row, headers={"ETag": row.etag})
 
 
 @router.delete(

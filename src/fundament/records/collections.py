@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 import jsonschema_rs
+import msgspec
 import orjson
 from jsonschema import Draft202012Validator as MetaCheck
 from jsonschema.exceptions import SchemaError
@@ -33,12 +34,13 @@ from fundament.platform import (
     merge_patch,
     new_id,
     refuse_removal,
-    rfc3339,
+    shape,
     utcnow,
 )
 from fundament.records import _slots
 from fundament.records._fields import SchemaFields
 from fundament.records._query import META, QueryError, field_sql
+from fundament.records.schemas import Collection
 
 log = logging.getLogger("fundament.records")
 
@@ -82,22 +84,6 @@ class CollectionDef:
     created_at: datetime
     updated_at: datetime
     validator: Validator = field(repr=False)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "schema": self.schema,
-            "indexes": self.indexes,
-            "personal_fields": self.personal_fields,
-            "subject_field": self.subject_field,
-            "retention_days": self.retention_days,
-            "purpose": self.purpose,
-            "legal_basis": self.legal_basis,
-            "on_erasure": self.on_erasure,
-            "version": self.version,
-            "created_at": rfc3339(self.created_at),
-            "updated_at": rfc3339(self.updated_at),
-        }
 
     #: Declared data fields by index slot (``indexes[n]`` is slot ``n``).
     slots: dict[str, int] = field(init=False, repr=False)
@@ -281,7 +267,9 @@ class CollectionCache:
         if hit is not None and now - hit[1] <= self._ttl:
             return hit[0]
         generation = self._generation
-        async with self._db.transaction(ctx, tenant_id=tenant_id) as tx:
+        # On the primary, as every cache fill: a replica's older definition would outlive
+        # the invalidation that has just passed.
+        async with self._db.transaction(ctx, tenant_id=tenant_id, read_only=True, primary=True) as tx:
             found = await find_collection(tx, name)
         if found is None:
             raise NotFound(f"No collection named {name!r}.")
@@ -376,12 +364,14 @@ async def update_collection(tx: Tx, name: str, patch: dict[str, Any]) -> Collect
     commit after the check below has passed.
     """
     current = await get_collection(tx, name, for_update=True)
-    merged = merge_patch(current.to_json(), patch)
+    # The patch applies to the collection as a client reads it (a copy: the cache keeps `current`).
+    before: dict[str, Any] = msgspec.to_builtins(shape(Collection, current))
+    merged = merge_patch(before, patch)
     refuse_removal({k: merged.get(k) for k in _REQUIRED}, _REQUIRED)
     if not isinstance(merged["schema"], dict):
         raise ValidationFailed("schema must be an object.", errors=[FieldError("/schema", "not an object")])
     validator = compile_schema(merged["schema"])
-    _check_paths(merged, current.to_json())
+    _check_paths(merged, before)
     if merged["schema"] != current.schema:
         offenders = await _records_failing(tx, name, validator)
         if offenders:
@@ -420,7 +410,7 @@ async def update_collection(tx: Tx, name: str, patch: dict[str, Any]) -> Collect
             name,
             json_text(merged["indexes"]),
         )
-    changed = sorted(k for k in _PATCHABLE if merged.get(k) != current.to_json().get(k))
+    changed = sorted(k for k in _PATCHABLE if merged.get(k) != before.get(k))
     tx.emit("collection.updated", "collection", name, changed=changed)
     tx.invalidate(f"collection:{tx.tenant_id}:{name}")
     return _from_row(str(tx.tenant_id), rec)

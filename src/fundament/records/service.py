@@ -7,11 +7,10 @@ schema change committed in between, the write revalidates against the new schema
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import orjson
+from msgspec import Raw
 
 from fundament.platform import (
     BadRequest,
@@ -24,43 +23,22 @@ from fundament.platform import (
     looks_like_id,
     merge_patch,
     new_id,
-    rfc3339,
     utcnow,
 )
 from fundament.records import _query, _slots
 from fundament.records.collections import CollectionCache, CollectionDef
-
-
-@dataclass(frozen=True, slots=True)
-class RecordRow:
-    id: str
-    data_json: str
-    version: int
-    created_at: datetime
-    updated_at: datetime
-
-    @property
-    def etag(self) -> str:
-        return f'"{self.version}"'
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "data": orjson.Fragment(self.data_json),
-            "version": self.version,
-            "created_at": rfc3339(self.created_at),
-            "updated_at": rfc3339(self.updated_at),
-        }
-
-    def render(self) -> bytes:
-        return orjson.dumps(self.to_json())
-
+from fundament.records.schemas import Record, RecordList
 
 _RETURNING = "id, data::text AS data, version, created_at, updated_at"
 
 
-def _row(rec: Any) -> RecordRow:
-    return RecordRow(rec[0], rec[1], rec[2], rec[3], rec[4])
+def _row(rec: Any) -> Record:
+    return Record(rec[0], Raw(rec[1]), rec[2], rec[3], rec[4])
+
+
+def _data(row: Record) -> Any:
+    """A record's ``data``, parsed (the audit trail and merge patches need the values)."""
+    return orjson.loads(memoryview(row.data))
 
 
 # --- conditional requests (RFC 9110 §13.1) -------------------------------------------------
@@ -77,7 +55,7 @@ def if_none_match_hits(header: str | None, etag: str) -> bool:
     return any(tag == "*" or tag.removeprefix("W/") == etag for tag in _tags(header))
 
 
-def check_if_match(header: str | None, current: RecordRow | None) -> None:
+def check_if_match(header: str | None, current: Record | None) -> None:
     """Strong comparison (RFC 9110 §13.1.1); a stale or unmatched tag is a 412."""
     if header is None:
         return
@@ -102,7 +80,7 @@ def parse_version_tag(header: str | None) -> int | None:
 # --- reads --------------------------------------------------------------------------------
 
 
-async def find_record(tx: Tx, collection: str, record_id: str) -> RecordRow | None:
+async def find_record(tx: Tx, collection: str, record_id: str) -> Record | None:
     if not looks_like_id(record_id, "rec"):
         return None
     rec = await tx.conn.fetchrow(
@@ -114,20 +92,11 @@ async def find_record(tx: Tx, collection: str, record_id: str) -> RecordRow | No
     return None if rec is None else _row(rec)
 
 
-async def get_record(tx: Tx, collection: str, record_id: str) -> RecordRow:
+async def get_record(tx: Tx, collection: str, record_id: str) -> Record:
     found = await find_record(tx, collection, record_id)
     if found is None:
         raise NotFound("No such record.")
     return found
-
-
-@dataclass(frozen=True, slots=True)
-class RecordPage:
-    items: list[RecordRow]
-    next_cursor: str | None
-
-    def render(self) -> bytes:
-        return orjson.dumps({"items": [r.to_json() for r in self.items], "next_cursor": self.next_cursor})
 
 
 async def list_records(
@@ -139,7 +108,7 @@ async def list_records(
     cursor: str | None,
     filter: str | None,
     sort: str | None,
-) -> RecordPage:
+) -> RecordList:
     """A page of records matching ``filter`` (SCIM, RFC 7644 §3.4.2.2) in ``sort`` order.
 
     Declared fields are filtered and sorted through their index slots. ``coll`` may come
@@ -162,7 +131,7 @@ def scans(coll: CollectionDef, filter: str | None, sort: str | None) -> bool:
 
 async def _list_page(
     tx: Tx, coll: CollectionDef, *, limit: int, cursor: str | None, filter: str | None, sort: str | None
-) -> RecordPage | None:
+) -> RecordList | None:
     args: list[object] = [tx.tenant_id, coll.name]
     where = ["r.tenant_id = $1", "r.collection = $2"]
     slots = coll.slots
@@ -202,7 +171,7 @@ async def _list_page(
     if len(rows) > limit:
         last = rows[limit - 1]
         next_cursor = _query.encode_cursor(columns, [last[5 + i] for i in range(len(columns))])
-    return RecordPage(items, next_cursor)
+    return RecordList(items, next_cursor)
 
 
 async def _declared_as(tx: Tx, coll: CollectionDef) -> bool:
@@ -235,7 +204,7 @@ _REPLACE = (
 )
 
 
-async def create_record(tx: Tx, cache: CollectionCache, coll: CollectionDef, data: Any) -> RecordRow:
+async def create_record(tx: Tx, cache: CollectionCache, coll: CollectionDef, data: Any) -> Record:
     for attempt in range(3):
         coll.validate(data)
         now = utcnow()
@@ -272,8 +241,8 @@ async def replace_record(
     *,
     if_match: str | None,
     action: str = "record.replaced",
-    before: RecordRow | None = None,
-) -> RecordRow:
+    before: Record | None = None,
+) -> Record:
     """Replace ``data`` (PUT, and PATCH after merging); If-Match is checked atomically."""
     current = before if before is not None else await _locked(tx, coll.name, record_id)
     check_if_match(if_match, current)
@@ -295,7 +264,7 @@ async def replace_record(
                 record_id,
                 collection=coll.name,
                 data=data,
-                before=orjson.loads(current.data_json) if current else None,
+                before=_data(current) if current else None,
                 personal_fields=coll.personal_fields,
                 subject_field=coll.subject_field,
             )
@@ -312,11 +281,11 @@ async def patch_record(
     patch: Any,
     *,
     if_match: str | None,
-) -> RecordRow:
+) -> Record:
 
     current = await _locked(tx, coll.name, record_id)
     check_if_match(if_match, current)
-    data = merge_patch(orjson.loads(current.data_json), patch)
+    data = merge_patch(_data(current), patch)
     return await replace_record(
         tx, cache, coll, record_id, data, if_match=None, action="record.updated", before=current
     )
@@ -332,11 +301,11 @@ async def delete_record(tx: Tx, collection: str, record_id: str, *, if_match: st
         record_id,
     )
     tx.emit(
-        "record.deleted", "record", record_id, collection=collection, before=orjson.loads(current.data_json)
+        "record.deleted", "record", record_id, collection=collection, before=_data(current)
     )
 
 
-async def _locked(tx: Tx, collection: str, record_id: str) -> RecordRow:
+async def _locked(tx: Tx, collection: str, record_id: str) -> Record:
     """Read and lock the row so If-Match and the write see the same version."""
     if not looks_like_id(record_id, "rec"):
         raise NotFound("No such record.")
