@@ -267,9 +267,7 @@ class CollectionCache:
         if hit is not None and now - hit[1] <= self._ttl:
             return hit[0]
         generation = self._generation
-        # On the primary, as every cache fill: a replica's older definition would outlive
-        # the invalidation that has just passed.
-        async with self._db.transaction(ctx, tenant_id=tenant_id, read_only=True, primary=True) as tx:
+        async with self._db.transaction(ctx, tenant_id=tenant_id) as tx:
             found = await find_collection(tx, name)
         if found is None:
             raise NotFound(f"No collection named {name!r}.")
