@@ -75,10 +75,9 @@ def settings() -> Settings:
     )
 
 
-@pytest.fixture(scope="session", params=[True, False], ids=["fast-paths", "framework-only"])
-async def app(admin_dsn: str, settings: Settings, request: pytest.FixtureRequest) -> AsyncIterator[Any]:
-    """The app twice: hot record operations via fast paths, and via FastAPI alone."""
-    application = create_app(settings.model_copy(update={"fast_paths": request.param}), admin_dsn=admin_dsn)
+@pytest.fixture(scope="session")
+async def app(admin_dsn: str, settings: Settings) -> AsyncIterator[Any]:
+    application = create_app(settings, admin_dsn=admin_dsn)
     async with application.router.lifespan_context(application):
         yield application
 

@@ -145,12 +145,8 @@ def fuzz_server_env(admin_dsn: str) -> dict[str, str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("fast_paths", [True, False], ids=["fast-paths", "framework-only"])
-def test_schemathesis_all_checks_every_operation(
-    admin_dsn: str, operator_key: str, tmp_path: Path, fast_paths: bool
-) -> None:
+def test_schemathesis_all_checks_every_operation(admin_dsn: str, operator_key: str, tmp_path: Path) -> None:
     env = fuzz_server_env(admin_dsn)
-    env["FUNDAMENT_FAST_PATHS"] = str(fast_paths).lower()
     server = Server("schemathesis", env, tmp_path)
     try:
         server.wait_ready()

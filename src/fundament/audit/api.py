@@ -14,14 +14,13 @@ from fundament.platform import (
     Instant,
     ListParams,
     RequestContext,
-    StrictRoute,
     database,
     json_response,
     list_params,
     require_role,
 )
 
-router = APIRouter(prefix="/v1/tenants/{tenant}/audit-events", tags=["audit"], route_class=StrictRoute)
+router = APIRouter(prefix="/v1/tenants/{tenant}/audit-events", tags=["audit"])
 Admin = Annotated[RequestContext, Depends(require_role("admin"))]
 
 

@@ -23,7 +23,6 @@ from fundament.identity.schemas import (
 from fundament.platform import (
     ListParams,
     RequestContext,
-    StrictRoute,
     database,
     doc_responses,
     json_response,
@@ -31,8 +30,8 @@ from fundament.platform import (
     require_role,
 )
 
-router = APIRouter(prefix="/v1/tenants/{tenant}", route_class=StrictRoute)
-operator_router = APIRouter(prefix="/v1/operator-keys", tags=["operator keys"], route_class=StrictRoute)
+router = APIRouter(prefix="/v1/tenants/{tenant}")
+operator_router = APIRouter(prefix="/v1/operator-keys", tags=["operator keys"])
 
 Admin = Annotated[RequestContext, Depends(require_role("admin"))]
 Operator = Annotated[RequestContext, Depends(require_role("operator"))]

@@ -16,13 +16,12 @@ from fundament.platform import (
     FieldError,
     Instant,
     RequestContext,
-    StrictRoute,
     database,
     json_response,
     require_role,
 )
 
-router = APIRouter(tags=["usage and cost"], route_class=StrictRoute)
+router = APIRouter(tags=["usage and cost"])
 Admin = Annotated[RequestContext, Depends(require_role("admin"))]
 
 _MAX_RANGE = timedelta(days=400)

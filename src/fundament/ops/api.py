@@ -12,9 +12,9 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from fundament.migrations import applied_revision
-from fundament.platform import StrictRoute, bearer_token, json_response, require_role
+from fundament.platform import bearer_token, json_response, require_role
 
-router = APIRouter(tags=["operations"], route_class=StrictRoute)
+router = APIRouter(tags=["operations"])
 
 
 class Health(BaseModel):
@@ -75,7 +75,7 @@ async def readyz(request: Request) -> Response:
 def metrics_router(token: str | None) -> APIRouter:
     """``GET /metrics``, answered only for an operator key or ``token`` (the value of
     ``FUNDAMENT_METRICS_TOKEN``, what Prometheus' ``authorization`` setting sends)."""
-    scrapers = APIRouter(tags=["operations"], route_class=StrictRoute)
+    scrapers = APIRouter(tags=["operations"])
     operator = require_role("operator")
     expected = token.encode() if token else None
 

@@ -42,9 +42,6 @@ from fundament.platform.errors import (
 from fundament.platform.http import (
     EXCEPTION_HANDLERS,
     EdgeMiddleware,
-    FastPaths,
-    FastRoute,
-    StrictRoute,
     check_json_body,
     database,
     doc_responses,
@@ -75,6 +72,7 @@ from fundament.platform.pagination import (
     keyset_page,
     list_params,
 )
+from fundament.platform.routing import Routes
 from fundament.platform.settings import REGION_PATTERN, Settings
 from fundament.platform.shapes import JsonObject, Timestamp, doc_shape, encode, shape, shape_components
 
@@ -97,8 +95,6 @@ __all__ = [
     "EmbeddedPostgres",
     "EmbeddedPostgresError",
     "Exchange",
-    "FastPaths",
-    "FastRoute",
     "FieldError",
     "Forbidden",
     "Instant",
@@ -116,10 +112,10 @@ __all__ = [
     "Problem",
     "QuotaExceeded",
     "RequestContext",
+    "Routes",
     "ServiceUnavailable",
     "Settings",
     "StoredResponse",
-    "StrictRoute",
     "T",
     "TenantLane",
     "Timestamp",

@@ -1,4 +1,4 @@
-"""The HTTP edge shared by every module: middleware, problem rendering, strict routes.
+"""The HTTP edge shared by every module: middleware, request parsing, problem rendering.
 
 The middleware is pure ASGI (no BaseHTTPMiddleware) so it costs one function call per
 request; it stamps ``X-Request-Id`` and ``nosniff`` on every response and refuses bodies
@@ -15,14 +15,11 @@ import random
 import re
 import time
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
 
 import orjson
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
@@ -225,8 +222,7 @@ def parse_json_body(raw: bytes) -> Any:
     (I-JSON §2.3; the detail names the key), a lone surrogate (I-JSON §2.1), and nesting
     deeper than :data:`MAX_JSON_DEPTH`. A string or key holding U+0000 is valid JSON but
     cannot be stored: :class:`ValidationFailed` (422) with its JSON Pointer. Integers keep
-    their exact value. Every route's body goes through here, on the fast paths and through
-    FastAPI alike.
+    their exact value. Every route's body goes through here (platform.routing).
     """
     fast = _orjson_if_exact(raw)
     if fast is not _NOT_PROVEN:
@@ -285,7 +281,7 @@ class EdgeMiddleware:
     """Request id, security headers, body size limit, request deadline, CORS and
     ``OPTIONS``, and the :class:`Exchange` every observer (metering, metrics, access log) sees.
 
-    CORS is answered here, once for every route (fast paths, FastAPI, the edge's own
+    CORS is answered here, once for every route (the routes, the docs' files, the edge's own
     problems): a request without ``Origin`` pays one header comparison for it.
     """
 
@@ -298,9 +294,12 @@ class EdgeMiddleware:
         observers: list[Observer] | None = None,
         trace_id: Callable[[], str | None] | None = None,
         cors: CorsPolicy | None = None,
+        methods: Callable[[str], list[str]] | None = None,
     ) -> None:
         self.app = app
         self.cors = cors
+        #: The methods served on a path (the router's), for ``OPTIONS``.
+        self.methods = methods
         self.max_body_bytes = max_body_bytes
         self.request_timeout = request_timeout
         self.observers: list[Observer] = list(observers or ())
@@ -379,7 +378,10 @@ class EdgeMiddleware:
         limit = self.max_body_bytes
         try:
             if scope["method"] == "OPTIONS":
-                methods = path_methods(scope["app"].router.routes, scope["path"])
+                if self.methods is not None:
+                    methods = self.methods(scope["path"])
+                else:
+                    methods = path_methods(scope["app"].router.routes, scope["path"])
                 if cors_pending and preflight and methods:
                     cors_pending = False
                     cors_headers = await self._cors(origin or b"", scope["path"], methods)
@@ -582,38 +584,6 @@ async def check_json_body(request: Request) -> None:
         )
 
 
-class StrictRoute(APIRoute):
-    """A route that refuses unknown query parameters and non-JSON bodies.
-
-    The contract says unknown parameters are refused, not ignored: a typo such as
-    ``?limt=5`` must not silently return the default page.
-    """
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        inner = super().get_route_handler()
-        allowed_names: set[str] = set()
-        stack = [self.dependant]
-        while stack:
-            dep = stack.pop()
-            allowed_names.update(p.alias for p in dep.query_params)
-            stack.extend(dep.dependencies)
-        allowed = frozenset(allowed_names)
-        has_body = bool(self.dependant.body_params)
-
-        async def handler(request: Request) -> Response:
-            check_query(request, allowed)
-            if has_body:
-                await check_json_body(request)
-                raw = await request.body()
-                if raw:
-                    # FastAPI reads the body through Request.json(), which returns this
-                    # cached value: so FastAPI routes parse exactly as the fast paths do.
-                    request._json = parse_json_body(raw)
-            return await inner(request)
-
-        return handler
-
-
 def doc_responses(*codes: int, quotas: tuple[str, ...] = ()) -> dict[int | str, dict[str, Any]]:
     """Route-specific statuses for the OpenAPI document; the app adds the common ones.
 
@@ -642,71 +612,3 @@ def doc_responses(*codes: int, quotas: tuple[str, ...] = ()) -> dict[int | str, 
 def database(request: Request) -> Any:
     """The app's :class:`Database` (typed as Any to keep this module free of db imports)."""
     return request.app.state.db
-
-
-# --- fast paths -------------------------------------------------------------------------------
-
-FastHandler = Callable[[Request], Coroutine[Any, Any, Response]]
-
-
-@dataclass(frozen=True)
-class FastRoute:
-    """A hot operation served without FastAPI's routing and dependency machinery.
-
-    The FastAPI route for the same operation stays registered: it generates the OpenAPI
-    document and serves when fast paths are off. The fast handler must call the same
-    endpoint function, so there is one implementation of the behaviour; only parameter
-    extraction is done by hand. Profiling GET-by-id showed FastAPI's route matching and
-    dependency solving at about a third of server time (docs/benchmarks.md).
-    """
-
-    method: str
-    template: str
-    handler: FastHandler
-    query: frozenset[str] = frozenset()
-
-    def match(self, path: str) -> dict[str, str] | None:
-        parts = path.split("/")
-        spec = self.template.split("/")
-        if len(parts) != len(spec):
-            return None
-        params: dict[str, str] = {}
-        for want, got in zip(spec, parts, strict=True):
-            if want.startswith("{"):
-                if not got:
-                    return None
-                params[want[1:-1]] = unquote(got)
-            elif want != got:
-                return None
-        return params
-
-
-class FastPaths:
-    """ASGI middleware that serves registered :class:`FastRoute` s and passes the rest on."""
-
-    def __init__(self, app: ASGIApp, *, routes: list[FastRoute]) -> None:
-        self.app = app
-        self.routes: dict[str, list[FastRoute]] = {}
-        for route in routes:
-            self.routes.setdefault(route.method, []).append(route)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            for route in self.routes.get(scope["method"], ()):
-                params = route.match(scope["path"])
-                if params is not None:
-                    scope["path_params"] = params
-                    exchange = current_exchange.get()
-                    if exchange is not None:
-                        exchange.route = route.template
-                    request = Request(scope, receive)
-                    try:
-                        check_query(request, route.query)
-                        response = await route.handler(request)
-                    except Problem as exc:
-                        response = problem_response(exc)
-                    except Exception as exc:
-                        response = await handle_unexpected(request, exc)
-                    await response(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)

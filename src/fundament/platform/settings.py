@@ -193,10 +193,6 @@ class Settings(BaseSettings):
         description="Run the background job worker inside each server process "
         "(exports, erasures, retention). Off: run `fundament worker` separately.",
     )
-    fast_paths: bool = Field(
-        default=True,
-        description="Serve hot record operations without FastAPI's router (same behaviour).",
-    )
 
     request_timeout_seconds: float = Field(
         default=30.0, description="A request still running after this gets a 503 and is cancelled."

@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from fundament.platform import (
     Conflict,
     RequestContext,
-    StrictRoute,
     database,
     doc_responses,
     json_response,
@@ -20,7 +19,7 @@ from fundament.platform import (
 )
 from fundament.privacy import service
 
-router = APIRouter(prefix="/v1/tenants/{tenant}/privacy", tags=["privacy"], route_class=StrictRoute)
+router = APIRouter(prefix="/v1/tenants/{tenant}/privacy", tags=["privacy"])
 Admin = Annotated[RequestContext, Depends(require_role("admin"))]
 RequestId = Annotated[str, Path(max_length=64)]
 

@@ -41,12 +41,11 @@ def install(
     app: Any, *, db: Any, scan_share: float = 0.1, collection_cache_ttl_seconds: float = 300.0
 ) -> RecordsState:
     """Mount collection and record routes and create the module's caches."""
-    from fundament.records.api import FAST_ROUTES, router
+    from fundament.records.api import router
 
     state = RecordsState(
         cache=CollectionCache(db, ttl_seconds=collection_cache_ttl_seconds), scans=TenantLane(scan_share)
     )
     app.state.records = state
-    app.state.fast_routes.extend(FAST_ROUTES)
     app.include_router(router)
     return state

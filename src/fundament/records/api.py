@@ -8,32 +8,25 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
 
 from fundament.platform import (
     IDEMPOTENCY_KEY_SCHEMA,
-    FastRoute,
     LaneFull,
     ListParams,
     RequestContext,
     StoredResponse,
-    StrictRoute,
     TooManyRequests,
-    check_cursor,
     check_idempotency_key,
-    check_json_body,
     database,
     doc_responses,
     doc_shape,
     encode,
     json_response,
     list_params,
-    parse_json_body,
     request_fingerprint,
     require_role,
     run_idempotent,
     shape,
-    validation_problem,
 )
 from fundament.records import collections as colls
 from fundament.records import service
@@ -48,7 +41,7 @@ from fundament.records.schemas import (
     RecordWrite,
 )
 
-router = APIRouter(prefix="/v1/tenants/{tenant}/collections", route_class=StrictRoute)
+router = APIRouter(prefix="/v1/tenants/{tenant}/collections")
 
 Viewer = Annotated[RequestContext, Depends(require_role("viewer"))]
 Member = Annotated[RequestContext, Depends(require_role("member"))]
@@ -352,87 +345,3 @@ async def delete_record(
     async with database(request).transaction(ctx) as tx:
         await service.delete_record(tx, name, record_id, if_match=if_match)
     return Response(status_code=204)
-
-
-# --- fast paths for the hot operations --------------------------------------------------------
-# They call the endpoint functions above; only parameter extraction is done here, with the
-# same limits as the declarations (so both paths answer alike).
-
-_viewer = require_role("viewer")
-_member = require_role("member")
-_LIST_QUERY = frozenset({"limit", "cursor", "filter", "sort"})
-
-
-def _path(request: Request) -> tuple[str, str]:
-    p = request.path_params
-    if len(p["name"]) > 63 or len(p.get("record_id", "")) > 64:
-        raise validation_problem([{"loc": ("path",), "msg": "path parameter too long"}], body=False)
-    return p["tenant"], p["name"]
-
-
-def _query_param(request: Request, name: str, max_length: int) -> str | None:
-    value = request.query_params.get(name)
-    if value is not None and len(value) > max_length:
-        raise validation_problem(
-            [{"loc": ("query", name), "msg": f"at most {max_length} characters"}], body=False
-        )
-    return value
-
-
-async def _fast_get_record(request: Request) -> Response:
-    tenant, name = _path(request)
-    ctx = await _viewer(request)
-    return await get_record(
-        tenant,
-        name,
-        request.path_params["record_id"],
-        request,
-        ctx,
-        request.headers.get("if-none-match"),
-    )
-
-
-async def _fast_list_records(request: Request) -> Response:
-    tenant, name = _path(request)
-    ctx = await _viewer(request)
-    raw_limit = request.query_params.get("limit")
-    limit = 50
-    if raw_limit is not None:
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 200:
-            raise validation_problem(
-                [{"loc": ("query", "limit"), "msg": "must be an integer from 1 to 200"}], body=False
-            )
-        limit = int(raw_limit)
-    page = ListParams(limit=limit, cursor=check_cursor(request.query_params.get("cursor")))
-    return await list_records(
-        tenant,
-        name,
-        request,
-        ctx,
-        page,
-        _query_param(request, "filter", 2000),
-        _query_param(request, "sort", 300),
-    )
-
-
-async def _fast_create_record(request: Request) -> Response:
-    tenant, name = _path(request)
-    ctx = await _member(request)
-    await check_json_body(request)
-    raw = await request.body()
-    if not raw:  # as FastAPI answers a missing body
-        raise validation_problem([{"type": "missing", "loc": ("body",), "msg": "Field required"}])
-    try:
-        body = RecordWrite.model_validate(parse_json_body(raw))
-    except ValidationError as exc:
-        raise validation_problem(list(exc.errors())) from exc
-    key = request.headers.get("idempotency-key")
-    return await create_record(tenant, name, body, request, ctx, key)
-
-
-_RECORDS = "/v1/tenants/{tenant}/collections/{name}/records"
-FAST_ROUTES = [
-    FastRoute("GET", _RECORDS + "/{record_id}", _fast_get_record),
-    FastRoute("GET", _RECORDS, _fast_list_records, _LIST_QUERY),
-    FastRoute("POST", _RECORDS, _fast_create_record),
-]

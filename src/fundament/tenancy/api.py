@@ -11,7 +11,6 @@ from fundament.platform import (
     Forbidden,
     ListParams,
     RequestContext,
-    StrictRoute,
     database,
     doc_responses,
     json_response,
@@ -29,7 +28,7 @@ from fundament.tenancy.schemas import (
     TenantPatch,
 )
 
-router = APIRouter(prefix="/v1/tenants", tags=["tenants"], route_class=StrictRoute)
+router = APIRouter(prefix="/v1/tenants", tags=["tenants"])
 
 Operator = Annotated[RequestContext, Depends(require_role("operator"))]
 Viewer = Annotated[RequestContext, Depends(require_role("viewer"))]
