@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin, get_t
 
 import msgspec
 from msgspec import Meta, Raw, Struct
+from pydantic import BaseModel
 
 #: A time as the API writes it: RFC 3339 with ``Z`` (msgspec's encoding of a UTC datetime,
 #: which asyncpg returns). ``tz=True`` is what gives the schema its ``date-time`` format.
@@ -27,8 +28,19 @@ Timestamp = Annotated[datetime, Meta(tz=True)]
 #: A JSON object held as text (a jsonb column read as ``::text``), written out as it is.
 JsonObject = Annotated[Raw, Meta(extra_json_schema={"type": "object", "additionalProperties": True})]
 
-_encoder = msgspec.json.Encoder()
-#: The one JSON encoder of answers: Structs, and the dicts and lists they hold.
+
+
+def _pydantic(value: Any) -> Any:
+    # A request model answered back as it is (a tenant's CORS settings): the model that
+    # validates the body is then the answer's one declaration, in the document too.
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    raise NotImplementedError(f"cannot encode {type(value).__name__} as JSON")
+
+
+_encoder = msgspec.json.Encoder(enc_hook=_pydantic)
+#: The one JSON encoder of answers: Structs (and the dicts and lists they hold), and the
+#: request models that are answered back.
 encode = _encoder.encode
 
 S = TypeVar("S", bound=Struct)

@@ -13,9 +13,11 @@ from fundament.platform import (
     RequestContext,
     database,
     doc_responses,
+    doc_shape,
     json_response,
     list_params,
     require_role,
+    shape,
 )
 from fundament.tenancy import service
 from fundament.tenancy.plans import Catalogue
@@ -45,8 +47,7 @@ def _plans(request: Request) -> Catalogue:
     "",
     operation_id="tenants_create",
     status_code=201,
-    response_model=Tenant,
-    responses=doc_responses(409),
+    responses=doc_shape(Tenant, 201) | doc_responses(409),
     summary="Create a tenant",
 )
 async def create_tenant(body: TenantCreate, request: Request, ctx: Operator) -> Response:
@@ -61,13 +62,13 @@ async def create_tenant(body: TenantCreate, request: Request, ctx: Operator) -> 
             plan=body.plan or plans.default,
             plans=plans,
         )
-    return json_response(tenant.to_json(), 201, {"Location": f"/v1/tenants/{tenant.id}"})
+    return json_response(shape(Tenant, tenant), 201, {"Location": f"/v1/tenants/{tenant.id}"})
 
 
 @router.get(
     "",
     operation_id="tenants_list",
-    response_model=TenantList,
+    responses=doc_shape(TenantList),
     summary="List tenants (ordered by id)",
 )
 async def list_tenants(
@@ -75,20 +76,20 @@ async def list_tenants(
 ) -> Response:
     async with database(request).transaction(ctx) as tx:
         result = await service.list_tenants(tx, limit=page.limit, cursor=page.cursor)
-    return json_response(result.to_json(lambda t: t.to_json()))
+    return json_response(shape(TenantList, result))
 
 
-@router.get("/{tenant}", operation_id="tenants_get", response_model=Tenant, summary="Get a tenant")
+@router.get("/{tenant}", operation_id="tenants_get", responses=doc_shape(Tenant), summary="Get a tenant")
 async def get_tenant(tenant: str, request: Request, ctx: Viewer) -> Response:
     async with database(request).transaction(ctx) as tx:
         found = await service.get_tenant(tx, tenant)
-    return json_response(found.to_json())
+    return json_response(shape(Tenant, found))
 
 
 @router.patch(
     "/{tenant}",
     operation_id="tenants_update",
-    response_model=Tenant,
+    responses=doc_shape(Tenant),
     summary="Change a tenant (JSON Merge Patch)",
     description=(
         "Operators may change `name`, `plan` and `status`; a tenant's owner may change "
@@ -103,14 +104,14 @@ async def patch_tenant(tenant: str, body: TenantPatch, request: Request, ctx: Ow
         raise Forbidden("Only an operator may change a tenant's plan or status.")
     async with database(request).transaction(ctx) as tx:
         updated = await service.update_tenant(tx, tenant, changes=changes, plans=_plans(request))
-    return json_response(updated.to_json())
+    return json_response(shape(Tenant, updated))
 
 
 @router.delete(
     "/{tenant}",
     operation_id="tenants_delete",
     status_code=202,
-    response_model=OffboardingAccepted,
+    responses=doc_shape(OffboardingAccepted, 202),
     summary="Offboard a tenant",
     description="Deletes all the tenant's data and revokes its keys; afterwards the tenant is 404.",
 )
@@ -118,7 +119,7 @@ async def delete_tenant(tenant: str, request: Request, ctx: Owner) -> Response:
     # The cascade locks every table of the tenant in PostgreSQL's order, which can deadlock
     # with a write of the same tenant in flight; the loser is retried (or gets a 503).
     await database(request).run(ctx, lambda tx: service.offboard_tenant(tx, tenant))
-    return json_response({"id": tenant, "status": "offboarded"}, 202)
+    return json_response(OffboardingAccepted(tenant, "offboarded"), 202)
 
 
 _CORS = (
@@ -146,7 +147,7 @@ _CORS = (
 async def get_cors(tenant: str, request: Request, ctx: Admin) -> Response:
     async with database(request).transaction(ctx) as tx:
         found = await service.get_tenant(tx, tenant)
-    return json_response({"allowed_origins": list(found.cors_origins)})
+    return json_response(CorsSettings.model_construct(allowed_origins=list(found.cors_origins)))
 
 
 @router.put(
@@ -163,4 +164,4 @@ async def get_cors(tenant: str, request: Request, ctx: Admin) -> Response:
 async def put_cors(tenant: str, body: CorsSettings, request: Request, ctx: Admin) -> Response:
     async with database(request).transaction(ctx) as tx:
         updated = await service.set_cors_origins(tx, tenant, body.allowed_origins)
-    return json_response({"allowed_origins": list(updated.cors_origins)})
+    return json_response(CorsSettings.model_construct(allowed_origins=list(updated.cors_origins)))

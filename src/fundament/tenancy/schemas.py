@@ -1,14 +1,15 @@
-"""Request and response models of the tenants API."""
+"""Request models (pydantic, which validates them) and response shapes (msgspec Structs,
+which encode them) of the tenants API."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from msgspec import Meta, Struct
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from fundament.platform import MAX_CORS_ORIGINS, REGION_PATTERN, not_null, parse_origin
+from fundament.platform import MAX_CORS_ORIGINS, REGION_PATTERN, Page, Timestamp, not_null, parse_origin
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9-]{3,40}$", description="Unique, `[a-z0-9-]{3,40}`.")]
 Region = Annotated[
@@ -94,22 +95,21 @@ class TenantPatch(BaseModel):
     region: Region | None = Field(default=None, json_schema_extra=_read_only)
 
 
-class Tenant(BaseModel):
-    id: str = Field(examples=["tnt_01JD0000000000000000000000"])
+class Tenant(Struct, frozen=True):
+    id: Annotated[str, Meta(examples=["tnt_01JD0000000000000000000000"])]
     slug: str
     name: str
     region: str
     plan: str
     status: Literal["active", "suspended"]
-    created_at: datetime
+    created_at: Timestamp
 
 
-class TenantList(BaseModel):
-    items: list[Tenant]
-    next_cursor: str | None
+class TenantList(Page[Tenant], frozen=True):
+    pass
 
 
-class OffboardingAccepted(BaseModel):
+class OffboardingAccepted(Struct, frozen=True):
     id: str
     status: Literal["offboarded"]
 
@@ -134,6 +134,9 @@ Origin = Annotated[
 
 class CorsSettings(BaseModel):
     """The browser origins allowed to call the tenant's paths (CORS)."""
+
+    # The body of PUT and the answer of GET and PUT alike: one declaration both ways, which
+    # pydantic validates coming in and json_response encodes going out.
 
     model_config = ConfigDict(extra="forbid")
     allowed_origins: list[Origin] = Field(

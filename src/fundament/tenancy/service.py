@@ -20,7 +20,6 @@ from fundament.platform import (
     looks_like_id,
     new_id,
     refuse_removal,
-    rfc3339,
     set_scope,
     utcnow,
 )
@@ -40,18 +39,8 @@ class TenantRow:
     created_at: datetime
     #: Browser origins allowed to call the tenant's paths (CORS), normalised as browsers
     #: send them; read by the edge through the tenant cache, shown at ``…/cors`` only.
+    #: Answered as the shape ``Tenant``, which leaves them out.
     cors_origins: tuple[str, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "slug": self.slug,
-            "name": self.name,
-            "region": self.region,
-            "plan": self.plan,
-            "status": self.status,
-            "created_at": rfc3339(self.created_at),
-        }
 
 
 def _row(rec: asyncpg.Record) -> TenantRow:
