@@ -453,6 +453,8 @@ def operator_key_create(
     ] = None,
 ) -> None:
     """Create an operator key; the key is printed as the last line."""
+    import msgspec
+
     from fundament.audit import record_platform_event
     from fundament.identity import add_operator_key
 
@@ -461,7 +463,8 @@ def operator_key_create(
 
     async def work(conn: Any) -> dict[str, Any]:
         async with conn.transaction():
-            created: dict[str, Any] = await add_operator_key(conn, name=name, expires_at=until)
+            key = await add_operator_key(conn, name=name, expires_at=until)
+            created: dict[str, Any] = msgspec.to_builtins(key)  # as the API answers it
             await record_platform_event(
                 conn,
                 action="operator_key.created",
@@ -485,6 +488,8 @@ def operator_key_list(
     as_json: Annotated[bool, typer.Option("--json", help="JSON Lines instead of a table.")] = False,
 ) -> None:
     """List the operator keys not revoked (never their secrets)."""
+    import msgspec
+
     from fundament.identity import list_operator_keys
     from fundament.platform import parse_rfc3339, utcnow
 
@@ -493,7 +498,7 @@ def operator_key_list(
         cursor: str | None = None
         while True:
             page = await list_operator_keys(conn, limit=200, cursor=cursor)
-            keys.extend(page.items)
+            keys.extend(msgspec.to_builtins(page.items))
             if page.next_cursor is None:
                 return keys
             cursor = page.next_cursor

@@ -25,9 +25,11 @@ from fundament.platform import (
     RequestContext,
     database,
     doc_responses,
+    doc_shape,
     json_response,
     list_params,
     require_role,
+    shape,
 )
 
 router = APIRouter(prefix="/v1/tenants/{tenant}")
@@ -43,9 +45,8 @@ NO_STORE = {"Cache-Control": "no-store"}
     "/api-keys",
     operation_id="api_keys_create",
     status_code=201,
-    response_model=ApiKeyCreated,
     tags=["api keys"],
-    responses=doc_responses(quotas=("max_api_keys",)),
+    responses=doc_shape(ApiKeyCreated, 201) | doc_responses(quotas=("max_api_keys",)),
     summary="Create a tenant API key",
     description="The secret `key` is returned only here (with `Cache-Control: no-store`). "
     "A key cannot be given a role above the caller's own.",
@@ -53,21 +54,21 @@ NO_STORE = {"Cache-Control": "no-store"}
 async def create_api_key(tenant: str, body: ApiKeyCreate, request: Request, ctx: Admin) -> Response:
     async with database(request).transaction(ctx) as tx:
         created = await service.create_api_key(tx, name=body.name, role=body.role, expires_at=body.expires_at)
-    headers = {**NO_STORE, "Location": f"/v1/tenants/{tenant}/api-keys/{created['id']}"}
+    headers = {**NO_STORE, "Location": f"/v1/tenants/{tenant}/api-keys/{created.id}"}
     return json_response(created, 201, headers)
 
 
 @router.get(
     "/api-keys",
     operation_id="api_keys_list",
-    response_model=ApiKeyList,
+    responses=doc_shape(ApiKeyList),
     tags=["api keys"],
     summary="List active keys",
 )
 async def list_api_keys(tenant: str, request: Request, ctx: Admin, page: Page) -> Response:
     async with database(request).transaction(ctx) as tx:
         result = await service.list_api_keys(tx, limit=page.limit, cursor=page.cursor)
-    return json_response(result.to_json())
+    return json_response(shape(ApiKeyList, result))
 
 
 @router.delete(
@@ -89,55 +90,53 @@ async def revoke_api_key(tenant: str, key_id: str, request: Request, ctx: Admin)
     "/users",
     operation_id="users_create",
     status_code=201,
-    response_model=User,
     tags=["users"],
-    responses=doc_responses(409, quotas=("max_users",)),
+    responses=doc_shape(User, 201) | doc_responses(409, quotas=("max_users",)),
     summary="Create a user",
 )
 async def create_user(tenant: str, body: UserCreate, request: Request, ctx: Admin) -> Response:
     async with database(request).transaction(ctx) as tx:
         user = await service.create_user(tx, email=body.email, name=body.name, role=body.role)
-    return json_response(user.to_json(), 201, {"Location": f"/v1/tenants/{tenant}/users/{user.id}"})
+    return json_response(user, 201, {"Location": f"/v1/tenants/{tenant}/users/{user.id}"})
 
 
 @router.get(
     "/users",
     operation_id="users_list",
-    response_model=UserList,
+    responses=doc_shape(UserList),
     tags=["users"],
     summary="List users",
 )
 async def list_users(tenant: str, request: Request, ctx: Admin, page: Page) -> Response:
     async with database(request).transaction(ctx) as tx:
         result = await service.list_users(tx, limit=page.limit, cursor=page.cursor)
-    return json_response(result.to_json(lambda u: u.to_json()))
+    return json_response(shape(UserList, result))
 
 
 @router.get(
     "/users/{user_id}",
     operation_id="users_get",
-    response_model=User,
+    responses=doc_shape(User),
     tags=["users"],
     summary="Get a user",
 )
 async def get_user(tenant: str, user_id: str, request: Request, ctx: Admin) -> Response:
     async with database(request).transaction(ctx) as tx:
         user = await service.get_user(tx, user_id)
-    return json_response(user.to_json())
+    return json_response(user)
 
 
 @router.patch(
     "/users/{user_id}",
     operation_id="users_update",
-    response_model=User,
     tags=["users"],
-    responses=doc_responses(409),
+    responses=doc_shape(User) | doc_responses(409),
     summary="Change a user (JSON Merge Patch)",
 )
 async def patch_user(tenant: str, user_id: str, body: UserPatch, request: Request, ctx: Admin) -> Response:
     async with database(request).transaction(ctx) as tx:
         user = await service.update_user(tx, user_id, changes=body.model_dump(exclude_unset=True))
-    return json_response(user.to_json())
+    return json_response(user)
 
 
 @router.delete(
@@ -157,7 +156,7 @@ async def delete_user(tenant: str, user_id: str, request: Request, ctx: Admin) -
 @operator_router.post(
     "",
     status_code=201,
-    response_model=OperatorKeyCreated,
+    responses=doc_shape(OperatorKeyCreated, 201),
     operation_id="operator_keys_create",
     summary="Create an operator key",
     description="An operator key acts on every tenant. The secret `key` is returned only here "
@@ -167,13 +166,13 @@ async def delete_user(tenant: str, user_id: str, request: Request, ctx: Admin) -
 async def create_operator_key(body: OperatorKeyCreate, request: Request, ctx: Operator) -> Response:
     async with database(request).transaction(ctx) as tx:
         created = await service.issue_operator_key(tx, name=body.name, expires_at=body.expires_at)
-    headers = {**NO_STORE, "Location": f"/v1/operator-keys/{created['id']}"}
+    headers = {**NO_STORE, "Location": f"/v1/operator-keys/{created.id}"}
     return json_response(created, 201, headers)
 
 
 @operator_router.get(
     "",
-    response_model=OperatorKeyList,
+    responses=doc_shape(OperatorKeyList),
     operation_id="operator_keys_list",
     summary="List operator keys",
     description="Keys not revoked, expired ones included, ordered by id; never a secret.",
@@ -181,7 +180,7 @@ async def create_operator_key(body: OperatorKeyCreate, request: Request, ctx: Op
 async def list_operator_keys(request: Request, ctx: Operator, page: Page) -> Response:
     async with database(request).transaction(ctx) as tx:
         result = await service.list_operator_keys(tx.conn, limit=page.limit, cursor=page.cursor)
-    return json_response(result.to_json())
+    return json_response(shape(OperatorKeyList, result))
 
 
 @operator_router.delete(

@@ -1,13 +1,14 @@
-"""Request and response models of keys and users."""
+"""Request models (pydantic, which validates them) and response shapes (msgspec Structs,
+which encode them) of keys and users."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
+from msgspec import Meta, Struct
 from pydantic import BaseModel, ConfigDict, Field
 
-from fundament.platform import DateTime, not_null
+from fundament.platform import DateTime, Page, Timestamp, not_null
 
 Role = Literal["viewer", "member", "admin", "owner"]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -32,7 +33,8 @@ ExpiresAt = Annotated[
         "(`2027-01-31T00:00:00Z`) that lies in the future, else 422. Default: never."
     ),
 ]
-Prefix = Annotated[str, Field(description="The key's first characters, to recognise it; not a secret.")]
+Prefix = Annotated[str, Meta(description="The key's first characters, to recognise it; not a secret.")]
+Secret = Annotated[str, Meta(description="The secret. Shown only in this response; store it now.")]
 
 
 class ApiKeyCreate(BaseModel):
@@ -42,22 +44,21 @@ class ApiKeyCreate(BaseModel):
     expires_at: ExpiresAt = None
 
 
-class ApiKey(BaseModel):
+class ApiKey(Struct, frozen=True):
     id: str
     name: str
     role: Role
     prefix: Prefix
-    created_at: datetime
-    expires_at: datetime | None
+    created_at: Timestamp
+    expires_at: Timestamp | None
 
 
-class ApiKeyCreated(ApiKey):
-    key: str = Field(description="The secret. Shown only in this response; store it now.")
+class ApiKeyCreated(ApiKey, frozen=True):
+    key: Secret
 
 
-class ApiKeyList(BaseModel):
-    items: list[ApiKey]
-    next_cursor: str | None
+class ApiKeyList(Page[ApiKey], frozen=True):
+    pass
 
 
 class OperatorKeyCreate(BaseModel):
@@ -66,24 +67,26 @@ class OperatorKeyCreate(BaseModel):
     expires_at: ExpiresAt = None
 
 
-class OperatorKey(BaseModel):
+class OperatorKey(Struct, frozen=True):
     id: str
     name: str
     prefix: Prefix
-    created_at: datetime
-    expires_at: datetime | None = Field(
-        description="After this the key gets 401; null: it does not expire. An expired key "
-        "stays listed until it is revoked."
-    )
+    created_at: Timestamp
+    expires_at: Annotated[
+        Timestamp | None,
+        Meta(
+            description="After this the key gets 401; null: it does not expire. An expired key "
+            "stays listed until it is revoked."
+        ),
+    ]
 
 
-class OperatorKeyCreated(OperatorKey):
-    key: str = Field(description="The secret. Shown only in this response; store it now.")
+class OperatorKeyCreated(OperatorKey, frozen=True):
+    key: Secret
 
 
-class OperatorKeyList(BaseModel):
-    items: list[OperatorKey]
-    next_cursor: str | None
+class OperatorKeyList(Page[OperatorKey], frozen=True):
+    pass
 
 
 class UserCreate(BaseModel):
@@ -102,15 +105,14 @@ class UserPatch(BaseModel):
     role: Role | None = Field(default=None, json_schema_extra=not_null)
 
 
-class User(BaseModel):
+class User(Struct, frozen=True):
     id: str
     email: str
     name: str | None
     role: Role
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
-class UserList(BaseModel):
-    items: list[User]
-    next_cursor: str | None
+class UserList(Page[User], frozen=True):
+    pass

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from fundament.identity.keys import hash_key, make_operator_key, make_tenant_key
+from fundament.identity.schemas import ApiKey, ApiKeyCreated, OperatorKey, OperatorKeyCreated, User
 from fundament.platform import (
     Conflict,
     FieldError,
@@ -22,7 +22,6 @@ from fundament.platform import (
     looks_like_id,
     new_id,
     refuse_removal,
-    rfc3339,
     role_rank,
     utcnow,
 )
@@ -41,17 +40,6 @@ def _check_grant(principal: Principal | None, role: str) -> None:
 _KEY_COLUMNS = "id, name, role, prefix, created_at, expires_at"
 
 
-def _key_json(rec: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "id": rec["id"],
-        "name": rec["name"],
-        "role": rec["role"],
-        "prefix": rec["prefix"],
-        "created_at": rfc3339(rec["created_at"]),
-        "expires_at": rfc3339(rec["expires_at"]) if rec["expires_at"] else None,
-    }
-
-
 def _check_expiry(expires_at: datetime | None, now: datetime) -> None:
     if expires_at is None:
         return
@@ -67,8 +55,8 @@ def _check_expiry(expires_at: datetime | None, now: datetime) -> None:
         )
 
 
-async def create_api_key(tx: Tx, *, name: str, role: str, expires_at: datetime | None) -> dict[str, Any]:
-    """Create a tenant key; the returned dict holds the secret, shown only this once."""
+async def create_api_key(tx: Tx, *, name: str, role: str, expires_at: datetime | None) -> ApiKeyCreated:
+    """Create a tenant key; the answer holds the secret, shown only this once."""
     _check_grant(tx.ctx.principal, role)
     now = utcnow()
     _check_expiry(expires_at, now)
@@ -88,10 +76,10 @@ async def create_api_key(tx: Tx, *, name: str, role: str, expires_at: datetime |
         expires_at,
     )
     tx.emit("api_key.created", "api_key", key_id, role=role)
-    return {**_key_json(rec), "key": key}
+    return ApiKeyCreated(**rec, key=key)
 
 
-async def list_api_keys(tx: Tx, *, limit: int, cursor: str | None) -> Page[dict[str, Any]]:
+async def list_api_keys(tx: Tx, *, limit: int, cursor: str | None) -> Page[ApiKey]:
     return await keyset_page(
         tx.conn,
         select=f"SELECT {_KEY_COLUMNS} FROM api_keys",
@@ -100,8 +88,8 @@ async def list_api_keys(tx: Tx, *, limit: int, cursor: str | None) -> Page[dict[
         key="id",
         cursor=cursor,
         limit=limit,
-        build=_key_json,
-        key_of=lambda item: item["id"],
+        build=lambda rec: ApiKey(**rec),
+        key_of=lambda item: item.id,
     )
 
 
@@ -144,20 +132,10 @@ async def count_active_api_keys(tx: Tx) -> int:
 _OPERATOR_KEY_COLUMNS = "id, name, prefix, created_at, expires_at"
 
 
-def _operator_key_json(rec: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "id": rec["id"],
-        "name": rec["name"],
-        "prefix": rec["prefix"],
-        "created_at": rfc3339(rec["created_at"]),
-        "expires_at": rfc3339(rec["expires_at"]) if rec["expires_at"] else None,
-    }
-
-
 async def add_operator_key(
     conn: asyncpg.Connection, *, name: str, expires_at: datetime | None = None
-) -> dict[str, Any]:
-    """Create an operator key; the returned dict holds the secret (``key``), shown only
+) -> OperatorKeyCreated:
+    """Create an operator key; the answer holds the secret (``key``), shown only
     this once. ``expires_at`` must lie in the future (422 otherwise); None: never."""
     now = utcnow()
     _check_expiry(expires_at, now)
@@ -172,7 +150,7 @@ async def add_operator_key(
         now,
         expires_at,
     )
-    return {**_operator_key_json(rec), "key": key}
+    return OperatorKeyCreated(**rec, key=key)
 
 
 async def create_operator_key(
@@ -180,12 +158,12 @@ async def create_operator_key(
 ) -> tuple[str, str]:
     """Create an operator key through an admin connection (the CLI); returns (id, key)."""
     created = await add_operator_key(conn, name=name, expires_at=expires_at)
-    return created["id"], created["key"]
+    return created.id, created.key
 
 
 async def list_operator_keys(
     conn: asyncpg.Connection, *, limit: int, cursor: str | None
-) -> Page[dict[str, Any]]:
+) -> Page[OperatorKey]:
     """Operator keys not revoked (expired ones too, with their ``expires_at``), by id;
     never a secret."""
     return await keyset_page(
@@ -196,8 +174,8 @@ async def list_operator_keys(
         key="id",
         cursor=cursor,
         limit=limit,
-        build=_operator_key_json,
-        key_of=lambda item: item["id"],
+        build=lambda rec: OperatorKey(**rec),
+        key_of=lambda item: item.id,
     )
 
 
@@ -215,11 +193,11 @@ async def revoke_operator_key(conn: asyncpg.Connection, key_id: str) -> None:
         raise NotFound("No such operator key.")
 
 
-async def issue_operator_key(tx: Tx, *, name: str, expires_at: datetime | None) -> dict[str, Any]:
+async def issue_operator_key(tx: Tx, *, name: str, expires_at: datetime | None) -> OperatorKeyCreated:
     """:func:`add_operator_key` in a request transaction (an operator's), recorded in the
     platform log."""
     created = await add_operator_key(tx.conn, name=name, expires_at=expires_at)
-    tx.emit("operator_key.created", "operator_key", created["id"])
+    tx.emit("operator_key.created", "operator_key", created.id)
     return created
 
 
@@ -236,31 +214,11 @@ async def withdraw_operator_key(tx: Tx, key_id: str) -> None:
 _USER_COLUMNS = "id, email, name, role, created_at, updated_at"
 
 
-@dataclass(frozen=True, slots=True)
-class UserRow:
-    id: str
-    email: str
-    name: str | None
-    role: str
-    created_at: datetime
-    updated_at: datetime
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "email": self.email,
-            "name": self.name,
-            "role": self.role,
-            "created_at": rfc3339(self.created_at),
-            "updated_at": rfc3339(self.updated_at),
-        }
-
-
 def _email_taken(email: str) -> Conflict:
     return Conflict(f"A user with the email {email!r} already exists in this tenant.")
 
 
-async def create_user(tx: Tx, *, email: str, name: str | None, role: str) -> UserRow:
+async def create_user(tx: Tx, *, email: str, name: str | None, role: str) -> User:
     _check_grant(tx.ctx.principal, role)
     user_id = new_id("usr")
     now = utcnow()
@@ -278,7 +236,7 @@ async def create_user(tx: Tx, *, email: str, name: str | None, role: str) -> Use
     except asyncpg.UniqueViolationError as exc:
         raise _email_taken(email) from exc
     tx.emit("user.created", "user", user_id, role=role)
-    return UserRow(**dict(rec))
+    return User(**rec)
 
 
 async def count_users(tx: Tx) -> int:
@@ -287,7 +245,7 @@ async def count_users(tx: Tx) -> int:
     return value
 
 
-async def get_user(tx: Tx, user_id: str) -> UserRow:
+async def get_user(tx: Tx, user_id: str) -> User:
     if not looks_like_id(user_id, "usr"):
         raise NotFound("No such user.")
     rec = await tx.conn.fetchrow(
@@ -297,10 +255,10 @@ async def get_user(tx: Tx, user_id: str) -> UserRow:
     )
     if rec is None:
         raise NotFound("No such user.")
-    return UserRow(**dict(rec))
+    return User(**rec)
 
 
-async def list_users(tx: Tx, *, limit: int, cursor: str | None) -> Page[UserRow]:
+async def list_users(tx: Tx, *, limit: int, cursor: str | None) -> Page[User]:
     return await keyset_page(
         tx.conn,
         select=f"SELECT {_USER_COLUMNS} FROM users",
@@ -309,12 +267,12 @@ async def list_users(tx: Tx, *, limit: int, cursor: str | None) -> Page[UserRow]
         key="id",
         cursor=cursor,
         limit=limit,
-        build=lambda r: UserRow(**dict(r)),
+        build=lambda r: User(**r),
         key_of=lambda user: user.id,
     )
 
 
-async def update_user(tx: Tx, user_id: str, *, changes: dict[str, Any]) -> UserRow:
+async def update_user(tx: Tx, user_id: str, *, changes: dict[str, Any]) -> User:
     current = await get_user(tx, user_id)
     _check_grant(tx.ctx.principal, current.role)
     refuse_removal(changes, ("email", "role"))
@@ -337,7 +295,7 @@ async def update_user(tx: Tx, user_id: str, *, changes: dict[str, Any]) -> UserR
     if rec is None:  # deleted by a concurrent request since we read it
         raise NotFound("No such user.")
     tx.emit("user.updated", "user", user_id, changed=sorted(fields))
-    return UserRow(**dict(rec))
+    return User(**rec)
 
 
 async def delete_user(tx: Tx, user_id: str) -> None:
