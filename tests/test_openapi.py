@@ -94,7 +94,7 @@ async def test_openapi_states_what_the_server_enforces(http: httpx.AsyncClient, 
         expires = schemas[model]["properties"]["expires_at"]
         assert _value(expires) == {"type": "string", "format": "date-time"} and "future" in expires["description"]
     # Plans: the catalogue this server loaded, on create and on patch.
-    plans = sorted(app.state.plans)
+    plans = sorted(app.services.plans)
     assert schemas["TenantCreate"]["properties"]["plan"]["enum"] == plans
     assert schemas["TenantPatch"]["properties"]["plan"]["enum"] == plans
     assert "x-fundament-enum" not in str(doc)

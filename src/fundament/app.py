@@ -1,7 +1,9 @@
 """The composition root: builds the ASGI app from settings and installs each module.
 
 Modules plug in through one ``install(app)`` each; cross-cutting behaviour attaches to
-the kernel's request/transaction lifecycle here, never inside routes.
+the kernel's request/transaction lifecycle here, never inside routes. What the modules
+built is gathered in one typed :class:`Services` on the app; each module reads it through
+its own port (``Needs``), which mypy checks against :class:`Services` here.
 """
 
 from __future__ import annotations
@@ -11,16 +13,29 @@ import gc
 import logging
 import signal
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy.engine import make_url
 
-from fundament import __version__, audit, identity, jobs, limits, metering, ops, privacy, records, tenancy
+from fundament import (
+    __version__,
+    audit,
+    identity,
+    jobs,
+    limits,
+    metering,
+    ops,
+    platform,
+    privacy,
+    records,
+    tenancy,
+)
 from fundament.apidocs import install_docs
 from fundament.migrations import current_head, default_app_password, known_revisions
 from fundament.platform import (
@@ -74,6 +89,47 @@ def app_dsn(settings: Settings, admin_dsn: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
+@dataclass(slots=True)
+class Services:
+    """Everything built at start that routes and the lifespan use: the one place they
+    are reached from (``platform.services(request)``), each module through its port."""
+
+    settings: Settings
+    db: Database
+    authenticator: identity.KeyAuthenticator
+    admission: limits.RateLimiter
+    records: records.RecordsState
+    plans: tenancy.Catalogue
+    default_region: str
+    audit_sealer: audit.Sealer
+    meter: metering.UsageMeter | None
+    cost_model: metering.CostModel
+    privacy_secret: bytes
+    metrics: Callable[[], Awaitable[tuple[bytes, str]]] | None
+    job_worker: jobs.Worker
+    expected_migration: str
+    known_migrations: frozenset[str]
+    #: Set on the first SIGTERM/SIGINT and at shutdown: /readyz answers 503 from then on.
+    shutting_down: bool = False
+
+
+if TYPE_CHECKING:
+
+    def _ports(
+        s: Services,
+    ) -> tuple[
+        platform.Needs,
+        tenancy.Needs,
+        records.Needs,
+        audit.Needs,
+        privacy.Needs,
+        metering.Needs,
+        ops.Needs,
+    ]:
+        """Never run: mypy proves here that the one services object is every module's port."""
+        return s, s, s, s, s, s, s
+
+
 class FundamentApp(FastAPI):
     """FastAPI with our edge and router in front of its own middleware stack.
 
@@ -83,6 +139,7 @@ class FundamentApp(FastAPI):
     """
 
     front: Any = None
+    services: Services
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         scope["app"] = self
@@ -95,7 +152,7 @@ class FundamentApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None) -> FundamentApp:
     """Build the app. ``admin_dsn`` defaults to ``settings.database_url``."""
     settings = settings or Settings()
     if admin_dsn is None:
@@ -119,23 +176,22 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await db.open()
-        _not_ready_on_signal(app, settings.shutdown_delay_seconds)
-        meter: metering.UsageMeter | None = app.state.meter
+        _not_ready_on_signal(services, settings.shutdown_delay_seconds)
         if meter is not None:
             meter.start()
         # Everything allocated so far (modules, routes, schemas) lives as long as the
         # process: keep it out of the cyclic GC's full collections.
         gc.freeze()
-        stop_worker = jobs.start_in_background(app.state.job_worker) if settings.worker else None
+        stop_worker = jobs.start_in_background(services.job_worker) if settings.worker else None
         try:
             yield
         finally:
             # The server has drained in-flight requests by now (bounded by its graceful
             # shutdown timeout); what is left is buffered state, written in order.
-            app.state.shutting_down = True
+            services.shutting_down = True
             if stop_worker is not None:
                 await _bounded("job worker", stop_worker())
-            await _bounded("audit sealer", app.state.audit_sealer.close())
+            await _bounded("audit sealer", sealer.close())
             if meter is not None:
                 await _bounded("usage flush", meter.close())
             await _bounded("rate-limit sync", limiter.close())
@@ -155,13 +211,8 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
         exception_handlers=EXCEPTION_HANDLERS,
     )
     install_docs(app, openapi_url=OPENAPI_URL)
-    app.state.settings = settings
-    app.state.db = db
-    app.state.shutting_down = False
-    app.state.expected_migration = current_head()
-    app.state.known_migrations = known_revisions()
     tenants = tenancy.TenantCache(db, ttl_seconds=settings.key_cache_ttl_seconds)
-    app.state.authenticator = identity.KeyAuthenticator(
+    authenticator = identity.KeyAuthenticator(
         db,
         tenants=tenants,
         ttl_seconds=settings.key_cache_ttl_seconds,
@@ -175,17 +226,17 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
     metrics_token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
     ops.install(app, metrics_token=metrics_token)
     catalogue = tenancy.load_plans(settings.plans, default_plan=settings.default_plan)
-    tenancy.install(app, plans=catalogue, default_region=settings.default_region)
+    tenancy.install(app)
     identity.install(app)
-    records.install(
+    records_state = records.install(
         app,
         db=db,
         scan_share=settings.tenant_scan_share,
         collection_cache_ttl_seconds=settings.collection_cache_ttl_seconds,
     )
     master = settings.master_key_bytes()
-    audit.install(app, db=db, master=master, enabled=settings.audit)
-    privacy.install(app, db=db, secret=master)
+    sealer = audit.install(app, db=db, master=master, enabled=settings.audit)
+    privacy.install(app, db=db)
     redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
     # After audit: the quota guard counts the audit bytes each write adds.
     limiter = limits.install(
@@ -204,8 +255,8 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
         if settings.metering
         else None
     )
-    metering.install(app, db=db, meter=meter, cost_model=settings.cost_model)
-    app.state.job_worker = jobs.Worker(
+    cost_model = metering.install(app, db=db, cost_model=settings.cost_model)
+    job_worker = jobs.Worker(
         db,
         privacy.handlers(master),
         lease=timedelta(seconds=settings.job_lease_seconds),
@@ -218,11 +269,11 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
     observers: list[Any] = []
     if meter is not None:
         observers.append(meter.observe)
-    app.state.metrics = None
+    metrics = None
     if settings.metrics:
         observers.append(ops.RequestMetrics().observe)
         db.timing.append(ops.observe_db)
-        app.state.metrics = ops.exposition(_probes(db, meter))
+        metrics = ops.exposition(_probes(db, meter))
     if settings.access_log:
         observers.append(ops.log_request)
     provider = (
@@ -232,6 +283,24 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
     )
     if provider is not None:
         db.wrap_connection = ops.connection_wrapper(provider)
+    services = Services(
+        settings=settings,
+        db=db,
+        authenticator=authenticator,
+        admission=limiter,
+        records=records_state,
+        plans=catalogue,
+        default_region=settings.default_region,
+        audit_sealer=sealer,
+        meter=meter,
+        cost_model=cost_model,
+        privacy_secret=master,
+        metrics=metrics,
+        job_worker=job_worker,
+        expected_migration=current_head(),
+        known_migrations=known_revisions(),
+    )
+    app.services = services
 
     # Every declared route is served by the one compiled mechanism; FastAPI's own stack
     # keeps the lifespan and the docs' static files.
@@ -283,7 +352,7 @@ def _probes(db: Database, meter: metering.UsageMeter | None) -> list[Any]:
     return [pool, queue, usage]
 
 
-def _not_ready_on_signal(app: FastAPI, delay: float) -> None:
+def _not_ready_on_signal(services: Services, delay: float) -> None:
     """On SIGTERM/SIGINT, turn /readyz to 503 at once; after ``delay`` let the server drain.
 
     uvicorn installs its own handlers before the lifespan starts; ours runs first. While
@@ -301,10 +370,10 @@ def _not_ready_on_signal(app: FastAPI, delay: float) -> None:
             continue
 
         def handler(signum: int, frame: Any, previous: Any = previous) -> None:
-            if app.state.shutting_down or delay <= 0:
+            if services.shutting_down or delay <= 0:
                 previous(signum, frame)
             else:
-                app.state.shutting_down = True
+                services.shutting_down = True
                 loop.call_soon_threadsafe(loop.call_later, delay, previous, signum, frame)
 
         signal.signal(sig, handler)
@@ -356,7 +425,7 @@ _COMMON = {
 _PUBLIC_PATHS = {"/healthz", "/readyz"}
 
 
-def _openapi(app: FastAPI) -> dict[str, Any]:
+def _openapi(app: FundamentApp) -> dict[str, Any]:
     """Generate once, then make every error response a documented problem document."""
     if app.openapi_schema:
         return app.openapi_schema
@@ -403,7 +472,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                         "description": "The record's version.",
                     }
     # Values only known once the app has loaded its configuration (the plan catalogue).
-    _fill_enums(schema, {"plans": sorted(app.state.plans)})
+    _fill_enums(schema, {"plans": sorted(app.services.plans)})
     app.openapi_schema = schema
     return schema
 

@@ -155,7 +155,7 @@ async def test_tampering_is_detected_at_its_seq(http, tenant, admin_conn):
 
 
 async def test_application_role_cannot_change_or_delete_events(http, app, tenant, admin_dsn):
-    await app.state.audit_sealer.seal(tenant.id)  # events are sealed shortly after commit; now
+    await app.services.audit_sealer.seal(tenant.id)  # events are sealed shortly after commit; now
     dsn = app_dsn(Settings(), admin_dsn)
     conn = await asyncpg.connect(dsn)
     try:
@@ -173,7 +173,7 @@ async def test_application_role_cannot_change_or_delete_events(http, app, tenant
 
 
 async def test_the_owner_cannot_rewrite_history_either(app, tenant, admin_conn):
-    await app.state.audit_sealer.seal(tenant.id)
+    await app.services.audit_sealer.seal(tenant.id)
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         await admin_conn.execute("DELETE FROM audit_events WHERE tenant_id = $1", tenant.id)
     with pytest.raises(asyncpg.InsufficientPrivilegeError):

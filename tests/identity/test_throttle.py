@@ -72,7 +72,7 @@ async def test_a_flood_of_wrong_secrets_costs_no_lookups(
         url = f"{victim.base}/collections"
         # the victim's viewer key is in use (so this process knows it) before the flood
         assert (await owner.get(url, headers=victim.h("viewer"))).status_code == 200
-        lookups = app.state.authenticator.lookups
+        lookups = app.services.authenticator.lookups
 
         answers = [await attacker.get(url, headers=bearer(forged(victim.id))) for _ in range(400)]
 
@@ -81,7 +81,7 @@ async def test_a_flood_of_wrong_secrets_costs_no_lookups(
         for r in answers:
             if r.status_code == 429:
                 assert_throttled(r)
-        assert app.state.authenticator.lookups - lookups <= 2
+        assert app.services.authenticator.lookups - lookups <= 2
         # another tenant's key, never seen by this process, works from another address
         r = await elsewhere.get(f"{bystander.base}/collections", headers=bystander.h("viewer"))
         assert r.status_code == 200, r.text
@@ -99,17 +99,17 @@ async def test_a_concurrent_flood_is_bounded_like_a_sequential_one(
     async with own_app(admin_dsn, settings) as app, client_at(app, ATTACKER) as attacker:
         victim, bystander = await tenants(app, operator_key)
         url = f"{victim.base}/collections"
-        lookups = app.state.authenticator.lookups
+        lookups = app.services.authenticator.lookups
         answers = await asyncio.gather(
             *(attacker.get(url, headers=bearer(forged(victim.id))) for _ in range(200))
         )
         statuses = Counter(r.status_code for r in answers)
         assert set(statuses) <= {401, 429} and statuses[429] >= 190, statuses
-        assert app.state.authenticator.lookups - lookups <= settings.auth_key_id_failures_per_minute
+        assert app.services.authenticator.lookups - lookups <= settings.auth_key_id_failures_per_minute
 
         # a cold cache under a burst of one valid key: one lookup, every request served
         async with client_at(app, "198.51.100.21") as other:
-            lookups = app.state.authenticator.lookups
+            lookups = app.services.authenticator.lookups
             answers = await asyncio.gather(
                 *(
                     other.get(f"{bystander.base}/collections", headers=bystander.h("member"))
@@ -117,7 +117,7 @@ async def test_a_concurrent_flood_is_bounded_like_a_sequential_one(
                 )
             )
             assert {r.status_code for r in answers} == {200}
-            assert app.state.authenticator.lookups - lookups == 1
+            assert app.services.authenticator.lookups - lookups == 1
 
 
 async def test_one_address_trying_many_tenants_is_throttled_by_address(
@@ -133,7 +133,7 @@ async def test_one_address_trying_many_tenants_is_throttled_by_address(
         # a key in use from the address that is about to flood
         assert (await attacker.get(url, headers=victim.h("viewer"))).status_code == 200
         limit = settings.auth_address_failures_per_minute
-        lookups = app.state.authenticator.lookups
+        lookups = app.services.authenticator.lookups
         answers = []
         for _ in range(100):
             made_up = f"tnt_{ULID()}"
@@ -142,7 +142,7 @@ async def test_one_address_trying_many_tenants_is_throttled_by_address(
             )
         statuses = Counter(r.status_code for r in answers)
         assert statuses == {401: limit, 429: 100 - limit}, statuses
-        assert app.state.authenticator.lookups - lookups == limit
+        assert app.services.authenticator.lookups - lookups == limit
         # strings of no key's shape count too: they cost nothing, but could guess a token
         assert_throttled(await attacker.get("/v1/tenants", headers=bearer("not-a-key")))
         # another address is not affected: a wrong key there is still a plain 401
@@ -168,11 +168,11 @@ async def test_a_revoked_key_used_over_and_over_is_refused_from_memory(
         assert (await c.get(url, headers=bearer(created["key"]))).status_code == 200
         r = await c.delete(f"{victim.base}/api-keys/{created['id']}", headers=victim.h("admin"))
         assert r.status_code == 204
-        lookups = app.state.authenticator.lookups
+        lookups = app.services.authenticator.lookups
         answers = [await c.get(url, headers=bearer(created["key"])) for _ in range(50)]
         # 401 every time (the client learns its key is dead, not to retry), one lookup
         assert {r.status_code for r in answers} == {401}
-        assert app.state.authenticator.lookups - lookups == 1
+        assert app.services.authenticator.lookups - lookups == 1
         # and it did not use up the tenant's or the address's budget for new keys
         assert (await c.get(url, headers=victim.h("member"))).status_code == 200
 

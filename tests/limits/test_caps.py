@@ -215,7 +215,7 @@ async def test_open_privacy_jobs_are_capped_until_they_are_done(
         _assert_refused(r, "max_open_privacy_jobs", 2)
     assert await _audit_count(t) == events
     # Done requests no longer count (the worker serves every tenant's due jobs).
-    await app.state.job_worker.run_once()
+    await app.services.job_worker.run_once()
     done = await http.get(f"{t.base}/privacy/exports/{first.json()['id']}", headers=t.h("admin"))
     assert done.json()["status"] == "done"
     r = await http.post(f"{t.base}/privacy/exports", json={"subject": "c@example.com"}, headers=t.h("admin"))

@@ -89,7 +89,7 @@ async def test_usage_parameters_are_checked(tenant: TenantFixture) -> None:
 async def test_stored_bytes_are_sampled(app: object, tenant: TenantFixture) -> None:
     await tenant.collection()
     await tenant.record({"email": "s@example.com", "score": 1})
-    await app.state.meter.measure_storage()  # type: ignore[attr-defined]
+    await app.services.meter.measure_storage()  # type: ignore[attr-defined]
     usage = await _usage(tenant)
     assert usage["records"] == 1 and usage["stored_bytes"] > 0
 
@@ -97,7 +97,7 @@ async def test_stored_bytes_are_sampled(app: object, tenant: TenantFixture) -> N
 async def test_stored_bytes_include_the_audit_trail(app: object, tenant: TenantFixture) -> None:
     await tenant.collection()  # "email" is a personal field: the trail keeps it, sealed
     await tenant.record({"email": secrets.token_urlsafe(75_000)})  # 100 KB, incompressible
-    await app.state.meter.measure_storage()  # type: ignore[attr-defined]
+    await app.services.meter.measure_storage()  # type: ignore[attr-defined]
     usage = await _usage(tenant)
     # The record (100 KB) and its audit event (the value sealed and base64: 133 KB).
     assert usage["stored_bytes"] > 230_000, usage["stored_bytes"]
@@ -108,7 +108,7 @@ async def test_flush_writes_hourly_rollups_in_batches(
 ) -> None:
     for _ in range(3):
         await tenant.http.get(tenant.base, headers=tenant.h("viewer"))
-    await app.state.meter.flush()  # type: ignore[attr-defined]
+    await app.services.meter.flush()  # type: ignore[attr-defined]
     conn = await asyncpg.connect(admin_dsn)
     try:
         rows = await conn.fetch(

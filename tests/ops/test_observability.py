@@ -213,18 +213,18 @@ async def test_request_deadline_is_a_clean_503(admin_dsn: str, settings: Setting
 
 async def test_readyz_is_503_while_shutting_down(app: object, http: httpx.AsyncClient) -> None:
     assert (await http.get("/readyz")).status_code == 200
-    app.state.shutting_down = True  # type: ignore[attr-defined]
+    app.services.shutting_down = True  # type: ignore[attr-defined]
     try:
         r = await http.get("/readyz")
         assert r.status_code == 503 and r.json()["checks"]["shutdown"] == "in progress"
     finally:
-        app.state.shutting_down = False  # type: ignore[attr-defined]
+        app.services.shutting_down = False  # type: ignore[attr-defined]
 
 
 async def test_readyz_serves_under_a_newer_schema_but_not_an_older_one(app: object, http: httpx.AsyncClient) -> None:
     """A rolling upgrade migrates first: the old release's pods stay ready under a schema
     they do not know (a newer release's); a schema behind the release is not ready."""
-    state = app.state  # type: ignore[attr-defined]
+    state = app.services  # type: ignore[attr-defined]
     saved = state.expected_migration, state.known_migrations
     at = (await http.get("/readyz")).json()["checks"]["migrations"]
     assert at == "current"

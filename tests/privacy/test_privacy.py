@@ -49,9 +49,9 @@ async def setup_subjects(tenant, http):
 
 async def run_jobs(app, clock=None) -> int:
     worker = (
-        app.state.job_worker
+        app.services.job_worker
         if clock is None
-        else Worker(app.state.db, privacy.handlers(app.state.privacy_secret), clock=clock)
+        else Worker(app.services.db, privacy.handlers(app.services.privacy_secret), clock=clock)
     )
     return await worker.run_once()
 

@@ -144,7 +144,7 @@ async def test_a_stale_cached_declaration_is_noticed(http, tenant, app):
     r = await http.post(base, json={"data": {"a": 1, "b": 2}}, headers=tenant.h("member"))
     rid = r.json()["id"]
     await http.get(base, headers=h)  # cached now
-    cache = app.state.records.cache
+    cache = app.services.records.cache
     stale = next(c for (t, n), (c, _) in cache._items.items() if t == tenant.id and n == "c")
     r = await http.patch(f"{tenant.base}/collections/c", json={"indexes": ["b", "a"]}, headers=h)
     assert r.status_code == 200

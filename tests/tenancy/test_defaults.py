@@ -112,8 +112,8 @@ async def test_tunables_reach_what_they_tune(admin_dsn, settings):
     )
     app = create_app(tuned, admin_dsn=admin_dsn)
     async with app.router.lifespan_context(app):
-        async with app.state.db.pool.acquire() as conn:
+        async with app.services.db.pool.acquire() as conn:
             assert await conn.fetchval("SHOW idle_in_transaction_session_timeout") == "12345ms"
-        worker = app.state.job_worker
+        worker = app.services.job_worker
         assert (worker.poll_seconds, worker.lease.total_seconds(), worker.max_attempts) == (0.25, 90.0, 3)
-        assert app.state.records.cache._ttl == 7.0
+        assert app.services.records.cache._ttl == 7.0

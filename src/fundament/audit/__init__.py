@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from fundament.audit.chain import Verification, verify
 from fundament.audit.service import (
@@ -20,6 +20,8 @@ from fundament.audit.service import (
 )
 
 __all__ = [
+    "Needs",
+    "Sealer",
     "Verification",
     "events_for_targets",
     "footprint",
@@ -35,13 +37,21 @@ __all__ = [
 ]
 
 
-def install(app: Any, *, db: Any, master: bytes, enabled: bool = True) -> None:
-    """Mount the audit routes and hook the trail into every write transaction."""
+class Needs(Protocol):
+    """What the audit routes read from the services object."""
+
+    @property
+    def audit_sealer(self) -> Sealer: ...
+
+
+def install(app: Any, *, db: Any, master: bytes, enabled: bool = True) -> Sealer:
+    """Mount the audit routes and hook the trail into every write transaction; return the
+    sealer (the services object's ``audit_sealer``), which the app closes at shutdown."""
     from fundament.audit.api import router
 
     sealer = Sealer(db)
-    app.state.audit_sealer = sealer
     if enabled:
         db.before_commit.append(PendingRecorder(master))
         db.after_commit.append(sealer.after_commit)
     app.include_router(router)
+    return sealer

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from fundament.audit import service
+from fundament.audit import Needs, Sealer, service
 from fundament.platform import (
     Instant,
     ListParams,
@@ -18,10 +18,16 @@ from fundament.platform import (
     json_response,
     list_params,
     require_role,
+    services,
 )
 
 router = APIRouter(prefix="/v1/tenants/{tenant}/audit-events", tags=["audit"])
 Admin = Annotated[RequestContext, Depends(require_role("admin"))]
+
+
+def _sealer(request: Request) -> Sealer:
+    needs: Needs = services(request)
+    return needs.audit_sealer
 
 
 class Ref(BaseModel):
@@ -75,7 +81,7 @@ async def list_audit_events(
     at_from: Instant | None = None,
     at_to: Instant | None = None,
 ) -> Response:
-    await request.app.state.audit_sealer.seal(tenant)  # readers see every committed write
+    await _sealer(request).seal(tenant)  # readers see every committed write
     async with database(request).transaction(ctx) as tx:
         result = await service.list_events(
             tx,
@@ -97,7 +103,7 @@ async def list_audit_events(
     summary="Verify the hash chain",
 )
 async def verify_audit_chain(tenant: str, request: Request, ctx: Admin) -> Response:
-    await request.app.state.audit_sealer.seal(tenant)
+    await _sealer(request).seal(tenant)
     async with database(request).transaction(ctx) as tx:
         result = await service.verify_tenant(tx.conn, tenant)
     return json_response(result.to_json())

@@ -40,13 +40,13 @@ def install(
     prefix: str = "fundament",
     quota_refresh_seconds: float = 30.0,
 ) -> RateLimiter:
-    """Install rate limits, caps and quotas. Install after audit: the quota guard counts
-    the audit bytes a transaction added, which the audit hook records before it runs."""
+    """Install rate limits, caps and quotas; return the rate limiter (the services object's
+    ``admission``). Install after audit: the quota guard counts the audit bytes a
+    transaction added, which the audit hook records before it runs."""
     plans = PlanLookup(tenants, catalogue)
     limiter = RateLimiter(plans, redis_url=redis_url, prefix=prefix)
     capped = CapGuard(plans, caps(count_open_privacy_jobs=count_open_privacy_jobs))
     guard = QuotaGuard(plans, refresh_seconds=quota_refresh_seconds)
-    app.state.admission = limiter
     db.before_commit.append(capped.before_commit)
     db.before_commit.append(guard.before_commit)
     db.after_commit.append(guard.after_commit)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from fundament.metering.capacity import Measurement, hpa_manifest, plan
 from fundament.metering.costmodel import CostModel, CostModelError, load_cost_model
@@ -20,6 +20,7 @@ from fundament.metering.focus import FocusError, parse_focus
 from fundament.metering.meter import UsageMeter
 from fundament.metering.report import render_csv, render_table
 from fundament.platform import Database
+from fundament.tenancy import Catalogue
 
 __all__ = [
     "MONTH",
@@ -28,6 +29,7 @@ __all__ = [
     "CostModelError",
     "FocusError",
     "Measurement",
+    "Needs",
     "UsageMeter",
     "current_month",
     "hpa_manifest",
@@ -44,10 +46,27 @@ __all__ = [
 ]
 
 
-def install(app: Any, *, db: Database, meter: UsageMeter | None, cost_model: str | Path | None) -> None:
-    """Mount the usage and FinOps routes; ``meter`` observes every request (None: off)."""
+class Needs(Protocol):
+    """What the usage and FinOps routes read from the services object."""
+
+    @property
+    def meter(self) -> UsageMeter | None:
+        """Flushed before a report so it includes the last requests (None: metering is off)."""
+        ...
+
+    @property
+    def cost_model(self) -> CostModel: ...
+
+    @property
+    def plans(self) -> Catalogue:
+        """Revenue per tenant comes from its plan's price."""
+        ...
+
+
+def install(app: Any, *, db: Database, cost_model: str | Path | None) -> CostModel:
+    """Mount the usage and FinOps routes; return the cost model loaded from ``cost_model``
+    (None: the built-in one), for the services object."""
     from fundament.metering.api import router
 
-    app.state.meter = meter
-    app.state.cost_model = load_cost_model(cost_model)
     app.include_router(router)
+    return load_cost_model(cost_model)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from fundament.metering import capacity, finops
+from fundament.metering import Needs, capacity, finops
 from fundament.metering.usage import tenant_usage
 from fundament.platform import (
     BadRequest,
@@ -19,12 +19,18 @@ from fundament.platform import (
     database,
     json_response,
     require_role,
+    services,
 )
 
 router = APIRouter(tags=["usage and cost"])
 Admin = Annotated[RequestContext, Depends(require_role("admin"))]
 
 _MAX_RANGE = timedelta(days=400)
+
+
+def _needs(request: Request) -> Needs:
+    needs: Needs = services(request)
+    return needs
 
 
 class UsageFigures(BaseModel):
@@ -98,7 +104,7 @@ async def get_usage(
         raise BadRequest("`from` must be before `to`.", errors=[FieldError("from", "must be before to")])
     if end - start > _MAX_RANGE:
         raise BadRequest("The range is at most 400 days.", errors=[FieldError("from", "range too long")])
-    meter = request.app.state.meter
+    meter = _needs(request).meter
     if meter is not None:
         await meter.flush()
     async with database(request).transaction(ctx) as tx:
@@ -167,10 +173,10 @@ async def finops_report(
     month = month or finops.current_month()
     if not finops.MONTH.match(month):
         raise BadRequest("`month` must be YYYY-MM.", errors=[FieldError("month", "must be YYYY-MM")])
-    state = request.app.state
-    if state.meter is not None:
-        await state.meter.flush()
-    body = await finops.month_report(database(request), state.plans, state.cost_model, month)
+    needs = _needs(request)
+    if needs.meter is not None:
+        await needs.meter.flush()
+    body = await finops.month_report(database(request), needs.plans, needs.cost_model, month)
     return json_response(body)
 
 
@@ -203,7 +209,7 @@ async def finops_capacity(
             requests_per_user_per_minute,
             p99_ms,
             measurement or finops.REFERENCE,
-            request.app.state.cost_model,
+            _needs(request).cost_model,
         )
     except ValueError as exc:
         raise BadRequest(str(exc)) from exc

@@ -12,7 +12,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from fundament.migrations import applied_revision
-from fundament.platform import bearer_token, json_response, require_role
+from fundament.ops import Needs
+from fundament.platform import bearer_token, json_response, require_role, services
 
 router = APIRouter(tags=["operations"])
 
@@ -45,9 +46,9 @@ async def healthz() -> Response:
     responses={200: {"description": "Ready."}, 503: {"description": "Not ready."}},
 )
 async def readyz(request: Request) -> Response:
-    state = request.app.state
+    state: Needs = services(request)
     checks: dict[str, str] = {}
-    ready = not getattr(state, "shutting_down", False)
+    ready = not state.shutting_down
     checks["shutdown"] = "no" if ready else "in progress"
     try:
         async with asyncio.timeout(2.0):
@@ -97,7 +98,8 @@ def metrics_router(token: str | None) -> APIRouter:
         # Compared in constant time: the token is a password.
         if expected is None or not hmac.compare_digest(presented, expected):
             await operator(request)
-        render = getattr(request.app.state, "metrics", None)
+        needs: Needs = services(request)
+        render = needs.metrics
         if render is None:
             return Response("# metrics are off (FUNDAMENT_METRICS=false)\n", media_type="text/plain")
         body, content_type = await render()

@@ -75,6 +75,7 @@ from fundament.platform.pagination import (
 from fundament.platform.routing import Routes
 from fundament.platform.settings import REGION_PATTERN, Settings
 from fundament.platform.shapes import JsonObject, Timestamp, doc_shape, encode, shape, shape_components
+from fundament.platform.wiring import Needs, services
 
 __all__ = [
     "EXCEPTION_HANDLERS",
@@ -104,6 +105,7 @@ __all__ = [
     "JsonObject",
     "LaneFull",
     "ListParams",
+    "Needs",
     "NotFound",
     "Observer",
     "Page",
@@ -160,6 +162,7 @@ __all__ = [
     "role_rank",
     "run_idempotent",
     "seal",
+    "services",
     "set_scope",
     "shape",
     "shape_components",

@@ -1,7 +1,8 @@
 """The authentication port and the one dependency every protected route uses.
 
 The kernel knows *that* a bearer key becomes a :class:`Principal`, not *how*: the identity
-module installs an :class:`Authenticator` on ``app.state`` at start. Routes declare
+module builds an :class:`Authenticator` the composition root puts on the services object
+(:mod:`fundament.platform.wiring`). Routes declare
 ``ctx: RequestContext = Depends(require_role("member"))`` and receive a resolved context,
 the way Sentry's ``convert_args`` resolves the organization once per request.
 """
@@ -17,6 +18,7 @@ from fastapi.security import HTTPBearer
 from fundament.platform.context import ROLES, Principal, RequestContext
 from fundament.platform.errors import Forbidden, NotFound, TenantSuspended, Unauthenticated
 from fundament.platform.observe import attribute_tenant
+from fundament.platform.wiring import Needs, services
 
 
 class Authenticator(Protocol):
@@ -38,7 +40,7 @@ class Authenticator(Protocol):
 class Admission(Protocol):
     """Decides whether an authenticated request may proceed now (rate limits).
 
-    Installed on ``app.state.admission`` by the limits module; raises a problem (429) to
+    Built by the limits module (the services object's ``admission``); raises a problem (429) to
     refuse. Runs before authorization, so a key flooding forbidden calls is limited too.
     """
 
@@ -64,9 +66,9 @@ def bearer_token(request: Request) -> str:
 
 async def authenticate_request(request: Request) -> Principal:
     token = bearer_token(request)
-    authenticator: Authenticator = request.app.state.authenticator
+    needs: Needs = services(request)
     client = request.client.host if request.client is not None else None
-    return await authenticator.authenticate(token, client=client)
+    return await needs.authenticator.authenticate(token, client=client)
 
 
 def require_role(role: str) -> Callable[[Request], Awaitable[RequestContext]]:
@@ -81,10 +83,11 @@ def require_role(role: str) -> Callable[[Request], Awaitable[RequestContext]]:
 
     async def dependency(request: Request) -> RequestContext:
         principal = await authenticate_request(request)
+        needs: Needs = services(request)
         tenant_id: str | None = request.path_params.get("tenant")
         if not principal.is_operator:
             attribute_tenant(principal.tenant_id, principal.key_id)
-            admission: Admission | None = getattr(request.app.state, "admission", None)
+            admission = needs.admission
             if admission is not None:
                 await admission.admit(principal)
         ctx = RequestContext(
@@ -92,7 +95,7 @@ def require_role(role: str) -> Callable[[Request], Awaitable[RequestContext]]:
             principal=principal,
             tenant_id=tenant_id,
         )
-        authenticator: Authenticator = request.app.state.authenticator
+        authenticator = needs.authenticator
         if principal.is_operator:
             if tenant_id is not None and await authenticator.tenant_status(tenant_id) is None:
                 raise NotFound("No such tenant.")

@@ -45,6 +45,7 @@ from fundament.platform.errors import (
 from fundament.platform.ids import new_id
 from fundament.platform.observe import Exchange, Observer, current_exchange
 from fundament.platform.shapes import encode
+from fundament.platform.wiring import services
 
 log = logging.getLogger("fundament.http")
 
@@ -611,4 +612,4 @@ def doc_responses(*codes: int, quotas: tuple[str, ...] = ()) -> dict[int | str, 
 
 def database(request: Request) -> Any:
     """The app's :class:`Database` (typed as Any to keep this module free of db imports)."""
-    return request.app.state.db
+    return services(request).db

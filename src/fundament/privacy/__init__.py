@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from fundament.privacy.service import count_open_requests, handlers, schedule_retention
 
-__all__ = ["count_open_requests", "handlers", "install"]
+__all__ = ["Needs", "count_open_requests", "handlers", "install"]
 
 
-def install(app: Any, *, db: Any, secret: bytes) -> None:
+class Needs(Protocol):
+    """What the privacy routes read from the services object."""
+
+    @property
+    def privacy_secret(self) -> bytes:
+        """The key subject references are derived with (the master key)."""
+        ...
+
+
+def install(app: Any, *, db: Any) -> None:
     """Mount privacy routes; schedule retention when collections change."""
     from fundament.privacy.api import router
 
-    app.state.privacy_secret = secret
     db.before_commit.append(schedule_retention)
     app.include_router(router)

@@ -16,8 +16,9 @@ from fundament.platform import (
     doc_responses,
     json_response,
     require_role,
+    services,
 )
-from fundament.privacy import service
+from fundament.privacy import Needs, service
 
 router = APIRouter(prefix="/v1/tenants/{tenant}/privacy", tags=["privacy"])
 Admin = Annotated[RequestContext, Depends(require_role("admin"))]
@@ -66,7 +67,8 @@ class ProcessingRecord(BaseModel):
 
 
 def _secret(request: Request) -> bytes:
-    return request.app.state.privacy_secret  # type: ignore[no-any-return]
+    needs: Needs = services(request)
+    return needs.privacy_secret
 
 
 @router.post(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from fundament.platform import TenantLane
 from fundament.records.collections import CollectionCache
@@ -17,6 +17,7 @@ from fundament.records.privacy_ops import (
 from fundament.records.service import count_collections, count_widest_indexes, footprint
 
 __all__ = [
+    "Needs",
     "RecordsState",
     "all_collections",
     "count_collections",
@@ -37,15 +38,21 @@ class RecordsState:
     scans: TenantLane
 
 
+class Needs(Protocol):
+    """What the records routes read from the services object (besides the kernel's pool)."""
+
+    @property
+    def records(self) -> RecordsState: ...
+
+
 def install(
     app: Any, *, db: Any, scan_share: float = 0.1, collection_cache_ttl_seconds: float = 300.0
 ) -> RecordsState:
-    """Mount collection and record routes and create the module's caches."""
+    """Mount collection and record routes; return the module's caches, for the services object."""
     from fundament.records.api import router
 
     state = RecordsState(
         cache=CollectionCache(db, ttl_seconds=collection_cache_ttl_seconds), scans=TenantLane(scan_share)
     )
-    app.state.records = state
     app.include_router(router)
     return state

@@ -26,10 +26,11 @@ from fundament.platform import (
     request_fingerprint,
     require_role,
     run_idempotent,
+    services,
     shape,
 )
+from fundament.records import Needs, RecordsState, service
 from fundament.records import collections as colls
-from fundament.records import service
 from fundament.records.schemas import (
     Collection,
     CollectionCreate,
@@ -54,8 +55,9 @@ IfMatch = Annotated[
 ]
 
 
-def _state(request: Request) -> Any:
-    return request.app.state.records
+def _state(request: Request) -> RecordsState:
+    needs: Needs = services(request)
+    return needs.records
 
 
 def _record_headers(tenant: str, name: str, row: Record) -> dict[str, str]:

@@ -1,5 +1,7 @@
 """Tenants: creation, plan, status, region (fixed), offboarding; the plan catalogue."""
 
+from typing import Protocol
+
 from fundament.tenancy.cache import TenantCache
 from fundament.tenancy.lookup import PlanLookup
 from fundament.tenancy.plans import (
@@ -24,6 +26,7 @@ __all__ = [
     "BUILTIN",
     "MAX_INDEXES_PER_COLLECTION",
     "Catalogue",
+    "Needs",
     "Plan",
     "PlanLookup",
     "PlansError",
@@ -40,12 +43,22 @@ __all__ = [
 ]
 
 
-def install(app: "object", *, plans: Catalogue, default_region: str = "eu-central-1") -> None:
-    """Mount the tenant routes on ``app``; ``plans`` is the catalogue tenants choose from
-    (a tenant created without a plan gets ``plans.default``), ``default_region`` the region
-    of one created without a region."""
+class Needs(Protocol):
+    """What the tenant routes read from the services object."""
+
+    @property
+    def plans(self) -> Catalogue:
+        """The catalogue tenants choose from; one created without a plan gets ``plans.default``."""
+        ...
+
+    @property
+    def default_region(self) -> str:
+        """The region of a tenant created without one."""
+        ...
+
+
+def install(app: "object") -> None:
+    """Mount the tenant routes on ``app``."""
     from fundament.tenancy.api import router
 
-    app.state.plans = plans  # type: ignore[attr-defined]
-    app.state.default_region = default_region  # type: ignore[attr-defined]
     app.include_router(router)  # type: ignore[attr-defined]

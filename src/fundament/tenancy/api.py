@@ -17,10 +17,10 @@ from fundament.platform import (
     json_response,
     list_params,
     require_role,
+    services,
     shape,
 )
-from fundament.tenancy import service
-from fundament.tenancy.plans import Catalogue
+from fundament.tenancy import Needs, service
 from fundament.tenancy.schemas import (
     CorsSettings,
     OffboardingAccepted,
@@ -38,9 +38,9 @@ Owner = Annotated[RequestContext, Depends(require_role("owner"))]
 Admin = Annotated[RequestContext, Depends(require_role("admin"))]
 
 
-def _plans(request: Request) -> Catalogue:
-    plans: Catalogue = request.app.state.plans
-    return plans
+def _needs(request: Request) -> Needs:
+    needs: Needs = services(request)
+    return needs
 
 
 @router.post(
@@ -53,12 +53,13 @@ def _plans(request: Request) -> Catalogue:
 async def create_tenant(body: TenantCreate, request: Request, ctx: Operator) -> Response:
     tenant_id = service.new_tenant_id()
     async with database(request).transaction(ctx, tenant_id=tenant_id) as tx:
-        plans = _plans(request)
+        needs = _needs(request)
+        plans = needs.plans
         tenant = await service.create_tenant(
             tx,
             name=body.name,
             slug=body.slug,
-            region=body.region or request.app.state.default_region,
+            region=body.region or needs.default_region,
             plan=body.plan or plans.default,
             plans=plans,
         )
@@ -103,7 +104,7 @@ async def patch_tenant(tenant: str, body: TenantPatch, request: Request, ctx: Ow
     if not ctx.principal.is_operator and ({"plan", "status"} & changes.keys()):
         raise Forbidden("Only an operator may change a tenant's plan or status.")
     async with database(request).transaction(ctx) as tx:
-        updated = await service.update_tenant(tx, tenant, changes=changes, plans=_plans(request))
+        updated = await service.update_tenant(tx, tenant, changes=changes, plans=_needs(request).plans)
     return json_response(shape(Tenant, updated))
 
 
