@@ -584,6 +584,8 @@ def _run_in_tenant(tenant: str, work: Any) -> Any:
 def audit_verify(tenant: Annotated[str, typer.Option(help="Tenant id (tnt_…) or slug.")]) -> None:
     """Recompute a tenant's hash chain; exit 1 and name the first broken seq if it fails,
     2 if there is no such tenant."""
+    import msgspec
+
     from fundament.audit import seal_pending, verify_tenant
 
     async def work(conn: Any, tenant_id: str) -> Any:
@@ -591,7 +593,7 @@ def audit_verify(tenant: Annotated[str, typer.Option(help="Tenant id (tnt_…) o
         return await verify_tenant(conn, tenant_id)
 
     result = _run_in_tenant(tenant, work)
-    typer.echo(json.dumps(result.to_json()))
+    typer.echo(json.dumps(msgspec.to_builtins(result)))
     if not result.valid:
         raise typer.Exit(1)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from fundament.audit.chain import Verification, verify
+from fundament.audit.chain import verify
+from fundament.audit.schemas import ChainVerification
 from fundament.audit.service import (
     PendingRecorder,
     Sealer,
@@ -20,9 +21,9 @@ from fundament.audit.service import (
 )
 
 __all__ = [
+    "ChainVerification",
     "Needs",
     "Sealer",
-    "Verification",
     "events_for_targets",
     "footprint",
     "install",

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
 
 from fundament.audit import Needs, Sealer, service
+from fundament.audit.schemas import AuditEventList, ChainVerification
 from fundament.platform import (
     Instant,
     ListParams,
     RequestContext,
     database,
+    doc_shape,
     json_response,
     list_params,
     require_role,
     services,
+    shape,
 )
 
 router = APIRouter(prefix="/v1/tenants/{tenant}/audit-events", tags=["audit"])
@@ -30,41 +31,10 @@ def _sealer(request: Request) -> Sealer:
     return needs.audit_sealer
 
 
-class Ref(BaseModel):
-    type: str
-    id: str | None
-
-
-class AuditEvent(BaseModel):
-    id: str
-    seq: int
-    at: datetime
-    actor: Ref
-    action: str = Field(examples=["record.created"])
-    target: Ref
-    request_id: str | None
-    details: dict[str, Any] = Field(description="Names of what changed; never personal values.")
-    prev_hash: str
-    hash: str
-
-
-class AuditEventList(BaseModel):
-    items: list[AuditEvent]
-    next_cursor: str | None
-
-
-class ChainVerification(BaseModel):
-    valid: bool
-    count: int
-    head: str | None = Field(description="Hash of the last event (hex).")
-    broken_seq: int | None = Field(default=None, description="First seq that fails, if any.")
-    reason: str | None = None
-
-
 @router.get(
     "",
     operation_id="audit_events_list",
-    response_model=AuditEventList,
+    responses=doc_shape(AuditEventList),
     summary="List audit events (chain order)",
     description="Filters: `action`, `actor` (key id), `target` (target id), and `at` as a "
     "half-open range `at_from` ≤ at < `at_to`, each an RFC 3339 date-time with an offset or a "
@@ -93,17 +63,17 @@ async def list_audit_events(
             since=at_from,
             until=at_to,
         )
-    return json_response(result.to_json())
+    return json_response(shape(AuditEventList, result))
 
 
 @router.get(
     "/verify",
     operation_id="audit_events_verify",
-    response_model=ChainVerification,
+    responses=doc_shape(ChainVerification),
     summary="Verify the hash chain",
 )
 async def verify_audit_chain(tenant: str, request: Request, ctx: Admin) -> Response:
     await _sealer(request).seal(tenant)
     async with database(request).transaction(ctx) as tx:
         result = await service.verify_tenant(tx.conn, tenant)
-    return json_response(result.to_json())
+    return json_response(result)

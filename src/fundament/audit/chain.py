@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
+
+from fundament.audit.schemas import ChainVerification
 
 
 def genesis(tenant_id: str) -> bytes:
@@ -31,23 +32,7 @@ def event_hash(body: dict[str, Any]) -> bytes:
     return hashlib.sha256(canonical(body)).digest()
 
 
-@dataclass(frozen=True)
-class Verification:
-    valid: bool
-    count: int
-    head: str | None
-    broken_seq: int | None = None
-    reason: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"valid": self.valid, "count": self.count, "head": self.head}
-        if not self.valid:
-            out["broken_seq"] = self.broken_seq
-            out["reason"] = self.reason
-        return out
-
-
-def verify(tenant_id: str, events: Iterable[dict[str, Any]]) -> Verification:
+def verify(tenant_id: str, events: Iterable[dict[str, Any]]) -> ChainVerification:
     """Recompute the chain; report the first seq whose link, number or hash is wrong.
 
     ``events`` are API-shaped dicts (hex hashes) in ascending ``seq`` order.
@@ -58,11 +43,11 @@ def verify(tenant_id: str, events: Iterable[dict[str, Any]]) -> Verification:
         count += 1
         seq = event["seq"]
         if seq != count:
-            return Verification(False, count - 1, prev, seq, f"gap: expected seq {count}")
+            return ChainVerification(False, count - 1, prev, seq, f"gap: expected seq {count}")
         if event["prev_hash"] != prev:
-            return Verification(False, count - 1, prev, seq, "prev_hash does not link")
+            return ChainVerification(False, count - 1, prev, seq, "prev_hash does not link")
         body = {k: v for k, v in event.items() if k != "hash"}
         if event_hash(body).hex() != event["hash"]:
-            return Verification(False, count - 1, prev, seq, "content does not match its hash")
+            return ChainVerification(False, count - 1, prev, seq, "content does not match its hash")
         prev = event["hash"]
-    return Verification(True, count, prev if count else None)
+    return ChainVerification(True, count, prev if count else None)

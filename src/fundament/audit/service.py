@@ -23,10 +23,12 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+import msgspec
 import orjson
 
 from fundament import tenancy
-from fundament.audit.chain import Verification, event_hash, genesis, verify
+from fundament.audit.chain import event_hash, genesis, verify
+from fundament.audit.schemas import AuditEvent, ChainVerification, Ref
 from fundament.platform import (
     Database,
     Page,
@@ -371,19 +373,26 @@ class Sealer:
                 await task
 
 
+def _event(rec: asyncpg.Record) -> AuditEvent:
+    return AuditEvent(
+        id=rec["id"],
+        seq=rec["seq"],
+        at=rec["at"],
+        actor=Ref(rec["actor_type"], rec["actor_id"]),
+        action=rec["action"],
+        target=Ref(rec["target_type"], rec["target_id"]),
+        request_id=rec["request_id"],
+        details=orjson.loads(rec["details"]),
+        prev_hash=bytes(rec["prev_hash"]).hex(),
+        hash=bytes(rec["hash"]).hex(),
+    )
+
+
 def _render(rec: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "id": rec["id"],
-        "seq": rec["seq"],
-        "at": rfc3339(rec["at"]),
-        "actor": {"type": rec["actor_type"], "id": rec["actor_id"]},
-        "action": rec["action"],
-        "target": {"type": rec["target_type"], "id": rec["target_id"]},
-        "request_id": rec["request_id"],
-        "details": orjson.loads(rec["details"]),
-        "prev_hash": bytes(rec["prev_hash"]).hex(),
-        "hash": bytes(rec["hash"]).hex(),
-    }
+    """An event as the API answers it, in plain values (times as RFC 3339 strings): what
+    its hash covers, ``hash`` aside, and what exports write."""
+    rendered: dict[str, Any] = msgspec.to_builtins(_event(rec))
+    return rendered
 
 
 def _seq(text: str) -> int:
@@ -404,7 +413,7 @@ async def list_events(
     target: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> Page[dict[str, Any]]:
+) -> Page[AuditEvent]:
     """Events in chain order (ascending ``seq``), optionally filtered."""
     return await keyset_page(
         tx.conn,
@@ -421,8 +430,8 @@ async def list_events(
         key="seq",
         cursor=cursor,
         limit=limit,
-        build=_render,
-        key_of=lambda event: event["seq"],
+        build=_event,
+        key_of=lambda event: event.seq,
         key_type=_seq,
     )
 
@@ -437,7 +446,7 @@ async def iter_events(conn: asyncpg.Connection, tenant_id: str) -> AsyncIterator
         yield _render(rec)
 
 
-async def verify_tenant(conn: asyncpg.Connection, tenant_id: str) -> Verification:
+async def verify_tenant(conn: asyncpg.Connection, tenant_id: str) -> ChainVerification:
     events = [e async for e in iter_events(conn, tenant_id)]
     return verify(tenant_id, events)
 
