@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
@@ -14,11 +13,13 @@ from fundament.platform import (
     RequestContext,
     database,
     doc_responses,
+    doc_shape,
     json_response,
     require_role,
     services,
 )
 from fundament.privacy import Needs, service
+from fundament.privacy.schemas import PrivacyRequest, ProcessingRecord, SubjectExport
 
 router = APIRouter(prefix="/v1/tenants/{tenant}/privacy", tags=["privacy"])
 Admin = Annotated[RequestContext, Depends(require_role("admin"))]
@@ -34,38 +35,6 @@ class SubjectRequest(BaseModel):
     )
 
 
-class PrivacyRequest(BaseModel):
-    id: str
-    kind: Literal["export", "erasure"]
-    status: Literal["pending", "done", "failed"]
-    created_at: datetime
-    due_at: datetime = Field(description="One month after the request (Art. 12(3) GDPR).")
-    completed_at: datetime | None
-    erased: dict[str, int] | None = Field(default=None, description="Erasures: records per collection.")
-
-
-class SubjectExport(BaseModel):
-    """A finished subject access export (Art. 15 GDPR): what the tenant holds about the subject."""
-
-    subject: str
-    generated_at: datetime
-    region: str
-    records: dict[str, list[dict[str, Any]]] = Field(description="The subject's records, per collection.")
-    audit_events: list[dict[str, Any]] = Field(
-        description="Audit events about those records, with their personal values revealed."
-    )
-    processing: list[dict[str, Any]] = Field(
-        description="The processing activities of those collections (as in the processing record)."
-    )
-
-
-class ProcessingRecord(BaseModel):
-    controller: dict[str, Any]
-    region: str
-    generated_at: datetime
-    activities: list[dict[str, Any]]
-
-
 def _secret(request: Request) -> bytes:
     needs: Needs = services(request)
     return needs.privacy_secret
@@ -75,8 +44,7 @@ def _secret(request: Request) -> bytes:
     "/exports",
     operation_id="privacy_exports_create",
     status_code=202,
-    response_model=PrivacyRequest,
-    responses=doc_responses(quotas=("max_open_privacy_jobs",)),
+    responses=doc_shape(PrivacyRequest, 202) | doc_responses(quotas=("max_open_privacy_jobs",)),
     summary="Request a subject access export",
 )
 async def create_export(tenant: str, body: SubjectRequest, request: Request, ctx: Admin) -> Response:
@@ -84,13 +52,13 @@ async def create_export(tenant: str, body: SubjectRequest, request: Request, ctx
         created = await service.create_request(
             tx, kind="export", subject=body.subject, secret=_secret(request)
         )
-    return json_response(created, 202, {"Location": f"/v1/tenants/{tenant}/privacy/exports/{created['id']}"})
+    return json_response(created, 202, {"Location": f"/v1/tenants/{tenant}/privacy/exports/{created.id}"})
 
 
 @router.get(
     "/exports/{request_id}",
     operation_id="privacy_exports_get",
-    response_model=PrivacyRequest,
+    responses=doc_shape(PrivacyRequest),
     summary="An export request",
 )
 async def get_export(tenant: str, request_id: RequestId, request: Request, ctx: Admin) -> Response:
@@ -102,11 +70,10 @@ async def get_export(tenant: str, request_id: RequestId, request: Request, ctx: 
     "/exports/{request_id}/download",
     operation_id="privacy_exports_download",
     summary="Download a finished export",
-    response_model=SubjectExport,
-    responses={
-        200: {"description": "The subject's records, audit events and processing facts."},
-        **doc_responses(409),
-    },
+    responses=doc_shape(
+        SubjectExport, description="The subject's records, audit events and processing facts."
+    )
+    | doc_responses(409),
 )
 async def download_export(tenant: str, request_id: RequestId, request: Request, ctx: Admin) -> Response:
     async with database(request).transaction(ctx) as tx:
@@ -129,8 +96,7 @@ async def download_export(tenant: str, request_id: RequestId, request: Request, 
     "/erasures",
     operation_id="privacy_erasures_create",
     status_code=202,
-    response_model=PrivacyRequest,
-    responses=doc_responses(quotas=("max_open_privacy_jobs",)),
+    responses=doc_shape(PrivacyRequest, 202) | doc_responses(quotas=("max_open_privacy_jobs",)),
     summary="Request erasure of a subject",
 )
 async def create_erasure(tenant: str, body: SubjectRequest, request: Request, ctx: Admin) -> Response:
@@ -138,13 +104,13 @@ async def create_erasure(tenant: str, body: SubjectRequest, request: Request, ct
         created = await service.create_request(
             tx, kind="erasure", subject=body.subject, secret=_secret(request)
         )
-    return json_response(created, 202, {"Location": f"/v1/tenants/{tenant}/privacy/erasures/{created['id']}"})
+    return json_response(created, 202, {"Location": f"/v1/tenants/{tenant}/privacy/erasures/{created.id}"})
 
 
 @router.get(
     "/erasures/{request_id}",
     operation_id="privacy_erasures_get",
-    response_model=PrivacyRequest,
+    responses=doc_shape(PrivacyRequest),
     summary="An erasure request",
 )
 async def get_erasure(tenant: str, request_id: RequestId, request: Request, ctx: Admin) -> Response:
@@ -155,7 +121,7 @@ async def get_erasure(tenant: str, request_id: RequestId, request: Request, ctx:
 @router.get(
     "/processing-record",
     operation_id="privacy_processing_record_get",
-    response_model=ProcessingRecord,
+    responses=doc_shape(ProcessingRecord),
     summary="Register of processing (Art. 30)",
 )
 async def processing_record(tenant: str, request: Request, ctx: Admin) -> Response:

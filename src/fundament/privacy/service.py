@@ -14,7 +14,8 @@ import orjson
 
 from fundament import audit, jobs, records
 from fundament.jobs import Job
-from fundament.platform import NotFound, Tx, looks_like_id, new_id, rfc3339, subject_hash, utcnow
+from fundament.platform import NotFound, Tx, encode, looks_like_id, new_id, subject_hash, utcnow
+from fundament.privacy.schemas import PrivacyRequest, ProcessingRecord, SubjectExport
 from fundament.tenancy import get_tenant
 
 RETENTION_EVERY = timedelta(hours=1)
@@ -32,21 +33,20 @@ def due_date(at: datetime) -> datetime:
     raise AssertionError("unreachable")
 
 
-def _request_json(row: Any) -> dict[str, Any]:
-    out = {
-        "id": row["id"],
-        "kind": row["kind"],
-        "status": row["status"],
-        "created_at": rfc3339(row["created_at"]),
-        "due_at": rfc3339(row["due_at"]),
-        "completed_at": rfc3339(row["completed_at"]) if row["completed_at"] else None,
-    }
-    if row["kind"] == "erasure" and row["result"] is not None:
-        out["erased"] = orjson.loads(row["result"])["erased"]
-    return out
+def _request(row: Any) -> PrivacyRequest:
+    done = row["kind"] == "erasure" and row["result"] is not None
+    return PrivacyRequest(
+        id=row["id"],
+        kind=row["kind"],
+        status=row["status"],
+        created_at=row["created_at"],
+        due_at=row["due_at"],
+        completed_at=row["completed_at"],
+        erased=orjson.loads(row["result"])["erased"] if done else None,
+    )
 
 
-async def create_request(tx: Tx, *, kind: str, subject: str, secret: bytes) -> dict[str, Any]:
+async def create_request(tx: Tx, *, kind: str, subject: str, secret: bytes) -> PrivacyRequest:
     now = utcnow()
     request_id = new_id("exp" if kind == "export" else "era")
     assert tx.tenant_id is not None
@@ -64,7 +64,7 @@ async def create_request(tx: Tx, *, kind: str, subject: str, secret: bytes) -> d
     )
     await jobs.enqueue(tx, f"privacy.{kind}", request_id)
     tx.emit(f"privacy.{kind}_requested", "privacy_request", request_id)
-    return _request_json(row)
+    return _request(row)
 
 
 async def count_open_requests(tx: Tx) -> int:
@@ -76,9 +76,9 @@ async def count_open_requests(tx: Tx) -> int:
     return value
 
 
-async def get_request(tx: Tx, request_id: str, kind: str) -> dict[str, Any]:
+async def get_request(tx: Tx, request_id: str, kind: str) -> PrivacyRequest:
     row = await _find(tx, request_id, kind)
-    return _request_json(row)
+    return _request(row)
 
 
 async def _find(tx: Tx, request_id: str, kind: str) -> Any:
@@ -106,17 +106,17 @@ async def download_export(tx: Tx, request_id: str) -> bytes | None:
     return str(row["result"]).encode()
 
 
-async def processing_record(tx: Tx) -> dict[str, Any]:
+async def processing_record(tx: Tx) -> ProcessingRecord:
     """Register of processing activities (Art. 30) from the collections' metadata."""
     assert tx.tenant_id is not None
     tenant = await get_tenant(tx, tx.tenant_id)
     collections = await records.all_collections(tx)
-    return {
-        "controller": {"tenant_id": tenant.id, "name": tenant.name},
-        "region": tenant.region,
-        "generated_at": rfc3339(utcnow()),
-        "activities": [records.processing_facts(c) for c in collections],
-    }
+    return ProcessingRecord(
+        controller={"tenant_id": tenant.id, "name": tenant.name},
+        region=tenant.region,
+        generated_at=utcnow(),
+        activities=[records.processing_facts(c) for c in collections],
+    )
 
 
 # --- job handlers ---------------------------------------------------------------------------
@@ -133,21 +133,21 @@ async def run_export(tx: Tx, job: Job, now: datetime, master: bytes) -> None:
     events = await audit.events_for_targets(tx.conn, tx.tenant_id, ids)
     events = await audit.reveal_personal(tx.conn, master, tx.tenant_id, bytes(row["subject_hash"]), events)
     register = await processing_record(tx)
-    bundle = {
-        "subject": row["subject"],
-        "generated_at": rfc3339(now),
-        "region": register["region"],
-        "records": found,
-        "audit_events": events,
-        "processing": register["activities"],
-    }
+    bundle = SubjectExport(
+        subject=row["subject"],
+        generated_at=now,
+        region=register.region,
+        records=found,
+        audit_events=events,
+        processing=register.activities,
+    )
     await tx.conn.execute(
         "UPDATE privacy_requests SET status = 'done', completed_at = $3, result = $4::jsonb"
         " WHERE tenant_id = $1 AND id = $2",
         tx.tenant_id,
         job.ref,
         now,
-        orjson.dumps(bundle).decode(),
+        encode(bundle).decode(),
     )
     tx.emit("privacy.export_completed", "privacy_request", job.ref)
     return None
