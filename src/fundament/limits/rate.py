@@ -1,12 +1,13 @@
-"""Per-tenant request rates, by plan, with the `limits` library.
+"""Per-tenant request rates, by plan.
 
 Two windows per tenant: ``requests_per_minute`` over a sliding minute (the sustained
-rate) and ``burst`` over a sliding second (how sharp a spike may be). Counters live in
-process memory, or, when ``FUNDAMENT_REDIS_URL`` is set, are shared by every instance
-through Redis (limits/shared.py: admitted from memory, reconciled every 50 ms). If Redis
-stops answering, each instance falls back to its own counters (logged and counted), and
-tries Redis again a few seconds later: a Redis outage degrades fairness across instances,
-never availability.
+rate) and ``burst`` over a sliding second (how sharp a spike may be), each a sliding
+window counter. Counters live in process memory (limits/local.py), or, when
+``FUNDAMENT_REDIS_URL`` is set, are shared by every instance through Redis
+(limits/shared.py: admitted from memory, reconciled every 50 ms). If Redis stops
+answering, each instance falls back to its own counters (logged and counted), and tries
+Redis again a few seconds later: a Redis outage degrades fairness across instances, never
+availability.
 
 A request costs one unit of both windows per started :data:`UNIT_BYTES` of body (ordinary
 requests: one): a rate limit that counted requests alone would let a tenant spend its
@@ -19,15 +20,12 @@ its tenant's lane (records, ADR 0011).
 from __future__ import annotations
 
 import logging
-import math
 import time
 
-from limits import RateLimitItem, RateLimitItemPerMinute, RateLimitItemPerSecond
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
-from limits.storage import storage_from_string
 from prometheus_client import Counter
 
-from fundament.limits.shared import SharedWindows, Verdict
+from fundament.limits.local import LocalWindows
+from fundament.limits.shared import SharedWindows
 from fundament.platform import Principal, TooManyRequests, current_exchange
 from fundament.tenancy import PlanLookup
 
@@ -51,12 +49,13 @@ def _byte_units(size: int) -> int:
 class _Windows:
     """A plan's two windows and the response headers that do not change per request."""
 
-    __slots__ = ("limits", "minute", "policy", "second", "static_headers")
+    __slots__ = ("burst", "limits", "policy", "rpm", "static_headers")
 
     def __init__(self, rpm: int, burst: int) -> None:
-        self.minute: RateLimitItem = RateLimitItemPerMinute(rpm)
-        self.second: RateLimitItem = RateLimitItemPerSecond(burst)
-        #: (limit, seconds) of the burst window, then the minute's, for the shared windows.
+        self.rpm = rpm
+        self.burst = burst
+        #: (limit, seconds): the burst window first, so a spike is refused without using up
+        #: the minute's budget.
         self.limits = ((burst, 1), (rpm, 60))
         self.policy = f'{rpm};w=60, {burst};w=1;name="burst"'
         self.static_headers = [
@@ -70,10 +69,7 @@ class RateLimiter:
 
     def __init__(self, plans: PlanLookup, *, redis_url: str | None = None, prefix: str = "fundament") -> None:
         self._plans = plans
-        # The async in-memory storage, not the sync one: that one expires keys from a
-        # threading.Timer re-armed every 10 ms, whose thread competes for the GIL
-        # (GET-by-id fell from 59% to 50% of the floor, docs/benchmarks.md).
-        self._memory = SlidingWindowCounterRateLimiter(storage_from_string("async+memory://"))
+        self._local = LocalWindows()
         # With Redis, admission is from memory and reconciled in the background
         # (limits/shared.py): no Redis round trip per request.
         self._shared = SharedWindows(redis_url, prefix=prefix) if redis_url is not None else None
@@ -109,10 +105,9 @@ class RateLimiter:
         if plan is None:
             return  # unknown tenant: authorization answers that
         windows = self._windows_of(plan.requests_per_minute, plan.burst)
-        minute, second = windows.minute, windows.second
         exchange = current_exchange.get()
         # Never more than the burst: a request no budget can pay would be refused forever.
-        units = 1 if exchange is None else min(_byte_units(exchange.declared_bytes), second.amount)
+        units = 1 if exchange is None else min(_byte_units(exchange.declared_bytes), windows.burst)
         shared = self._use_shared()
         verdict = None
         if shared is not None:
@@ -121,7 +116,7 @@ class RateLimiter:
             except Exception as exc:
                 self._redis_failed(exc)
         if verdict is None:
-            verdict = await self._admit_in_process(minute, second, tenant_id, units)
+            verdict = self._local.admit(tenant_id, windows.limits, units)
         if verdict.allowed:
             if exchange is not None:
                 exchange.headers += windows.static_headers
@@ -136,7 +131,7 @@ class RateLimiter:
             f"and {plan.burst} per second (a request counts once per started 64 KiB of body); "
             f"retry after {retry} s.",
             headers={
-                "RateLimit-Limit": str(minute.amount),
+                "RateLimit-Limit": str(windows.rpm),
                 "RateLimit-Remaining": "0",
                 "RateLimit-Reset": str(retry),
                 "RateLimit-Policy": windows.policy,
@@ -144,35 +139,6 @@ class RateLimiter:
             },
             extra={"limit": which, "plan": plan.name},
         )
-
-    async def _admit_in_process(
-        self, minute: RateLimitItem, second: RateLimitItem, tenant_id: str, units: int
-    ) -> Verdict:
-        counters = self._memory
-        allowed, stats_item = await self._hit(counters, minute, second, tenant_id, units)
-        now = time.time()
-        if allowed:
-            stats = await counters.get_window_stats(minute, tenant_id)
-            reset = max(0, math.ceil(stats.reset_time - now))
-            return Verdict(True, None, max(0, stats.remaining), reset)
-        stats = await counters.get_window_stats(stats_item, tenant_id)
-        retry = max(1, math.ceil(stats.reset_time - now))
-        return Verdict(False, 0 if stats_item is second else 1, 0, retry)
-
-    @staticmethod
-    async def _hit(
-        counters: SlidingWindowCounterRateLimiter,
-        minute: RateLimitItem,
-        second: RateLimitItem,
-        ident: str,
-        units: int,
-    ) -> tuple[bool, RateLimitItem]:
-        # The burst window first: a spike is refused without using up the minute's budget.
-        if not await counters.hit(second, ident, cost=units):
-            return False, second
-        if not await counters.hit(minute, ident, cost=units):
-            return False, minute
-        return True, minute
 
     def _redis_failed(self, exc: Exception) -> None:
         self._redis_down_until = time.monotonic() + _RETRY_REDIS_AFTER
