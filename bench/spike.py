@@ -461,12 +461,12 @@ def planner_replay(
     price = Decimal(model.instance.monthly_cost_eur)
     # The HPA deployed before the spike: what `fundament plan --hpa-only` wrote for the
     # first step's users. Its maxReplicas bounds what it can do when the spike comes.
-    hpa = metering.plan(users[0], rpm, TARGET_P99_MS, measurement, model)["hpa"]
+    hpa = metering.plan(users[0], rpm, TARGET_P99_MS, measurement, model).hpa
     per_instance = measurement.rps_per_worker * measurement.workers_per_instance
     steps, replicas, total = [], hpa["spec"]["minReplicas"], Decimal(0)
     for i, n in enumerate(users):
         p = metering.plan(n, rpm, TARGET_P99_MS, measurement, model)
-        reached, seconds = hpa_reach_seconds(replicas, p["instances"], hpa)
+        reached, seconds = hpa_reach_seconds(replicas, p.instances, hpa)
         replicas = max(replicas, reached)  # scale-down waits 300 s of lower load: a ramp never sees it
         hourly = (replicas * price + fixed) / HOURS_PER_MONTH
         cost = hourly * Decimal(step_hours.numerator) / Decimal(step_hours.denominator)
@@ -475,13 +475,13 @@ def planner_replay(
             {
                 "minute": i * args.replay_minutes_per_step,
                 "users": n,
-                "load_rps": p["load_rps"],
-                "instances": p["instances"],
-                "planned_hpa_max": p["hpa_max_replicas"],
+                "load_rps": p.load_rps,
+                "instances": p.instances,
+                "planned_hpa_max": p.hpa_max_replicas,
                 "hpa_replicas": replicas,
                 "hpa_seconds_to_scale": seconds,
-                "hpa_capped": p["instances"] > hpa["spec"]["maxReplicas"],
-                "utilisation_at_hpa_replicas": p["load_rps"] / (replicas * per_instance),
+                "hpa_capped": p.instances > hpa["spec"]["maxReplicas"],
+                "utilisation_at_hpa_replicas": p.load_rps / (replicas * per_instance),
                 "monthly_run_rate_eur": str((replicas * price + fixed).quantize(Decimal("0.01"))),
                 "hourly_eur": str(hourly.quantize(Decimal("0.0001"))),
                 "step_cost_eur": str(cost.quantize(Decimal("0.0001"))),
@@ -504,7 +504,7 @@ def planner_replay(
         "min_replicas": model.min_replicas,
         "minutes_per_step": args.replay_minutes_per_step,
         "hpa_min_max": [hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]],
-        "notes": metering.plan(users[-1], rpm, TARGET_P99_MS, measurement, model)["notes"],
+        "notes": metering.plan(users[-1], rpm, TARGET_P99_MS, measurement, model).notes,
         "steps": steps,
     }
 

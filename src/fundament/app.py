@@ -441,7 +441,8 @@ def _openapi(app: FundamentApp) -> dict[str, Any]:
     clash = sorted(shapes.keys() & components.get("schemas", {}).keys())
     if clash:
         raise TypeError(f"a response shape and a request model share a name: {clash}")
-    components.setdefault("schemas", {}).update(shapes)
+    # By name, as FastAPI orders the request models' schemas.
+    components["schemas"] = dict(sorted({**components.get("schemas", {}), **shapes}.items()))
     components["schemas"]["Problem"] = PROBLEM_SCHEMA
     components["schemas"]["ProblemFieldError"] = PROBLEM_FIELD_ERROR_SCHEMA
     for name in ("HTTPValidationError", "ValidationError"):

@@ -631,6 +631,8 @@ def finops_report(
     format: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
 ) -> None:
     """Cost, revenue and margin per tenant; cost per feature; idle capacity."""
+    import msgspec
+
     from fundament import metering, tenancy
 
     if format not in ("table", "json", "csv"):
@@ -646,7 +648,7 @@ def finops_report(
         return await metering.month_report(db, plans, model, month)
 
     with admin_database(settings, migrate_now=False) as dsn:
-        report = asyncio.run(_with_app_db(settings, dsn, work))
+        report = msgspec.to_builtins(asyncio.run(_with_app_db(settings, dsn, work)))
     if format == "json":
         typer.echo(json.dumps(report, indent=2))
     elif format == "csv":
@@ -694,6 +696,7 @@ def plan_cmd(
 ) -> None:
     """Instances, HPA bounds, monthly cost and cost per user for N users."""
     import asyncpg
+    import msgspec
 
     from fundament import metering
 
@@ -710,7 +713,9 @@ def plan_cmd(
     with admin_database(settings, migrate_now=False) as dsn:
         measurement = asyncio.run(measured(dsn)) or metering.REFERENCE
     try:
-        result = metering.plan(users, requests_per_user_per_minute, p99_ms, measurement, model)
+        result = msgspec.to_builtins(
+            metering.plan(users, requests_per_user_per_minute, p99_ms, measurement, model)
+        )
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

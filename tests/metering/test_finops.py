@@ -12,14 +12,18 @@ import math
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import kubernetes_validate
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fundament.metering import capacity
+from fundament.metering import report as reports
 from fundament.metering.allocation import ALLOCATION_METHOD, allocate
-from fundament.metering.capacity import PEAK_FACTOR, Measurement, hpa_manifest, plan
+from fundament.metering.capacity import PEAK_FACTOR, Measurement, hpa_manifest
 from fundament.metering.costmodel import (
     DEFAULT_MODEL,
     DRIVERS,
@@ -34,10 +38,21 @@ from fundament.metering.report import (
     SHARED_FEATURE,
     FeatureUsage,
     TenantUsage,
-    build_report,
     render_csv,
     render_table,
 )
+
+
+def build_report(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    """The report as the API answers it, in plain values."""
+    answer: dict[str, Any] = msgspec.to_builtins(reports.build_report(*args, **kwargs))
+    return answer
+
+
+def plan(*args: Any) -> dict[str, Any]:
+    """The capacity plan as the API answers it, in plain values."""
+    answer: dict[str, Any] = msgspec.to_builtins(capacity.plan(*args))
+    return answer
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "docs" / "examples" / "cost-model.toml"

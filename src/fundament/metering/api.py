@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
 
 from fundament.metering import Needs, capacity, finops
+from fundament.metering.schemas import CapacityPlan, FinopsReport, Usage
 from fundament.metering.usage import tenant_usage
 from fundament.platform import (
     BadRequest,
@@ -17,6 +17,7 @@ from fundament.platform import (
     Instant,
     RequestContext,
     database,
+    doc_shape,
     json_response,
     require_role,
     services,
@@ -33,40 +34,6 @@ def _needs(request: Request) -> Needs:
     return needs
 
 
-class UsageFigures(BaseModel):
-    requests: int
-    errors: int = Field(description="Answers with status 4xx or 5xx.")
-    server_errors: int = Field(description="Answers with status 5xx.")
-    server_ms: float = Field(description="Server time, milliseconds.")
-    db_ms: float = Field(description="Database time (transactions, pool wait included), milliseconds.")
-    bytes_in: int
-    bytes_out: int
-
-
-class FeatureUsage(UsageFigures):
-    feature: str = Field(examples=["GET /v1/tenants/{tenant}/collections/{name}/records/{record_id}"])
-
-
-class UsageBucket(UsageFigures):
-    start: datetime
-    stored_bytes: int | None = Field(description="Last storage sample in this bucket, if any.")
-    records: int | None
-    features: list[FeatureUsage]
-
-
-class Usage(BaseModel):
-    tenant_id: str
-    from_: datetime = Field(alias="from")
-    to: datetime
-    granularity: Literal["hour", "day"]
-    totals: UsageFigures
-    stored_bytes: int = Field(description="Latest measurement of the tenant's stored record bytes.")
-    records: int
-    storage_measured_at: datetime | None
-    features: list[FeatureUsage]
-    buckets: list[UsageBucket]
-
-
 def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
@@ -76,7 +43,7 @@ def _utc(value: datetime | None) -> datetime | None:
 @router.get(
     "/v1/tenants/{tenant}/usage",
     operation_id="usage_get",
-    response_model=Usage,
+    responses=doc_shape(Usage),
     summary="Metered usage of a tenant",
     description=(
         "Requests, errors, server time, database time and bytes in/out per feature (method and "
@@ -108,7 +75,7 @@ async def get_usage(
     if meter is not None:
         await meter.flush()
     async with database(request).transaction(ctx) as tx:
-        body: dict[str, Any] = await tenant_usage(tx, tenant, start=start, end=end, granularity=granularity)
+        body = await tenant_usage(tx, tenant, start=start, end=end, granularity=granularity)
     return json_response(body)
 
 
@@ -119,34 +86,10 @@ Operator = Annotated[RequestContext, Depends(require_role("operator"))]
 MONTH_PATTERN = r"^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])$"
 
 
-class FinopsReport(BaseModel):
-    model_config = {"extra": "allow"}
-    month: str
-    currency: str
-    method: str = Field(description="How costs were split, in plain words.")
-    total_cost_eur: str
-    total_revenue_eur: str
-    total_margin_eur: str
-    tenants: list[dict[str, Any]]
-    features: dict[str, Any]
-    capacity: dict[str, Any]
-
-
-class CapacityPlan(BaseModel):
-    model_config = {"extra": "allow"}
-    users: int
-    instances: int
-    hpa_min_replicas: int
-    hpa_max_replicas: int
-    monthly_cost_eur: str
-    cost_per_user_eur: str
-    hpa: dict[str, Any] = Field(description="A HorizontalPodAutoscaler (autoscaling/v2) manifest.")
-
-
 @router.get(
     "/v1/finops/report",
     operation_id="finops_report_get",
-    response_model=FinopsReport,
+    responses=doc_shape(FinopsReport),
     summary="Cost, revenue and margin per tenant for a month",
     description=(
         "Allocates the month's cost (the cost model's estimate, or the imported FOCUS bill) to "
@@ -183,7 +126,7 @@ async def finops_report(
 @router.get(
     "/v1/finops/capacity",
     operation_id="finops_capacity_get",
-    response_model=CapacityPlan,
+    responses=doc_shape(CapacityPlan),
     summary="Instances, HPA bounds and cost for a number of users",
     description=(
         "From the last `fundament bench capacity` measurement (or a documented reference figure "

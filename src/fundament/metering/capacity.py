@@ -10,6 +10,7 @@ from fractions import Fraction
 from typing import Any
 
 from fundament.metering.costmodel import CostModel
+from fundament.metering.schemas import CapacityPlan
 
 __all__ = [
     "MARGINAL_STEP",
@@ -74,7 +75,7 @@ def plan(
     p99_ms: float,
     measurement: Measurement,
     model: CostModel,
-) -> dict[str, Any]:
+) -> CapacityPlan:
     """Instances, HPA bounds and monthly cost to serve ``users`` at ``p99_ms``.
 
     Load (req/s) = users × requests per user per minute / 60. One instance serves
@@ -144,43 +145,43 @@ def plan(
             }
         )
 
-    return {
-        "users": users,
-        "requests_per_user_per_minute": requests_per_user_per_minute,
-        "load_rps": float(round(load, 3)),
-        "peak_rps": float(round(load * PEAK_FACTOR, 3)),
-        "peak_factor": PEAK_FACTOR,
-        "measurement": {
+    return CapacityPlan(
+        users=users,
+        requests_per_user_per_minute=requests_per_user_per_minute,
+        load_rps=float(round(load, 3)),
+        peak_rps=float(round(load * PEAK_FACTOR, 3)),
+        peak_factor=PEAK_FACTOR,
+        measurement={
             "rps_per_worker": measurement.rps_per_worker,
             "p99_ms": measurement.p99_ms,
             "workers_per_instance": measurement.workers_per_instance,
             "measured_at": measurement.measured_at,
             "machine": measurement.machine,
         },
-        "target_utilisation": model.target_utilisation,
-        "usable_rps_per_instance": float(round(usable, 3)),
-        "instances": instances,
-        "utilisation_at_load": float(round(load / (instances * per_instance), 4)),
-        "p99_target_ms": p99_ms,
-        "p99_feasible": feasible,
-        "hpa_min_replicas": instances,
-        "hpa_max_replicas": hpa_max,
-        "instance": model.instance.name,
-        "currency": model.currency,
-        "instance_monthly_cost_eur": _money(instance_price),
-        "compute_monthly_cost_eur": _money(instances * instance_price),
-        "fixed_monthly_cost_eur": _money(fixed),
-        "monthly_cost_eur": _money(monthly),
-        "cost_per_user_eur": _money(monthly / users, _UNIT),
-        "marginal_cost_per_user": marginal,
-        "marginal_method": (
+        target_utilisation=model.target_utilisation,
+        usable_rps_per_instance=float(round(usable, 3)),
+        instances=instances,
+        utilisation_at_load=float(round(load / (instances * per_instance), 4)),
+        p99_target_ms=p99_ms,
+        p99_feasible=feasible,
+        hpa_min_replicas=instances,
+        hpa_max_replicas=hpa_max,
+        instance=model.instance.name,
+        currency=model.currency,
+        instance_monthly_cost_eur=_money(instance_price),
+        compute_monthly_cost_eur=_money(instances * instance_price),
+        fixed_monthly_cost_eur=_money(fixed),
+        monthly_cost_eur=_money(monthly),
+        cost_per_user_eur=_money(monthly / users, _UNIT),
+        marginal_cost_per_user=marginal,
+        marginal_method=(
             "(monthly cost at 1.1 × N users − monthly cost at N users) / (0.1 × N): what each of "
             "the next 10% of users adds. Instances come whole, so this is 0 until the next "
             "instance is needed and the fixed costs (database, load balancer, ...) add nothing."
         ),
-        "notes": notes,
-        "hpa": hpa_manifest("fundament", instances, hpa_max, cpu_target),
-    }
+        notes=notes,
+        hpa=hpa_manifest("fundament", instances, hpa_max, cpu_target),
+    )
 
 
 def hpa_manifest(

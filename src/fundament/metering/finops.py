@@ -13,6 +13,7 @@ from fractions import Fraction
 from typing import Any
 
 import asyncpg
+import msgspec
 import orjson
 
 from fundament import identity, tenancy
@@ -20,6 +21,7 @@ from fundament.metering.capacity import Measurement
 from fundament.metering.costmodel import CostModel
 from fundament.metering.focus import Charge, costs_by_resource
 from fundament.metering.report import FeatureUsage, TenantUsage, build_report
+from fundament.metering.schemas import FinopsReport
 from fundament.platform import Database, RequestContext, Tx
 
 MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])\Z")
@@ -198,7 +200,7 @@ def report(
     tenants: list[TenantUsage],
     bill: tuple[dict[str, Decimal], Decimal] | None,
     measurement: Measurement | None,
-) -> dict[str, Any]:
+) -> FinopsReport:
     year, mon = int(month[:4]), int(month[5:7])
     now = datetime.now(UTC)
     hours = calendar.monthrange(year, mon)[1] * 24.0
@@ -215,13 +217,12 @@ def report(
         capacity_rps_per_worker=(measurement or REFERENCE).rps_per_worker,
         hours_in_month=hours,
     )
-    out["capacity_measurement"] = asdict(measurement or REFERENCE)
-    return out
+    return msgspec.structs.replace(out, capacity_measurement=asdict(measurement or REFERENCE))
 
 
 async def month_report(
     db: Database, plans: Mapping[str, Any], model: CostModel, month: str
-) -> dict[str, Any]:
+) -> FinopsReport:
     """The FinOps report of ``month``, across every tenant: for an operator (the caller
     checks; the CLI is one)."""
     async with db.operator_transaction("finops.report") as tx:

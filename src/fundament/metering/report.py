@@ -20,6 +20,7 @@ from typing import Any
 from fundament.metering.allocation import ALLOCATION_METHOD, allocate
 from fundament.metering.capacity import PEAK_FACTOR
 from fundament.metering.costmodel import CostModel, Resource
+from fundament.metering.schemas import FinopsReport
 
 __all__ = [
     "SHARED_FEATURE",
@@ -231,8 +232,8 @@ def build_report(
     unmatched_eur: Decimal = Decimal(0),
     capacity_rps_per_worker: float | None = None,
     hours_in_month: float | None = None,
-) -> dict[str, Any]:
-    """Allocate the month's costs to tenants and features; a JSON-ready dict.
+) -> FinopsReport:
+    """Allocate the month's costs to tenants and features: the report as the API answers it.
 
     Costs are the model's estimates, or ``actual_costs`` per resource from a FOCUS import
     (missing resources cost 0; ``unmatched_eur`` becomes an "unmatched" line split evenly).
@@ -361,28 +362,26 @@ def build_report(
     )
     compute_cents = sum(c for r, c in lines if r.kind == "compute")
     used_requests = sum(f.requests for t in tenants for f in t.features)
-    return {
-        "month": month,
-        "currency": model.currency,
-        "cost_source": "FOCUS import"
-        if actual_costs is not None
-        else f"estimate (cost model: {model.source})",
-        "method": method,
-        "total_cost_eur": _eur(total_cents),
-        "total_revenue_eur": _eur(revenue_total),
-        "total_margin_eur": _eur(revenue_total - total_cents),
-        "unallocated_eur": _eur(total_cents - allocated),
-        "unallocated_note": None
+    return FinopsReport(
+        month=month,
+        currency=model.currency,
+        cost_source="FOCUS import" if actual_costs is not None else f"estimate (cost model: {model.source})",
+        method=method,
+        total_cost_eur=_eur(total_cents),
+        total_revenue_eur=_eur(revenue_total),
+        total_margin_eur=_eur(revenue_total - total_cents),
+        unallocated_eur=_eur(total_cents - allocated),
+        unallocated_note=None
         if total_cents == allocated
         else "No tenant existed in this month: the whole cost is the platform's own (idle), "
         "allocated to nobody.",
-        "resources": [
+        resources=[
             {"name": r.name, "kind": r.kind, "driver": r.driver, "cost_eur": _eur(c)} for r, c in lines
         ],
-        "tenants": tenant_rows,
-        "features": features,
-        "capacity": _capacity(model, hours_in_month, used_requests, capacity_rps_per_worker, compute_cents),
-    }
+        tenants=tenant_rows,
+        features=features,
+        capacity=_capacity(model, hours_in_month, used_requests, capacity_rps_per_worker, compute_cents),
+    )
 
 
 def _table(headers: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
@@ -403,6 +402,7 @@ def _opt(value: Any) -> str:
 
 
 def render_table(report: dict[str, Any]) -> str:
+    """The report (as plain values, ``msgspec.to_builtins``) as a text table."""
     """The report as aligned plain text for a terminal."""
     cur = report["currency"]
     out = [

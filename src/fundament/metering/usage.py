@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from fundament.platform import Tx, rfc3339
+from fundament.metering.schemas import FeatureUsage, Usage, UsageBucket, UsageFigures
+from fundament.platform import Tx
 
 _QUERY = """
 SELECT date_trunc($4, hour) AS bucket, feature,
@@ -46,8 +47,8 @@ def _rounded(values: dict[str, Any]) -> dict[str, Any]:
 
 
 async def tenant_usage(
-    tx: Tx, tenant_id: str, *, start: datetime, end: datetime, granularity: str
-) -> dict[str, Any]:
+    tx: Tx, tenant_id: str, *, start: datetime, end: datetime, granularity: Literal["hour", "day"]
+) -> Usage:
     rows = await tx.conn.fetch(_QUERY, tenant_id, start, end, granularity)
     storage = {r["bucket"]: r for r in await tx.conn.fetch(_STORAGE, tenant_id, start, end, granularity)}
     latest = await tx.conn.fetchrow(_LATEST_STORAGE, tenant_id)
@@ -67,23 +68,23 @@ async def tenant_usage(
         b = buckets[stamp]
         sample = storage.get(stamp)
         out_buckets.append(
-            {
-                "start": rfc3339(stamp),
+            UsageBucket(
                 **_rounded(b["totals"]),
-                "stored_bytes": sample["stored_bytes"] if sample else None,
-                "records": sample["records"] if sample else None,
-                "features": [{"feature": f, **v} for f, v in sorted(b["features"].items())],
-            }
+                start=stamp,
+                stored_bytes=sample["stored_bytes"] if sample else None,
+                records=sample["records"] if sample else None,
+                features=[FeatureUsage(**v, feature=f) for f, v in sorted(b["features"].items())],
+            )
         )
-    return {
-        "tenant_id": tenant_id,
-        "from": rfc3339(start),
-        "to": rfc3339(end),
-        "granularity": granularity,
-        "totals": _rounded(totals),
-        "stored_bytes": latest["stored_bytes"] if latest else 0,
-        "records": latest["records"] if latest else 0,
-        "storage_measured_at": rfc3339(latest["measured_at"]) if latest else None,
-        "features": [{"feature": f, **_rounded(v)} for f, v in sorted(features.items())],
-        "buckets": out_buckets,
-    }
+    return Usage(
+        tenant_id=tenant_id,
+        from_=start,
+        to=end,
+        granularity=granularity,
+        totals=UsageFigures(**_rounded(totals)),
+        stored_bytes=latest["stored_bytes"] if latest else 0,
+        records=latest["records"] if latest else 0,
+        storage_measured_at=latest["measured_at"] if latest else None,
+        features=[FeatureUsage(**_rounded(v), feature=f) for f, v in sorted(features.items())],
+        buckets=out_buckets,
+    )

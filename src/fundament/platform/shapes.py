@@ -80,7 +80,7 @@ def shape_components() -> dict[str, Any]:
     declared = {frozenset(values): list(values) for values in _literals(shapes)}
     for schema in components.values():
         _as_before(schema, declared)
-    return dict(components)
+    return {name: _ordered(schema) for name, schema in components.items()}
 
 
 def _as_before(schema: dict[str, Any], declared: dict[frozenset[Any], list[Any]]) -> None:
@@ -116,6 +116,38 @@ def _literals(shapes: list[type[Struct]]) -> Iterator[tuple[Any, ...]]:
             todo.extend(hint)
         else:
             todo.extend(get_args(hint))
+
+
+#: The order pydantic writes a schema's keys in: the document's diff then shows only what changed.
+_PYDANTIC_ORDER = (
+    "properties",
+    "items",
+    "additionalProperties",
+    "anyOf",
+    "$ref",
+    "type",
+    "const",
+    "enum",
+    "format",
+    "required",
+    "title",
+    "examples",
+    "description",
+)
+_KEY_ORDER = {key: n for n, key in enumerate(_PYDANTIC_ORDER)}
+
+
+def _ordered(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_ordered(child) for child in node]
+    if not isinstance(node, dict):
+        return node
+    keys = sorted(node, key=lambda key: _KEY_ORDER.get(key, len(_KEY_ORDER)))
+    if "properties" in node and isinstance(node["properties"], dict):
+        # Member names, not schema keys: kept in declaration order.
+        members = {name: _ordered(member) for name, member in node["properties"].items()}
+        return {key: members if key == "properties" else _ordered(node[key]) for key in keys}
+    return {key: _ordered(node[key]) for key in keys}
 
 
 def _typed(node: Any, declared: dict[frozenset[Any], list[Any]]) -> None:
