@@ -145,7 +145,8 @@ async def test_a_stale_cached_declaration_is_noticed(http, tenant, app):
     rid = r.json()["id"]
     await http.get(base, headers=h)  # cached now
     cache = app.services.records.cache
-    stale = next(c for (t, n), (c, _) in cache._items.items() if t == tenant.id and n == "c")
+    stale = cache._items.peek((tenant.id, "c"))
+    assert stale is not None
     r = await http.patch(f"{tenant.base}/collections/c", json={"indexes": ["b", "a"]}, headers=h)
     assert r.status_code == 200
     cache.put(stale)  # as if the invalidation had not arrived

@@ -116,4 +116,4 @@ async def test_tunables_reach_what_they_tune(admin_dsn, settings):
             assert await conn.fetchval("SHOW idle_in_transaction_session_timeout") == "12345ms"
         worker = app.services.job_worker
         assert (worker.poll_seconds, worker.lease.total_seconds(), worker.max_attempts) == (0.25, 90.0, 3)
-        assert app.services.records.cache._ttl == 7.0
+        assert app.services.records.cache.ttl_seconds == 7.0

@@ -11,16 +11,17 @@ tenants, and the key index leads with ``tenant_id`` like every other index.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hashlib
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
 
 from fundament.identity.throttle import LOOKUPS, Attempt, FailureThrottle
 from fundament.platform import (
     Database,
+    LoadingCache,
     Principal,
     RequestContext,
     Unauthenticated,
@@ -89,7 +90,6 @@ _AUTH_CTX = RequestContext(request_id="auth")
 class _Entry:
     principal: Principal
     expires_at: datetime | None
-    cached_at: float
 
 
 class KeyAuthenticator:
@@ -114,36 +114,29 @@ class KeyAuthenticator:
     ):
         self._db = db
         self._tenants = tenants
-        self._ttl = ttl_seconds
         self._max = max_entries
         self._throttle = throttle if throttle is not None else FailureThrottle(bad_key_seconds=ttl_seconds)
-        self._keys: dict[bytes, _Entry] = {}
-        self._pending: dict[bytes, asyncio.Task[_Entry | None]] = {}
+        #: By the key's hash. A cold cache under load costs one lookup per key, not one per
+        #: request; a revocation's invalidation keeps a lookup in flight from storing.
+        self._keys: LoadingCache[bytes, _Entry] = LoadingCache(
+            ttl_seconds=ttl_seconds, max_entries=max_entries
+        )
         # Keys found before, kept past invalidations and the TTL: the throttle lets them
         # through (whoever presents one holds it), so a flood of wrong keys for a tenant
         # never locks out a key in use. A lookup that fails takes one out.
         self._known: dict[bytes, None] = {}
         #: Key lookups that went to the database (tests read it; so does a Prometheus counter).
         self.lookups = 0
-        # Bumped by every invalidation: a lookup that started before a revocation
-        # committed must not put its (stale) answer into the cache afterwards.
-        self._generation = 0
         db.on_invalidate(self.invalidate)
 
     def invalidate(self, message: str) -> None:
-        self._generation += 1
-        # A lookup in flight may have read the row before the change: later requests
-        # must not join it (those already waiting do not cache what it finds).
-        self._pending.clear()
         kind, _, ident = message.partition(":")
         if message == "*":
             self._keys.clear()
         elif kind == "key":
-            for h in [h for h, e in self._keys.items() if e.principal.key_id == ident]:
-                self._keys.pop(h, None)
+            self._keys.invalidate_where(lambda _h, e: e.principal.key_id == ident)
         elif kind == "tenant":
-            for h in [h for h, e in self._keys.items() if e.principal.tenant_id == ident]:
-                self._keys.pop(h, None)
+            self._keys.invalidate_where(lambda _h, e: e.principal.tenant_id == ident)
 
     async def authenticate(self, token: str, *, client: str | None = None) -> Principal:
         now = time.monotonic()
@@ -152,57 +145,47 @@ class KeyAuthenticator:
             self._throttle.failed(attempt, now)
             raise Unauthenticated("Unknown API key.")
         digest = hash_key(token)
-        entry = self._keys.get(digest)
-        if entry is None or now - entry.cached_at > self._ttl:
-            generation = self._generation
-            loaded = await self._lookup(token, digest, client=client, now=now)
-            if loaded is None:
-                self._keys.pop(digest, None)
+        entry = self._keys.peek(digest)
+        if entry is None:
+            entry = await self._keys.get(digest, functools.partial(self._lookup, token, digest, client, now))
+            if entry is None:
                 self._known.pop(digest, None)
                 raise Unauthenticated("Unknown or revoked API key.")
-            entry = loaded
             if digest not in self._known:
                 if len(self._known) >= self._max:
                     del self._known[next(iter(self._known))]
                 self._known[digest] = None
-            if generation == self._generation:
-                if len(self._keys) >= self._max:
-                    self._keys.clear()
-                self._keys[digest] = entry
         if entry.expires_at is not None and entry.expires_at <= utcnow():
             raise Unauthenticated("This API key has expired.")
         return entry.principal
 
-    async def _lookup(self, token: str, digest: bytes, *, client: str | None, now: float) -> _Entry | None:
-        """Look a key up once however many requests present it at the same time: a cold
-        cache under load costs one transaction per key, not one per request."""
-        pending = self._pending.get(digest)
-        if pending is None:
-            if digest in self._known:
-                # Not counted: only its failure is remembered (a revoked key, found once more).
-                attempt = Attempt(None, None, digest)
-            else:
-                key_id = key_id_of(token)
-                attempt = self._throttle.admit(
-                    client=client, key_id=key_id, digest=digest if key_id is not None else None, now=now
-                )
-            pending = asyncio.get_running_loop().create_task(self._load(token, digest))
-            self._pending[digest] = pending
-            pending.add_done_callback(functools.partial(self._settle, digest, attempt))
-        # Shielded: a request that gives up (deadline) does not cancel the others' lookup.
-        return await asyncio.shield(pending)
+    def _lookup(self, token: str, digest: bytes, client: str | None, now: float) -> Awaitable[_Entry | None]:
+        """Start the one lookup of a key that requests presenting it at the same time
+        share, once the throttle lets it through (a refusal reaches this request only)."""
+        if digest in self._known:
+            # Not counted: only its failure is remembered (a revoked key, found once more).
+            attempt = Attempt(None, None, digest)
+        else:
+            key_id = key_id_of(token)
+            attempt = self._throttle.admit(
+                client=client, key_id=key_id, digest=digest if key_id is not None else None, now=now
+            )
+        return self._settled(token, digest, attempt)
 
-    def _settle(self, digest: bytes, attempt: Attempt, lookup: asyncio.Task[_Entry | None]) -> None:
-        if self._pending.get(digest) is lookup:
-            del self._pending[digest]
-        # A lookup that raised (database unavailable) says nothing about the key.
-        if not lookup.cancelled() and lookup.exception() is None and lookup.result() is None:
+    async def _settled(self, token: str, digest: bytes, attempt: Attempt) -> _Entry | None:
+        try:
+            entry = await self._load(token, digest)
+        except BaseException:
+            # A lookup that raised (database unavailable) says nothing about the key.
+            self._throttle.succeeded(attempt)
+            raise
+        if entry is None:
             self._throttle.failed(attempt, time.monotonic())
         else:
             self._throttle.succeeded(attempt)
+        return entry
 
     async def _load(self, token: str, digest: bytes) -> _Entry | None:
-        now = time.monotonic()
         if token.startswith(OPERATOR_KEY_PREFIX):
             self._looked_up()
             async with self._db.pool.acquire() as conn:
@@ -212,7 +195,7 @@ class KeyAuthenticator:
                 )
             if row is None:
                 return None
-            return _Entry(Principal("operator", row["id"], "operator", None), row["expires_at"], now)
+            return _Entry(Principal("operator", row["id"], "operator", None), row["expires_at"])
         tenant_id = tenant_of_key(token)
         if tenant_id is None:
             return None
@@ -227,7 +210,7 @@ class KeyAuthenticator:
         if row is None:
             return None
         principal = Principal("tenant_key", row["id"], row["role"], tenant_id)
-        return _Entry(principal, row["expires_at"], now)
+        return _Entry(principal, row["expires_at"])
 
     def _looked_up(self) -> None:
         self.lookups += 1

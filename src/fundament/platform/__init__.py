@@ -4,6 +4,7 @@ It depends on no other module. Other modules import only the names below.
 """
 
 from fundament.platform.auth import Admission, Authenticator, bearer_scheme, bearer_token, require_role
+from fundament.platform.cache import LoadingCache
 from fundament.platform.clock import Clock, DateTime, Instant, parse_rfc3339, rfc3339, utcnow
 from fundament.platform.context import ROLES, Principal, RequestContext, role_rank
 from fundament.platform.cors import MAX_ORIGINS as MAX_CORS_ORIGINS
@@ -105,6 +106,7 @@ __all__ = [
     "JsonObject",
     "LaneFull",
     "ListParams",
+    "LoadingCache",
     "Needs",
     "NotFound",
     "Observer",

@@ -6,8 +6,8 @@ commits a ``collection:<tenant>:<name>`` notification so every instance recompil
 
 from __future__ import annotations
 
+import functools
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,6 +23,7 @@ from fundament.platform import (
     Conflict,
     Database,
     FieldError,
+    LoadingCache,
     NotFound,
     Page,
     RequestContext,
@@ -243,42 +244,43 @@ class CollectionCache:
 
     def __init__(self, db: Database, *, ttl_seconds: float = 300.0) -> None:
         self._db = db
-        self._ttl = ttl_seconds
-        self._items: dict[tuple[str, str], tuple[CollectionDef, float]] = {}
-        self._generation = 0
+        self._items: LoadingCache[tuple[str, str], CollectionDef] = LoadingCache(
+            ttl_seconds=ttl_seconds, max_entries=50_000
+        )
         db.on_invalidate(self.invalidate)
 
     def invalidate(self, message: str) -> None:
-        self._generation += 1
         kind, _, rest = message.partition(":")
         if message == "*":
             self._items.clear()
         elif kind == "collection":
             tenant, _, name = rest.partition(":")
-            self._items.pop((tenant, name), None)
+            self._items.invalidate((tenant, name))
         elif kind == "tenant":
-            for k in [k for k in self._items if k[0] == rest]:
-                self._items.pop(k, None)
+            self._items.invalidate_where(lambda key, _coll: key[0] == rest)
 
     async def get(self, ctx: RequestContext, tenant_id: str, name: str) -> CollectionDef:
         """The collection, from cache or the database; 404 if it does not exist."""
-        hit = self._items.get((tenant_id, name))
-        now = time.monotonic()
-        if hit is not None and now - hit[1] <= self._ttl:
-            return hit[0]
-        generation = self._generation
-        async with self._db.transaction(ctx, tenant_id=tenant_id) as tx:
-            found = await find_collection(tx, name)
+        key = (tenant_id, name)
+        found = self._items.peek(key)
         if found is None:
-            raise NotFound(f"No collection named {name!r}.")
-        if generation == self._generation:
-            if len(self._items) > 50_000:
-                self._items.clear()
-            self._items[(tenant_id, name)] = (found, now)
+            # Loaded in the first asker's context for all who ask meanwhile: the row is the
+            # same whoever asks (the collections' policy knows the tenant only).
+            found = await self._items.get(key, functools.partial(self._load, ctx, tenant_id, name))
+            if found is None:
+                raise NotFound(f"No collection named {name!r}.")
         return found
 
+    async def _load(self, ctx: RequestContext, tenant_id: str, name: str) -> CollectionDef | None:
+        async with self._db.transaction(ctx, tenant_id=tenant_id) as tx:
+            return await find_collection(tx, name)
+
+    @property
+    def ttl_seconds(self) -> float:
+        return self._items.ttl_seconds
+
     def put(self, coll: CollectionDef) -> None:
-        self._items[(coll.tenant_id, coll.name)] = (coll, time.monotonic())
+        self._items.put((coll.tenant_id, coll.name), coll)
 
 
 async def find_collection(tx: Tx, name: str, *, for_update: bool = False) -> CollectionDef | None:
