@@ -5,45 +5,48 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from msgspec import Meta, Struct
 
 from fundament.migrations import applied_revision
 from fundament.ops import Needs
-from fundament.platform import bearer_token, json_response, require_role, services
+from fundament.platform import bearer_token, doc_shape, json_response, require_role, services
 
 router = APIRouter(tags=["operations"])
 
 
-class Health(BaseModel):
+class Health(Struct, frozen=True):
     status: Literal["ok"]
 
 
-class Readiness(BaseModel):
+class Readiness(Struct, frozen=True):
     status: Literal["ready", "not ready"]
-    checks: dict[str, str] = Field(description="`shutdown`, `database` and `migrations`, each with its state")
+    checks: Annotated[
+        dict[str, str], Meta(description="`shutdown`, `database` and `migrations`, each with its state")
+    ]
+
+
+_ALIVE = Health("ok")
 
 
 @router.get(
     "/healthz",
     operation_id="health_check",
-    response_model=Health,
     summary="Liveness",
-    responses={200: {"description": "Alive."}},
+    responses=doc_shape(Health, description="Alive."),
 )
 async def healthz() -> Response:
-    return json_response({"status": "ok"})
+    return json_response(_ALIVE)
 
 
 @router.get(
     "/readyz",
     operation_id="readiness_check",
-    response_model=Readiness,
     summary="Readiness",
-    responses={200: {"description": "Ready."}, 503: {"description": "Not ready."}},
+    responses=doc_shape(Readiness, description="Ready.") | {503: {"description": "Not ready."}},
 )
 async def readyz(request: Request) -> Response:
     state: Needs = services(request)
@@ -70,7 +73,7 @@ async def readyz(request: Request) -> Response:
         ready = False
     status = 200 if ready else 503
     headers = {} if ready else {"Retry-After": "1"}
-    return json_response({"status": "ready" if ready else "not ready", "checks": checks}, status, headers)
+    return json_response(Readiness("ready" if ready else "not ready", checks), status, headers)
 
 
 def metrics_router(token: str | None) -> APIRouter:

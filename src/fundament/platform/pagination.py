@@ -71,10 +71,6 @@ class Page(Struct, Generic[T_co], frozen=True):
     items: list[T_co]
     next_cursor: str | None
 
-    def to_json(self, render: Any = None) -> dict[str, Any]:  # until every list answers a shape
-        items = [render(i) for i in self.items] if render else list(self.items)
-        return {"items": items, "next_cursor": self.next_cursor}
-
 
 def encode_id_cursor(last_id: str) -> str:
     return base64.urlsafe_b64encode(orjson.dumps({"after": last_id})).rstrip(b"=").decode()
