@@ -80,6 +80,19 @@ def app_dsn(settings: Settings, admin_dsn: str) -> str:
     migrations derive from the admin password."""
     if settings.app_database_url is not None:
         return settings.app_database_url.get_secret_value()
+    return _as_app_role(settings, admin_dsn)
+
+
+def replica_app_dsn(settings: Settings, replica_dsn: str) -> str:
+    """The request role's DSN of a replica (``FUNDAMENT_REPLICA_URLS`` names each as the
+    admin DSN is named): as it is if it names ``fundament_app``, else derived as
+    :func:`app_dsn` derives the primary's. A replica has the primary's roles and passwords."""
+    if make_url(replica_dsn).username == APP_ROLE:
+        return replica_dsn
+    return _as_app_role(settings, replica_dsn)
+
+
+def _as_app_role(settings: Settings, admin_dsn: str) -> str:
     url = make_url(admin_dsn).set(username=APP_ROLE)
     if settings.app_db_password is not None:
         password: str | None = settings.app_db_password.get_secret_value()
@@ -171,6 +184,9 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
         max_idle_seconds=settings.pool_max_idle_seconds,
         statement_cache_size=settings.db_statement_cache_size,
         listen_dsn=settings.listen_database_url.get_secret_value() if settings.listen_database_url else None,
+        replica_dsns=[replica_app_dsn(settings, dsn) for dsn in settings.replica_dsns()],
+        replica_max_lag_seconds=settings.replica_max_lag_seconds,
+        replica_poll_seconds=settings.replica_poll_seconds,
     )
 
     @asynccontextmanager
@@ -273,6 +289,8 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
     if settings.metrics:
         observers.append(ops.RequestMetrics().observe)
         db.timing.append(ops.observe_db)
+        if db.replicas is not None:
+            db.replicas.observers.append(ops.observe_replicas)
         metrics = ops.exposition(_probes(db, meter))
     if settings.access_log:
         observers.append(ops.log_request)

@@ -70,6 +70,14 @@ CATALOGUE: tuple[ProblemType, ...] = (
         "Pass back a `next_cursor` this list returned, or start again without a cursor.",
     ),
     ProblemType(
+        T.INVALID_CONSISTENCY,
+        400,
+        "Invalid consistency token",
+        "The `Fundament-Consistency` header holds something other than the tokens write responses "
+        "carry (several may be sent, separated by commas; an empty value means none).",
+        "Send back the `Fundament-Consistency` value of the last write response unchanged, or no header.",
+    ),
+    ProblemType(
         T.VALIDATION,
         422,
         "Validation failed",

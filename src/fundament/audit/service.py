@@ -364,7 +364,8 @@ class Sealer:
             self._running.pop(tenant_id, None)
 
     async def seal(self, tenant_id: str) -> int:
-        async with self._db.transaction(_SEALER_CTX, tenant_id=tenant_id) as tx:
+        # A write even when a read asks for it (verifying the chain seals first).
+        async with self._db.transaction(_SEALER_CTX, tenant_id=tenant_id, read_only=False) as tx:
             return await seal_pending(tx.conn, tenant_id)
 
     async def close(self) -> None:

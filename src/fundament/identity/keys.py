@@ -200,7 +200,9 @@ class KeyAuthenticator:
         if tenant_id is None:
             return None
         self._looked_up()
-        async with self._db.transaction(_AUTH_CTX, tenant_id=tenant_id) as tx:
+        # On the primary: a replica could still hold a key revoked a moment ago, and the
+        # revocation's invalidation has already passed this cache.
+        async with self._db.transaction(_AUTH_CTX, tenant_id=tenant_id, read_only=True, primary=True) as tx:
             row = await tx.conn.fetchrow(
                 "SELECT id, role, expires_at FROM api_keys"
                 " WHERE tenant_id = $1 AND secret_hash = $2 AND revoked_at IS NULL",

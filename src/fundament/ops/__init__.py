@@ -6,7 +6,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from fundament.ops.logs import JSONFormatter, log_request
-from fundament.ops.metrics import POOL, QUEUE, USAGE_BUFFER, RequestMetrics, exposition, observe_db
+from fundament.ops.metrics import (
+    POOL,
+    QUEUE,
+    USAGE_BUFFER,
+    RequestMetrics,
+    exposition,
+    observe_db,
+    observe_replicas,
+)
 from fundament.ops.tracing import (
     TracingMiddleware,
     connection_wrapper,
@@ -34,6 +42,7 @@ __all__ = [
     "install",
     "log_request",
     "observe_db",
+    "observe_replicas",
 ]
 
 

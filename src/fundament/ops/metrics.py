@@ -9,6 +9,7 @@ makes every worker write its samples to files that any worker's ``/metrics`` agg
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -24,7 +25,7 @@ from prometheus_client import (
 from prometheus_client import Counter as PromCounter
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from fundament.platform import Exchange
+from fundament.platform import REPLICA_READ_OUTCOMES, Exchange, ReplicaObservation
 
 log = logging.getLogger("fundament.metrics")
 
@@ -55,6 +56,72 @@ QUEUE = Gauge("fundament_jobs_queue_depth", "Background jobs not yet done.", mul
 USAGE_BUFFER = Gauge(
     "fundament_usage_buffered_rows", "Usage roll-up rows not yet flushed.", multiprocess_mode="livesum"
 )
+
+# Set by each process's replica monitor on every poll (not at scrape time), so with several
+# workers every process's view is current; the worst one is what counts.
+REPLICA_LAG = Gauge(
+    "fundament_db_replica_lag_seconds",
+    "How far behind the primary a read replica's state is, at most (0: caught up at the last poll).",
+    ["replica"],
+    multiprocess_mode="livemax",
+)
+REPLICA_LAG_BYTES = Gauge(
+    "fundament_db_replica_lag_bytes",
+    "WAL the primary has written that a read replica has not replayed.",
+    ["replica"],
+    multiprocess_mode="livemax",
+)
+REPLICA_HEALTHY = Gauge(
+    "fundament_db_replica_healthy",
+    "1 while a read replica serves reads, 0 while it is skipped (down, promoted, or lagging "
+    "past FUNDAMENT_REPLICA_MAX_LAG_SECONDS).",
+    ["replica"],
+    multiprocess_mode="livemin",
+)
+REPLICA_PAUSED = Gauge(
+    "fundament_db_replica_replay_paused",
+    "1 while a read replica's WAL replay is paused (pg_wal_replay_pause()).",
+    ["replica"],
+    multiprocess_mode="livemax",
+)
+STANDBYS = Gauge(
+    "fundament_db_primary_standbys",
+    "Standbys streaming from the primary, by its pg_stat_replication.",
+    multiprocess_mode="livemax",
+)
+STANDBY_REPLAY_LAG = Gauge(
+    "fundament_db_primary_standby_replay_lag_seconds",
+    "The largest replay_lag the primary reports in pg_stat_replication (shown only to roles "
+    "with pg_read_all_stats: otherwise absent).",
+    multiprocess_mode="livemax",
+)
+READS = PromCounter(
+    "fundament_db_reads",
+    "Read-only transactions with replicas configured, by where they ran: `replica`, or the "
+    "primary because the replica asked had not replayed the request's token (`primary_behind`), "
+    "no replica was healthy (`primary_no_replica`), or the replica failed under it "
+    "(`primary_failover`).",
+    ["served"],
+)
+
+
+def observe_replicas(observation: ReplicaObservation) -> None:
+    """The replica monitor's observer: one poll's findings into the gauges."""
+    for replica in observation.replicas:
+        lag = replica.lag_seconds
+        # Not measurable (no answer, never caught up): NaN, Prometheus' "unknown".
+        REPLICA_LAG.labels(replica.name).set(lag if math.isfinite(lag) else math.nan)
+        REPLICA_LAG_BYTES.labels(replica.name).set(replica.lag_bytes)
+        REPLICA_HEALTHY.labels(replica.name).set(1 if replica.healthy else 0)
+        REPLICA_PAUSED.labels(replica.name).set(1 if replica.paused else 0)
+    if observation.standbys is not None:
+        STANDBYS.set(observation.standbys)
+    if observation.primary_replay_lag is not None:
+        STANDBY_REPLAY_LAG.set(observation.primary_replay_lag)
+    for served in REPLICA_READ_OUTCOMES:
+        count = observation.reads.get(served, 0)
+        if count:
+            READS.labels(served).inc(count)
 
 
 class RequestMetrics:

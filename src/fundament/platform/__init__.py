@@ -73,6 +73,9 @@ from fundament.platform.pagination import (
     keyset_page,
     list_params,
 )
+from fundament.platform.replicas import READ_OUTCOMES as REPLICA_READ_OUTCOMES
+from fundament.platform.replicas import Observation as ReplicaObservation
+from fundament.platform.replicas import ReplicaSet, ReplicaStatus, format_position
 from fundament.platform.routing import Routes
 from fundament.platform.settings import REGION_PATTERN, Settings
 from fundament.platform.shapes import JsonObject, Timestamp, doc_shape, encode, shape, shape_components
@@ -83,6 +86,7 @@ __all__ = [
     "IDEMPOTENCY_KEY_SCHEMA",
     "MAX_CORS_ORIGINS",
     "REGION_PATTERN",
+    "REPLICA_READ_OUTCOMES",
     "ROLES",
     "Admission",
     "AuthenticationThrottled",
@@ -115,6 +119,9 @@ __all__ = [
     "Principal",
     "Problem",
     "QuotaExceeded",
+    "ReplicaObservation",
+    "ReplicaSet",
+    "ReplicaStatus",
     "RequestContext",
     "Routes",
     "ServiceUnavailable",
@@ -141,6 +148,7 @@ __all__ = [
     "doc_shape",
     "encode",
     "encode_id_cursor",
+    "format_position",
     "json_response",
     "json_text",
     "keyset_page",

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -22,7 +22,16 @@ import asyncpg
 
 from fundament.platform.context import RequestContext
 from fundament.platform.errors import ServiceUnavailable, map_db_errors
-from fundament.platform.observe import add_db_time
+from fundament.platform.observe import Exchange, add_db_time, current_exchange
+from fundament.platform.replicas import (
+    READ_METHODS,
+    UNKNOWN_POSITION,
+    FailoverConnection,
+    Opened,
+    ReplicaSet,
+    drop,
+    publish_commit,
+)
 
 log = logging.getLogger("fundament.db")
 
@@ -88,6 +97,45 @@ async def notify_invalidation(conn: asyncpg.Connection, message: str) -> None:
     await conn.execute("SELECT pg_notify($1, $2)", INVALIDATION_CHANNEL, message)
 
 
+async def _publish_position(conn: asyncpg.Connection, exchange: Exchange) -> None:
+    """Tell the request where its commit is: the WAL insert position, read after COMMIT
+    on the same connection, is at or past the commit record whatever
+    ``synchronous_commit`` says (the write position may not be, with it off)."""
+    try:
+        lsn = await conn.fetchval("SELECT pg_current_wal_insert_lsn()")
+    except Exception:  # committed all the same; send reads that echo this to the primary
+        log.warning("commit position unknown after COMMIT", exc_info=True)
+        drop(conn)
+        lsn = UNKNOWN_POSITION
+    publish_commit(exchange, lsn)
+
+
+async def _end_replica_read(
+    opened: Opened,
+    replicas: ReplicaSet,
+    moved: list[tuple[asyncpg.Connection, Any]],
+    pool: asyncpg.Pool,
+    *,
+    commit: bool,
+) -> None:
+    """End a replica read and, if it moved, its primary half; only the primary half's
+    failure is an error (the replica's reads are done)."""
+    try:
+        await opened.finish(replicas, commit=commit)
+    finally:
+        for conn, transaction in moved:
+            try:
+                if commit:
+                    await transaction.commit()
+                else:
+                    await transaction.rollback()
+            except _BROKEN:
+                drop(conn)
+                raise
+            finally:
+                await pool.release(conn)
+
+
 T = TypeVar("T")
 TxHook = Callable[[Tx], Awaitable[None]]
 AfterCommitHook = Callable[[Tx], None]
@@ -108,6 +156,9 @@ class Database:
         max_idle_seconds: float = 300.0,
         statement_cache_size: int = 100,
         listen_dsn: str | None = None,
+        replica_dsns: Sequence[str] = (),
+        replica_max_lag_seconds: float = 5.0,
+        replica_poll_seconds: float = 0.5,
     ) -> None:
         self._dsn = dsn
         self._statement_cache_size = statement_cache_size
@@ -128,6 +179,18 @@ class Database:
         #: Called with each transaction's duration (pool wait included); metrics attach here.
         self.timing: list[Callable[[float], None]] = []
         self._listener_task: asyncio.Task[None] | None = None
+        #: Streaming replicas that read-only transactions may use; None without any.
+        self.replicas: ReplicaSet | None = (
+            ReplicaSet(
+                replica_dsns,
+                create_pool=self._create_pool,
+                max_lag_seconds=replica_max_lag_seconds,
+                poll_seconds=replica_poll_seconds,
+                server_settings=self._server_settings(),
+            )
+            if replica_dsns
+            else None
+        )
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -135,40 +198,58 @@ class Database:
             raise RuntimeError("Database.open() was not called")
         return self._pool
 
-    async def open(self) -> None:
-        self._pool = await asyncpg.create_pool(
-            self._dsn,
+    def _server_settings(self) -> dict[str, str]:
+        return {
+            "application_name": "fundament",
+            "statement_timeout": str(self._statement_timeout_ms),
+            "idle_in_transaction_session_timeout": str(self._idle_in_transaction_timeout_ms),
+        }
+
+    async def _create_pool(self, dsn: str) -> asyncpg.Pool:
+        """A pool with this database's options: the primary's, and each replica's."""
+        return await asyncpg.create_pool(
+            dsn,
             min_size=self._min,
             max_size=self._max,
             max_inactive_connection_lifetime=self._max_idle_seconds,
             # 0 behind PgBouncer in transaction mode: consecutive transactions may run on
             # different server connections, which do not have this one's prepared statements.
             statement_cache_size=self._statement_cache_size,
-            server_settings={
-                "application_name": "fundament",
-                "statement_timeout": str(self._statement_timeout_ms),
-                "idle_in_transaction_session_timeout": str(self._idle_in_transaction_timeout_ms),
-            },
+            server_settings=self._server_settings(),
         )
+
+    async def open(self) -> None:
+        self._pool = await self._create_pool(self._dsn)
         self._listener_task = asyncio.create_task(self._listen_forever())
+        if self.replicas is not None:
+            self.replicas.start(self._pool)
 
     async def close(self) -> None:
         if self._listener_task is not None:
             self._listener_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._listener_task
+        if self.replicas is not None:
+            await self.replicas.close()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
 
     def terminate(self) -> None:
         """Drop every connection at once (when a graceful close did not finish)."""
+        if self.replicas is not None:
+            self.replicas.terminate()
         if self._pool is not None:
             self._pool.terminate()
             self._pool = None
 
     def transaction(
-        self, ctx: RequestContext, *, tenant_id: str | None = None
+        self,
+        ctx: RequestContext,
+        *,
+        tenant_id: str | None = None,
+        read_only: bool | None = None,
+        primary: bool = False,
     ) -> AbstractAsyncContextManager[Tx]:
         """Begin, scope to a tenant, yield, run hooks, commit; roll back on any error.
 
@@ -177,10 +258,27 @@ class Database:
         ``ctx``; work of the platform's own is :meth:`operator_transaction`. Nothing is
         kept unless the block exits normally. Database errors surface as problems (409,
         503, ...).
+
+        ``read_only`` defaults to the request's method: a GET or HEAD only reads. A
+        read-only transaction is READ ONLY on the primary too (a read that writes fails
+        the same with replicas or without), and may run on a replica that has replayed
+        what the request must see (its ``Fundament-Consistency`` token, its own earlier
+        commits). ``primary`` keeps a read on the primary: for what fills a process-wide
+        cache, which invalidations from the primary keep fresh and a replica's older
+        state would fill again. A read-write transaction of a request tells the request
+        where it committed (the response's ``Fundament-Consistency``).
         """
         tenant = tenant_id if tenant_id is not None else ctx.tenant_id
         operator = ctx.principal is not None and ctx.principal.is_operator
-        return self._scoped(ctx, tenant, operator)
+        exchange = current_exchange.get()
+        if read_only is None:
+            read_only = exchange is not None and exchange.method in READ_METHODS
+        if not read_only:
+            return self._scoped(ctx, tenant, operator, publish=exchange)
+        if self.replicas is None or primary:
+            return self._scoped(ctx, tenant, operator, read_only=True)
+        floor = exchange.consistency if exchange is not None else 0
+        return self._on_replica(self.replicas, ctx, tenant, operator, floor)
 
     def operator_transaction(self, reason: str) -> AbstractAsyncContextManager[Tx]:
         """A transaction in the operator scope for the platform's own work across tenants
@@ -189,19 +287,28 @@ class Database:
         The one way in besides an operator key: a caller names why (``reason`` becomes the
         transaction's request id, which logs and any audit event carry), instead of
         building an operator principal nobody authenticated. Tenant-only tables (users,
-        records, ...) stay invisible here: their policies know no operator.
+        records, ...) stay invisible here: their policies know no operator. It runs on the
+        primary, read-write, even inside a GET (``GET /usage`` flushes usage first).
         """
-        return self._scoped(RequestContext(request_id=reason), None, True)
+        return self._scoped(RequestContext(request_id=reason), None, True, publish=current_exchange.get())
 
     @asynccontextmanager
-    async def _scoped(self, ctx: RequestContext, tenant: str | None, operator: bool) -> AsyncIterator[Tx]:
+    async def _scoped(
+        self,
+        ctx: RequestContext,
+        tenant: str | None,
+        operator: bool,
+        *,
+        read_only: bool = False,
+        publish: Exchange | None = None,
+    ) -> AsyncIterator[Tx]:
         began = time.perf_counter()
         with map_db_errors():
             # No acquire timeout here: asyncpg implements it with wait_for, which cost ~5% of
             # GET-by-id (profiled); request deadlines belong to the edge, not each acquire.
             conn = await self.pool.acquire()
             try:
-                async with conn.transaction():
+                async with conn.transaction(readonly=read_only):
                     await conn.execute(_SET_SCOPE, tenant or "", "on" if operator else "")
                     wrap = self.wrap_connection
                     tx = Tx(conn if wrap is None else wrap(conn), ctx, tenant)
@@ -210,6 +317,8 @@ class Database:
                         await hook(tx)
                     for message in tx._notifications:
                         await notify_invalidation(conn, message)
+                if publish is not None:
+                    await _publish_position(conn, publish)
             except _BROKEN:
                 # The server went away under this connection (restart, failover): drop it
                 # rather than hand a half-dead connection to the next request.
@@ -221,6 +330,57 @@ class Database:
                 add_db_time(elapsed)
                 for timed in self.timing:
                     timed(elapsed)
+        self._committed(tx)
+
+    @asynccontextmanager
+    async def _on_replica(
+        self, replicas: ReplicaSet, ctx: RequestContext, tenant: str | None, operator: bool, floor: int
+    ) -> AsyncIterator[Tx]:
+        """A read-only transaction on a replica that has replayed ``floor``, else on the
+        primary; a replica failing under it moves it to the primary (no failed request)."""
+        began = time.perf_counter()
+        scope = (tenant or "", "on" if operator else "")
+        opened = await replicas.begin(floor, *scope)
+        if opened is None:
+            async with self._scoped(ctx, tenant, operator, read_only=True) as tx:
+                yield tx
+            return
+        moved: list[tuple[asyncpg.Connection, Any]] = []
+
+        async def to_primary(exc: BaseException) -> asyncpg.Connection:
+            replicas.failed(opened.replica, exc)
+            replicas.count("primary_failover")
+            conn = await self.pool.acquire()
+            transaction = conn.transaction(readonly=True)
+            try:
+                await transaction.start()
+                await conn.execute(_SET_SCOPE, *scope)
+            except BaseException:
+                drop(conn)
+                await self.pool.release(conn)
+                raise
+            moved.append((conn, transaction))
+            return conn
+
+        link = FailoverConnection(opened.conn, to_primary)
+        wrap = self.wrap_connection
+        tx = Tx(link if wrap is None else wrap(link), ctx, tenant)
+        with map_db_errors():
+            done = False
+            try:
+                yield tx
+                for hook in self.before_commit:
+                    await hook(tx)
+                done = True
+            finally:
+                await _end_replica_read(opened, replicas, moved, self.pool, commit=done)
+                elapsed = time.perf_counter() - began
+                add_db_time(elapsed)
+                for timed in self.timing:
+                    timed(elapsed)
+        self._committed(tx)
+
+    def _committed(self, tx: Tx) -> None:
         # Committed: this instance drops its caches now rather than when its own
         # notification comes back from the listener a moment later.
         for message in tx._notifications:

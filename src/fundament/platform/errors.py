@@ -32,6 +32,7 @@ class T:
     INVALID_FILTER = PROBLEM_BASE + "invalid-filter"
     INVALID_JSON = PROBLEM_BASE + "invalid-json"
     INVALID_CURSOR = PROBLEM_BASE + "invalid-cursor"
+    INVALID_CONSISTENCY = PROBLEM_BASE + "invalid-consistency-token"
     VALIDATION = PROBLEM_BASE + "validation-error"
     UNAUTHENTICATED = PROBLEM_BASE + "unauthenticated"
     FORBIDDEN = PROBLEM_BASE + "forbidden"
@@ -138,6 +139,13 @@ class InvalidCursor(BadRequest):
         super().__init__(
             detail or "The cursor is not valid for this list; pass a next_cursor this list returned.", **kw
         )
+
+
+class InvalidConsistencyToken(BadRequest):
+    """A ``Fundament-Consistency`` header that holds no token this API issues."""
+
+    type = T.INVALID_CONSISTENCY
+    title = "Invalid consistency token"
 
 
 class ValidationFailed(Problem):

@@ -30,6 +30,7 @@ from fundament.platform.cors import CorsPolicy
 from fundament.platform.errors import (
     BadRequest,
     FieldError,
+    InvalidConsistencyToken,
     InvalidJSON,
     MethodNotAllowed,
     NotFound,
@@ -44,6 +45,7 @@ from fundament.platform.errors import (
 )
 from fundament.platform.ids import new_id
 from fundament.platform.observe import Exchange, Observer, current_exchange
+from fundament.platform.replicas import CONSISTENCY_HEADER, parse_consistency
 from fundament.platform.shapes import encode
 from fundament.platform.wiring import services
 
@@ -315,6 +317,7 @@ class EdgeMiddleware:
         traceparent = None
         origin = None
         preflight = False
+        consistency = None
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 candidate = value.decode("latin-1")
@@ -328,6 +331,9 @@ class EdgeMiddleware:
                 origin = value
             elif name == b"access-control-request-method":
                 preflight = True
+            elif name == CONSISTENCY_HEADER:
+                # Repeated lines are one comma-separated list (RFC 9110 §5.3).
+                consistency = value if consistency is None else consistency + b"," + value
         if request_id is None:
             request_id = new_id("req")
         scope.setdefault("state", {})["request_id"] = request_id
@@ -402,6 +408,12 @@ class EdgeMiddleware:
                     await problem_response(_too_large(limit))(scope, receive, send_wrapper)
                     return
                 exchange.declared_bytes = declared
+            if consistency is not None:
+                floor = parse_consistency(consistency)
+                if floor is None:
+                    await problem_response(_BAD_CONSISTENCY)(scope, receive, send_wrapper)
+                    return
+                exchange.consistency = floor
 
             async def receive_limited() -> Message:
                 message = await receive()
@@ -452,6 +464,13 @@ class EdgeMiddleware:
         if methods:
             return CorsPolicy.preflight_headers(origin, allowed, methods)
         return CorsPolicy.response_headers(origin, allowed)
+
+
+#: Refused rather than ignored: a client that sends a token counts on what it promises.
+_BAD_CONSISTENCY = InvalidConsistencyToken(
+    "Fundament-Consistency must hold a token a write response carried (such as 16/B374D848), "
+    "or several separated by commas."
+)
 
 
 def _too_large(limit: int) -> PayloadTooLarge:

@@ -38,6 +38,9 @@ class Exchange:
     duration: float = 0.0
     #: Extra response headers set by lifecycle hooks (rate-limit state, for one).
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    #: The WAL position (LSN) the request's reads must see: the client's
+    #: ``Fundament-Consistency`` token, raised by each commit the request makes.
+    consistency: int = 0
 
     @property
     def feature(self) -> str:

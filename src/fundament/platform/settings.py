@@ -55,6 +55,25 @@ class Settings(BaseSettings):
         "cache invalidations. Absent: app_database_url's. Behind PgBouncer in transaction mode, "
         "point this at PostgreSQL itself: LISTEN needs a session that stays.",
     )
+    replica_urls: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated DSNs of streaming replicas of database_url's server, each as "
+        "database_url is written (admin user, or fundament_app): requests use them as fundament_app, "
+        "derived the way app_database_url is (a comma inside a password is written %2C). GET and "
+        "HEAD requests read from a healthy replica that has replayed the request's "
+        "Fundament-Consistency token; everything else uses the primary. Absent: no replicas.",
+    )
+    replica_max_lag_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="A replica further behind the primary than this, or not answering, gets no "
+        "reads until it catches up. Also the staleness a read without a token may see, at most.",
+    )
+    replica_poll_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        description="Each process measures every replica's lag this often (and the metrics' values).",
+    )
     app_db_password: SecretStr | None = Field(
         default=None,
         description="Password set on the fundament_app role by migrations (external servers).",
@@ -284,6 +303,7 @@ class Settings(BaseSettings):
         "database_url",
         "app_database_url",
         "listen_database_url",
+        "replica_urls",
         "app_db_password",
         "redis_url",
         "metrics_token",
@@ -329,6 +349,12 @@ class Settings(BaseSettings):
                 with os.fdopen(fd, "wb") as f:
                     f.write(secrets.token_bytes(32))
         return path.read_bytes()
+
+    def replica_dsns(self) -> list[str]:
+        """``replica_urls``, one DSN each."""
+        if self.replica_urls is None:
+            return []
+        return [d.strip() for d in self.replica_urls.get_secret_value().split(",") if d.strip()]
 
     @property
     def embedded(self) -> bool:

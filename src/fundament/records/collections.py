@@ -272,7 +272,9 @@ class CollectionCache:
         return found
 
     async def _load(self, ctx: RequestContext, tenant_id: str, name: str) -> CollectionDef | None:
-        async with self._db.transaction(ctx, tenant_id=tenant_id) as tx:
+        # On the primary, as every cache fill: a replica's older definition would outlive
+        # the invalidation that has just passed.
+        async with self._db.transaction(ctx, tenant_id=tenant_id, read_only=True, primary=True) as tx:
             return await find_collection(tx, name)
 
     @property

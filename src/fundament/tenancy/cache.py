@@ -33,7 +33,9 @@ class TenantCache:
         )
 
     async def _load(self, tenant_id: str) -> TenantRow | None:
-        async with self._db.transaction(_CTX, tenant_id=tenant_id) as tx:
+        # On the primary, as every cache fill: a replica's older state would undo an
+        # invalidation (a suspension, say) that has just passed.
+        async with self._db.transaction(_CTX, tenant_id=tenant_id, read_only=True, primary=True) as tx:
             return await find_tenant(tx, tenant_id)
 
     def held_origins(self, tenant_id: str) -> tuple[str, ...] | None:
