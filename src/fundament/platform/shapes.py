@@ -8,8 +8,9 @@ document. There is no second description to keep in step: no ``to_json`` beside 
 
 Why msgspec rather than pydantic models that serialise: a record's ``data`` is the jsonb
 text PostgreSQL returns, spliced in unparsed (:data:`JsonObject`, ``msgspec.Raw``), and
-msgspec writes times in C. A page of 50 records encodes in 11 µs against 124 µs for the
-dicts and ``rfc3339`` strings it replaced (records/service.py).
+msgspec writes times in C: a page of 50 records encodes in 9.5 µs, against 125 µs for the
+dicts, ``rfc3339`` strings and orjson it replaced, and about 1.5× those 125 µs as pydantic
+models (which parse each record's data first). Timeit figures, in the records commit.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from pydantic import BaseModel
 Timestamp = Annotated[datetime, Meta(tz=True)]
 #: A JSON object held as text (a jsonb column read as ``::text``), written out as it is.
 JsonObject = Annotated[Raw, Meta(extra_json_schema={"type": "object", "additionalProperties": True})]
-
 
 
 def _pydantic(value: Any) -> Any:
