@@ -53,16 +53,33 @@ async def enqueue(tx: Tx, kind: str, ref: str, *, run_at: datetime | None = None
     )
 
 
+async def enqueue_many(tx: Tx, kind: str, refs: list[str], *, run_at: datetime | None = None) -> None:
+    """:func:`enqueue` of many jobs of one kind in one statement (a webhook fan-out)."""
+    if not refs:
+        return
+    await tx.conn.execute(
+        "INSERT INTO jobs (tenant_id, kind, ref, run_at) SELECT $1, $2, r, $4 FROM unnest($3::text[]) AS r"
+        " ON CONFLICT (tenant_id, kind, ref) WHERE done_at IS NULL DO NOTHING",
+        tx.tenant_id,
+        kind,
+        refs,
+        run_at or utcnow(),
+    )
+
+
 _CLAIM = (
     "UPDATE jobs SET locked_until = $1::timestamptz + $2::interval, attempts = attempts + 1"
-    " WHERE id = (SELECT id FROM jobs WHERE done_at IS NULL AND run_at <= $1"
+    " WHERE id = (SELECT id FROM jobs WHERE done_at IS NULL AND run_at <= $1 AND kind = ANY($3::text[])"
     " AND (locked_until IS NULL OR locked_until < $1) ORDER BY run_at"
     " FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING id, tenant_id, kind, ref, attempts"
 )
 
 
 class Worker:
-    """Claims and runs due jobs; ``run_once`` for tests, ``run_forever`` in production."""
+    """Claims and runs due jobs; ``run_once`` for tests, ``run_forever`` in production.
+
+    A worker claims only the kinds it has handlers for, so workers of different kinds
+    (exports beside webhook deliveries, each with its own lease) share the one queue."""
 
     def __init__(
         self,
@@ -94,7 +111,7 @@ class Worker:
         while True:
             now = self.clock()
             async with self.db.pool.acquire() as conn:
-                row = await conn.fetchrow(_CLAIM, now, self.lease)
+                row = await conn.fetchrow(_CLAIM, now, self.lease, list(self.handlers))
             if row is None:
                 return ran
             began = time.monotonic()
@@ -168,4 +185,4 @@ async def queue_depth(db: Database) -> int:
     return value
 
 
-__all__ += ["Handler", "queue_depth", "start_in_background"]
+__all__ += ["Handler", "enqueue_many", "queue_depth", "start_in_background"]

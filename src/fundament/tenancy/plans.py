@@ -16,6 +16,7 @@ but the price are positive integers::
     max_webhooks = 20                # webhook endpoints
     max_open_privacy_jobs = 10       # exports and erasures not yet done or failed
     max_indexes_per_collection = 8   # at most 8: the records table's index slots
+    max_inflight_deliveries = 8      # optional: webhook deliveries sent at once
     monthly_price_eur = 0
 """
 
@@ -51,8 +52,7 @@ class Plan:
     #: Active tenant keys: neither revoked nor expired.
     max_api_keys: int
     max_users: int
-    #: Webhook endpoints. Nothing enforces it yet: the events/webhooks module does not
-    #: exist; it is in the plan now so plans files already carry it when webhooks land.
+    #: Webhook endpoints (enforced by the limits module's caps).
     max_webhooks: int
     #: Privacy exports and erasures of the tenant not yet done or failed.
     max_open_privacy_jobs: int
@@ -60,6 +60,9 @@ class Plan:
     #: :data:`MAX_INDEXES_PER_COLLECTION`.
     max_indexes_per_collection: int
     monthly_price_eur: Decimal
+    #: Webhook deliveries of the tenant being sent at once, on every instance together
+    #: (the others wait their turn). Optional in a plans file, so older files still load.
+    max_inflight_deliveries: int = 8
 
     def __post_init__(self) -> None:
         if self.max_indexes_per_collection > MAX_INDEXES_PER_COLLECTION:
@@ -81,6 +84,7 @@ class Plan:
             "max_webhooks": self.max_webhooks,
             "max_open_privacy_jobs": self.max_open_privacy_jobs,
             "max_indexes_per_collection": self.max_indexes_per_collection,
+            "max_inflight_deliveries": self.max_inflight_deliveries,
             "monthly_price_eur": str(self.monthly_price_eur),
         }
 
@@ -116,6 +120,7 @@ BUILTIN: dict[str, Plan] = {
         max_open_privacy_jobs=100,
         max_indexes_per_collection=8,
         monthly_price_eur=Decimal("99"),
+        max_inflight_deliveries=32,
     ),
     "enterprise": Plan(
         name="enterprise",
@@ -130,10 +135,13 @@ BUILTIN: dict[str, Plan] = {
         max_open_privacy_jobs=1_000,
         max_indexes_per_collection=8,
         monthly_price_eur=Decimal("990"),
+        max_inflight_deliveries=128,
     ),
 }
 
 _INT_FIELDS = tuple(f.name for f in fields(Plan) if f.name not in ("name", "monthly_price_eur"))
+#: Keys added after plans files existed: a file without them gets the free plan's value.
+_OPTIONAL = frozenset({"max_inflight_deliveries"})
 
 
 class Catalogue(Mapping[str, Plan]):
@@ -188,7 +196,7 @@ def load_plans(path: str | Path | None, *, default_plan: str = "free") -> Catalo
         where = f"{path}: [plans.{name}]"
         if not isinstance(table, dict):
             raise PlansError(f"{where} must be a table.")
-        missing = expected - table.keys()
+        missing = expected - table.keys() - _OPTIONAL
         extra = table.keys() - expected
         if missing or extra:
             # Name the built-in free plan's values, so an older file is easy to complete.
@@ -200,7 +208,7 @@ def load_plans(path: str | Path | None, *, default_plan: str = "free") -> Catalo
             )
         values: dict[str, object] = {}
         for key in _INT_FIELDS:
-            value = table[key]
+            value = table.get(key, getattr(BUILTIN["free"], key))
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise PlansError(f"{where}.{key} must be a positive integer, not {value!r}.")
             values[key] = value
