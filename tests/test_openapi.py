@@ -34,6 +34,11 @@ CONTRACT_PATHS = {
     "/v1/tenants/{tenant}/privacy/erasures": {"post"},
     "/v1/tenants/{tenant}/privacy/erasures/{request_id}": {"get"},
     "/v1/tenants/{tenant}/privacy/processing-record": {"get"},
+    "/v1/tenants/{tenant}/webhooks": {"get", "post"},
+    "/v1/tenants/{tenant}/webhooks/{webhook_id}": {"get", "patch", "delete"},
+    "/v1/tenants/{tenant}/webhooks/{webhook_id}/rotate-secret": {"post"},
+    "/v1/tenants/{tenant}/webhooks/{webhook_id}/deliveries": {"get"},
+    "/v1/tenants/{tenant}/webhooks/{webhook_id}/deliveries/{delivery_id}/replay": {"post"},
     "/v1/tenants/{tenant}/usage": {"get"},
     "/v1/finops/report": {"get"},
     "/v1/finops/capacity": {"get"},
@@ -77,7 +82,7 @@ async def test_openapi_states_what_the_server_enforces(http: httpx.AsyncClient, 
     lists = [
         op for item in paths.values() for op in item.values() if any(p["name"] == "limit" for p in op.get("parameters", []))
     ]
-    assert len(lists) == 7
+    assert len(lists) == 9
     for op in lists:
         cursor = _param(op, "cursor")
         assert cursor["pattern"] == "^[A-Za-z0-9_-]{1,2048}$" and cursor["maxLength"] == 2048, op["operationId"]

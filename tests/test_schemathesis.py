@@ -72,6 +72,12 @@ def fuzz_fixtures(base: str, operator_key: str) -> dict[str, str]:
         record = _ok(c.post(f"{t}/collections/contacts/records", json={"data": data}, headers=adm))
         export = _ok(c.post(f"{t}/privacy/exports", json={"subject": "ada@example.com"}, headers=adm), 202)
         erasure = _ok(c.post(f"{t}/privacy/erasures", json={"subject": "nobody@example.com"}, headers=adm), 202)
+        # The server never sends it (FUNDAMENT_WEBHOOK_DELIVERY is off); the record above
+        # came before it, so one more gives it a delivery to replay.
+        hook = {"url": "http://127.0.0.1:9/fuzz", "events": ["record.created"]}
+        webhook = _ok(c.post(f"{t}/webhooks", json=hook, headers=adm))
+        _ok(c.post(f"{t}/collections/contacts/records", json={"data": data}, headers=adm))
+        delivery = _first_delivery(c, f"{t}/webhooks/{webhook['id']}/deliveries", adm)
     return {
         "FUZZ_OPERATOR_KEY": operator_key,
         "FUZZ_ADMIN_KEY": keys["admin"],
@@ -81,7 +87,20 @@ def fuzz_fixtures(base: str, operator_key: str) -> dict[str, str]:
         "FUZZ_RECORD": record["id"],
         "FUZZ_EXPORT": export["id"],
         "FUZZ_ERASURE": erasure["id"],
+        "FUZZ_WEBHOOK": webhook["id"],
+        "FUZZ_DELIVERY": delivery,
     }
+
+
+def _first_delivery(c: httpx.Client, path: str, headers: dict[str, str]) -> str:
+    """The id of the endpoint's first delivery, once the event is numbered (after commit)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        items = _ok(c.get(path, headers=headers), 200)["items"]
+        if items:
+            return str(items[0]["id"])
+        time.sleep(0.05)
+    raise AssertionError("no delivery was scheduled")
 
 
 #: Inserted at the config's marker for the stateful run, ahead of the fixed ids (the first
@@ -134,6 +153,10 @@ def schemathesis_command(base: str, *, config: Path = CONFIG, phases: str) -> li
 def fuzz_server_env(admin_dsn: str) -> dict[str, str]:
     env = server_env(admin_dsn, PLANS)
     env["FUNDAMENT_WORKER"] = "true"  # exports finish, so their download is fuzzed too
+    # Endpoints may name any address that resolves (127.0.0.1 for the fixture), and no
+    # delivery is ever sent: the fuzzer's URLs are not called.
+    env["FUNDAMENT_WEBHOOK_ALLOW_PRIVATE"] = "true"
+    env["FUNDAMENT_WEBHOOK_DELIVERY"] = "false"
     # The ignored_auth check sends every operation once without a key and once with a wrong
     # one, all from 127.0.0.1: with the production limits the failed-authentication throttle
     # would answer 429 after 30 of them, which the check reads as auth not enforced. The

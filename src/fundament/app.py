@@ -26,6 +26,7 @@ from sqlalchemy.engine import make_url
 from fundament import (
     __version__,
     audit,
+    events,
     identity,
     jobs,
     limits,
@@ -120,6 +121,7 @@ class Services:
     privacy_secret: bytes
     metrics: Callable[[], Awaitable[tuple[bytes, str]]] | None
     job_worker: jobs.Worker
+    events: events.Events
     expected_migration: str
     known_migrations: frozenset[str]
     #: Set on the first SIGTERM/SIGINT and at shutdown: /readyz answers 503 from then on.
@@ -138,9 +140,10 @@ if TYPE_CHECKING:
         privacy.Needs,
         metering.Needs,
         ops.Needs,
+        events.Needs,
     ]:
         """Never run: mypy proves here that the one services object is every module's port."""
-        return s, s, s, s, s, s, s
+        return s, s, s, s, s, s, s, s
 
 
 class FundamentApp(FastAPI):
@@ -199,6 +202,7 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
         # process: keep it out of the cyclic GC's full collections.
         gc.freeze()
         stop_worker = jobs.start_in_background(services.job_worker) if settings.worker else None
+        change_events.start(deliver=settings.worker and settings.webhook_delivery)
         try:
             yield
         finally:
@@ -207,6 +211,7 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
             services.shutting_down = True
             if stop_worker is not None:
                 await _bounded("job worker", stop_worker())
+            await _bounded("events", change_events.close())
             await _bounded("audit sealer", sealer.close())
             if meter is not None:
                 await _bounded("usage flush", meter.close())
@@ -253,6 +258,9 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
     master = settings.master_key_bytes()
     sealer = audit.install(app, db=db, master=master, enabled=settings.audit)
     privacy.install(app, db=db)
+    change_events = events.install(
+        app, db=db, settings=settings, master=master, plans=tenancy.PlanLookup(tenants, catalogue)
+    )
     redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
     # After audit: the quota guard counts the audit bytes each write adds.
     limiter = limits.install(
@@ -262,6 +270,7 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
         catalogue=catalogue,
         redis_url=redis_url,
         count_open_privacy_jobs=privacy.count_open_requests,
+        count_webhooks=events.count_webhooks,
         quota_refresh_seconds=settings.quota_refresh_seconds,
     )
     meter = (
@@ -315,6 +324,7 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
         privacy_secret=master,
         metrics=metrics,
         job_worker=job_worker,
+        events=change_events,
         expected_migration=current_head(),
         known_migrations=known_revisions(),
     )

@@ -37,6 +37,7 @@ def install(
     catalogue: tenancy.Catalogue,
     redis_url: str | None,
     count_open_privacy_jobs: Counter,
+    count_webhooks: Counter,
     prefix: str = "fundament",
     quota_refresh_seconds: float = 30.0,
 ) -> RateLimiter:
@@ -45,7 +46,9 @@ def install(
     transaction added, which the audit hook records before it runs."""
     plans = PlanLookup(tenants, catalogue)
     limiter = RateLimiter(plans, redis_url=redis_url, prefix=prefix)
-    capped = CapGuard(plans, caps(count_open_privacy_jobs=count_open_privacy_jobs))
+    capped = CapGuard(
+        plans, caps(count_open_privacy_jobs=count_open_privacy_jobs, count_webhooks=count_webhooks)
+    )
     guard = QuotaGuard(plans, refresh_seconds=quota_refresh_seconds)
     db.before_commit.append(capped.before_commit)
     db.before_commit.append(guard.before_commit)

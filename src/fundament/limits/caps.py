@@ -44,10 +44,9 @@ class Cap:
     noun: str
 
 
-def caps(*, count_open_privacy_jobs: Counter) -> list[Cap]:
-    """Every cap the plans carry. ``privacy`` is beside limits, not below it, so the
-    composition root hands its count in. ``max_webhooks`` has no entry yet: the webhooks
-    module does not exist; it adds one (``webhook.created``, ``T.QUOTA_WEBHOOKS``) here."""
+def caps(*, count_open_privacy_jobs: Counter, count_webhooks: Counter) -> list[Cap]:
+    """Every cap the plans carry. ``privacy`` and ``events`` are beside limits, not below
+    it, so the composition root hands their counts in."""
     return [
         Cap(
             "max_collections",
@@ -78,6 +77,7 @@ def caps(*, count_open_privacy_jobs: Counter) -> list[Cap]:
             T.QUOTA_OPEN_PRIVACY_JOBS,
             "open privacy requests (exports and erasures not yet done)",
         ),
+        Cap("max_webhooks", ("webhook.created",), count_webhooks, T.QUOTA_WEBHOOKS, "webhook endpoints"),
     ]
 
 

@@ -54,7 +54,7 @@ class T:
     QUOTA_USERS = PROBLEM_BASE + "quota-max-users"
     QUOTA_OPEN_PRIVACY_JOBS = PROBLEM_BASE + "quota-max-open-privacy-jobs"
     QUOTA_INDEXES = PROBLEM_BASE + "quota-max-indexes-per-collection"
-    #: For the webhooks module to come (the plan's ``max_webhooks``).
+    #: The plan's ``max_webhooks`` (webhook endpoints).
     QUOTA_WEBHOOKS = PROBLEM_BASE + "quota-max-webhooks"
     UNAVAILABLE = PROBLEM_BASE + "service-unavailable"
     TIMEOUT = PROBLEM_BASE + "timeout"

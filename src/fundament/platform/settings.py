@@ -270,6 +270,38 @@ class Settings(BaseSettings):
         description="A failing job is retried with backoff (2^attempt seconds, at most an hour) up to "
         "this many times, then marked failed.",
     )
+    event_retention_hours: float = Field(
+        default=72.0,
+        gt=0,
+        description="Change events (the outbox that webhooks and feeds read) are kept this long, then "
+        "pruned by a job.",
+    )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Let webhooks deliver to loopback, link-local, private and metadata addresses "
+        "(checked on the resolved address at connect time). Off in production.",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=15.0, gt=0, le=60, description="A webhook delivery attempt gives up after this long."
+    )
+    webhook_retry_schedule: str = Field(
+        default="5,300,1800,7200,18000,36000,36000",
+        pattern=r"^\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*$",
+        description="Seconds before each retry of a failed delivery, comma-separated (Standard "
+        "Webhooks' schedule: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h), each with up to 20% jitter; "
+        "a longer `Retry-After` wins. After the last one the delivery is failed.",
+    )
+    webhook_delivery: bool = Field(
+        default=True,
+        description="Send webhook deliveries from this process (when `FUNDAMENT_WORKER` is on). Off: "
+        "they wait in the queue, for another process or for later.",
+    )
+    webhook_workers: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Deliveries each process sends at once (each holds a database connection).",
+    )
     cost_model: Path | None = Field(
         default=None, description="TOML cost model for FinOps reports. Absent: a built-in example."
     )
@@ -349,6 +381,10 @@ class Settings(BaseSettings):
                 with os.fdopen(fd, "wb") as f:
                     f.write(secrets.token_bytes(32))
         return path.read_bytes()
+
+    def webhook_retry_delays(self) -> list[float]:
+        """``webhook_retry_schedule``, in seconds."""
+        return [float(d) for d in self.webhook_retry_schedule.split(",") if d.strip()]
 
     def replica_dsns(self) -> list[str]:
         """``replica_urls``, one DSN each."""

@@ -1,0 +1,156 @@
+"""Webhook routes (admin): endpoints, secret rotation, the delivery log and replays."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import Response
+
+from fundament.events import Needs, service
+from fundament.events.schemas import (
+    Delivery,
+    DeliveryList,
+    Webhook,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookList,
+    WebhookPatch,
+    WebhookSecret,
+)
+from fundament.platform import (
+    ListParams,
+    RequestContext,
+    database,
+    doc_responses,
+    doc_shape,
+    json_response,
+    list_params,
+    refuse_removal,
+    require_role,
+    services,
+)
+
+router = APIRouter(prefix="/v1/tenants/{tenant}/webhooks", tags=["webhooks"])
+Admin = Annotated[RequestContext, Depends(require_role("admin"))]
+Page = Annotated[ListParams, Depends(list_params)]
+WebhookId = Annotated[str, Path(max_length=64)]
+DeliveryId = Annotated[str, Path(max_length=64)]
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _config(request: Request) -> service.WebhookConfig:
+    needs: Needs = services(request)
+    return needs.events.config
+
+
+@router.post(
+    "",
+    operation_id="webhooks_create",
+    status_code=201,
+    responses=doc_shape(WebhookCreated, 201) | doc_responses(quotas=("max_webhooks",)),
+    summary="Create a webhook endpoint",
+    description="The signing secret (`whsec_…`) is returned only here (with `Cache-Control: no-store`).\n\n"
+    "Each change the endpoint's `events` and `collections` select is POSTed as JSON "
+    '`{"type", "timestamp", "data": <event>}` (Standard Webhooks v1) with the headers `webhook-id` '
+    "(the event's id, the same on every retry: deduplicate on it), `webhook-timestamp` (Unix "
+    "seconds) and `webhook-signature`: `v1,<base64 HMAC-SHA256 of \"<id>.<timestamp>.<body>\">` keyed "
+    "with the secret's base64 part; after a rotation, for 24 h, two of them separated by a space. "
+    "Any Standard Webhooks library verifies it (`Webhook(secret).verify(body, headers)`). A 2xx "
+    "answer within 15 s delivers; otherwise it is retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h "
+    "and 10 h (with jitter; a longer `Retry-After` wins), then failed. A 410 disables the endpoint.",
+)
+async def create_webhook(tenant: str, body: WebhookCreate, request: Request, ctx: Admin) -> Response:
+    async with database(request).transaction(ctx) as tx:
+        created = await service.create_webhook(tx, _config(request), body.model_dump())
+    headers = {"Location": f"/v1/tenants/{tenant}/webhooks/{created.id}", **NO_STORE}
+    return json_response(created, 201, headers)
+
+
+@router.get(
+    "", operation_id="webhooks_list", responses=doc_shape(WebhookList), summary="List webhook endpoints"
+)
+async def list_webhooks(tenant: str, request: Request, ctx: Admin, page: Page) -> Response:
+    async with database(request).transaction(ctx) as tx:
+        return json_response(await service.list_webhooks(tx, limit=page.limit, cursor=page.cursor))
+
+
+@router.get(
+    "/{webhook_id}", operation_id="webhooks_get", responses=doc_shape(Webhook), summary="A webhook endpoint"
+)
+async def get_webhook(tenant: str, webhook_id: WebhookId, request: Request, ctx: Admin) -> Response:
+    async with database(request).transaction(ctx) as tx:
+        return json_response(await service.get_webhook(tx, webhook_id))
+
+
+@router.patch(
+    "/{webhook_id}",
+    operation_id="webhooks_update",
+    responses=doc_shape(Webhook),
+    summary="Change a webhook endpoint (JSON Merge Patch)",
+    description="Enabling an endpoint that a 410 disabled clears its `disabled_reason`.",
+)
+async def patch_webhook(
+    tenant: str, webhook_id: WebhookId, body: WebhookPatch, request: Request, ctx: Admin
+) -> Response:
+    changes = body.model_dump(exclude_unset=True)
+    refuse_removal(changes, ("url", "events", "enabled"))
+    async with database(request).transaction(ctx) as tx:
+        return json_response(await service.update_webhook(tx, _config(request), webhook_id, changes))
+
+
+@router.delete(
+    "/{webhook_id}",
+    operation_id="webhooks_delete",
+    status_code=204,
+    response_class=Response,
+    summary="Delete a webhook endpoint",
+    description="Its pending deliveries are dropped with it.",
+)
+async def delete_webhook(tenant: str, webhook_id: WebhookId, request: Request, ctx: Admin) -> Response:
+    async with database(request).transaction(ctx) as tx:
+        await service.delete_webhook(tx, webhook_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{webhook_id}/rotate-secret",
+    operation_id="webhooks_rotate_secret",
+    responses=doc_shape(WebhookSecret),
+    summary="Rotate an endpoint's signing secret",
+    description="For 24 hours deliveries carry two signatures, the new secret's and the old one's.",
+)
+async def rotate_secret(tenant: str, webhook_id: WebhookId, request: Request, ctx: Admin) -> Response:
+    async with database(request).transaction(ctx) as tx:
+        rotated = await service.rotate_secret(tx, _config(request), webhook_id)
+    return json_response(rotated, 200, NO_STORE)
+
+
+@router.get(
+    "/{webhook_id}/deliveries",
+    operation_id="webhooks_deliveries_list",
+    responses=doc_shape(DeliveryList),
+    summary="An endpoint's delivery log",
+)
+async def list_deliveries(
+    tenant: str, webhook_id: WebhookId, request: Request, ctx: Admin, page: Page
+) -> Response:
+    async with database(request).transaction(ctx) as tx:
+        return json_response(
+            await service.list_deliveries(tx, webhook_id, limit=page.limit, cursor=page.cursor)
+        )
+
+
+@router.post(
+    "/{webhook_id}/deliveries/{delivery_id}/replay",
+    operation_id="webhooks_deliveries_replay",
+    status_code=202,
+    responses=doc_shape(Delivery, 202),
+    summary="Send a delivery again",
+    description="From the first attempt of the schedule, with the same `webhook-id`.",
+)
+async def replay(
+    tenant: str, webhook_id: WebhookId, delivery_id: DeliveryId, request: Request, ctx: Admin
+) -> Response:
+    async with database(request).transaction(ctx) as tx:
+        return json_response(await service.replay(tx, webhook_id, delivery_id), 202)

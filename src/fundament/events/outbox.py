@@ -1,0 +1,255 @@
+"""The transactional outbox: every record and collection change as one event, per tenant
+in gap-free ``seq`` order.
+
+Two steps, as audit's trail (and for the same reason: numbering inside the write would hold
+the tenant's counter row locked through COMMIT, so its writers would queue on the WAL flush):
+
+1. :func:`record_pending`, a before-commit hook, inserts the transaction's changes into
+   ``event_pending`` in the write's own transaction: a change without its event (or the
+   reverse) cannot commit.
+2. :func:`sequence_pending` moves a tenant's committed changes into ``events``, numbering
+   them under the tenant's ``event_heads`` row lock, so sequencers of one tenant (on any
+   instance) take turns and a reader never sees seq N+1 before N. In the same transaction
+   it hands each new event to the webhook fan-out: an event is numbered and its deliveries
+   scheduled together, or neither.
+
+The :class:`Sequencer` runs step 2 after each commit; a sweep every few seconds catches what
+a crashed process committed but never numbered. LISTEN/NOTIFY is not used for any of it:
+it is not durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+import orjson
+
+from fundament import jobs, tenancy
+from fundament.platform import Database, RequestContext, Tx, WriteEvent, new_id, utcnow
+
+log = logging.getLogger("fundament.events")
+
+#: The write events (``tx.emit`` actions) that are changes, and the type each becomes.
+TYPES: dict[str, str] = {
+    "record.created": "record.created",
+    "record.replaced": "record.updated",
+    "record.updated": "record.updated",
+    "record.anonymized": "record.updated",
+    "record.deleted": "record.deleted",
+    "record.erased": "record.deleted",
+    "record.expired": "record.deleted",
+    "collection.created": "collection.created",
+    "collection.updated": "collection.updated",
+    "collection.deleted": "collection.deleted",
+}
+EVENT_TYPES = tuple(sorted(set(TYPES.values())))
+
+PRUNE_KIND = "events.prune"
+#: Committed changes older than this with no number yet were left by a crashed process.
+_BACKLOG_AGE = timedelta(seconds=2)
+
+
+def _change(event: WriteEvent) -> tuple[str, str, str | None, dict[str, Any]] | None:
+    """(type, collection, record id, data) of a change, or None for other writes."""
+    kind = TYPES.get(event.action)
+    if kind is None:
+        return None
+    if event.target_type == "collection":
+        data: dict[str, Any] = {"name": event.target_id}
+        if "changed" in event.details:
+            data["changed"] = event.details["changed"]
+        return kind, event.target_id, None, data
+    after = event.details.get("data")
+    # A delete (and an anonymisation, whose values are gone) carries the id only.
+    if kind == "record.deleted" or not isinstance(after, dict):
+        after = {"id": event.target_id}
+    return kind, str(event.details.get("collection", "")), event.target_id, after
+
+
+async def record_pending(tx: Tx) -> None:
+    """Before-commit hook: this transaction's changes become pending events, atomically."""
+    if tx.tenant_id is None or not tx.events:
+        return
+    now = utcnow()
+    rows = []
+    for e in tx.events:
+        change = _change(e)
+        if change is not None:
+            kind, collection, record_id, data = change
+            rows.append((new_id("evt"), now, kind, collection, record_id, orjson.dumps(data).decode()))
+    if not rows:
+        return
+    columns = "tenant_id, id, at, type, collection, record_id, data"
+    if len(rows) == 1:  # the common case; scalar parameters encode cheaper than arrays
+        await tx.conn.execute(
+            f"INSERT INTO event_pending ({columns}) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)",
+            tx.tenant_id,
+            *rows[0],
+        )
+        return
+    # WITH ORDINALITY: n (the pending order) follows the order of the writes.
+    await tx.conn.execute(
+        f"INSERT INTO event_pending ({columns}) SELECT $1, i, a, t, c, r, d FROM unnest($2::text[],"
+        " $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::jsonb[]) WITH ORDINALITY"
+        " AS u (i, a, t, c, r, d, o) ORDER BY o",
+        tx.tenant_id,
+        *zip(*rows, strict=True),
+    )
+
+
+#: Called in the sequencing transaction with the events it numbered (as stored rows).
+FanOut = Callable[[Tx, list[asyncpg.Record]], Awaitable[None]]
+
+
+async def sequence_pending(tx: Tx, fan_out: FanOut | None, retention: timedelta) -> int:
+    """Number the tenant's committed pending changes; ``tx`` is scoped to the tenant.
+
+    Returns how many events were numbered."""
+    tenant_id = tx.tenant_id
+    assert tenant_id is not None
+    conn = tx.conn
+    # Lock order as audit's sealer: the tenant (against offboarding), then the head.
+    if not await tenancy.hold_tenants(conn, (tenant_id,)):
+        return 0
+    seq = await conn.fetchval(
+        "INSERT INTO event_heads (tenant_id, seq) VALUES ($1, 0)"
+        " ON CONFLICT (tenant_id) DO UPDATE SET seq = event_heads.seq RETURNING seq",
+        tenant_id,
+    )
+    events = await conn.fetch(
+        "WITH p AS (DELETE FROM event_pending WHERE tenant_id = $1 RETURNING *),"
+        " numbered AS (SELECT p.*, $2::bigint + row_number() OVER (ORDER BY n) AS seq FROM p)"
+        " INSERT INTO events (tenant_id, seq, id, at, type, collection, record_id, data)"
+        " SELECT tenant_id, seq, id, at, type, collection, record_id, data FROM numbered"
+        " RETURNING seq, id, at, type, collection, record_id, data::text AS data",
+        tenant_id,
+        seq,
+    )
+    if not events:
+        return 0
+    await conn.execute("UPDATE event_heads SET seq = $2 WHERE tenant_id = $1", tenant_id, seq + len(events))
+    # An open prune job is kept; it goes on while the tenant has events (prune_handler).
+    await jobs.enqueue(tx, PRUNE_KIND, "retention", run_at=utcnow() + prune_interval(retention))
+    if fan_out is not None:
+        await fan_out(tx, sorted(events, key=lambda r: r["seq"]))
+    return len(events)
+
+
+async def prune(tx: Tx, retention: timedelta) -> int:
+    """Delete the tenant's events older than ``retention``; how many went."""
+    status = await tx.conn.execute(
+        "DELETE FROM events WHERE tenant_id = $1 AND at < $2", tx.tenant_id, utcnow() - retention
+    )
+    return int(str(status).rsplit(" ", 1)[-1])
+
+
+def prune_interval(retention: timedelta) -> timedelta:
+    """How often a tenant's events are pruned: an event lives at most this past retention."""
+    return min(retention, timedelta(hours=1))
+
+
+def prune_handler(retention: timedelta) -> jobs.Handler:
+    async def handle(tx: Tx, job: jobs.Job, now: datetime) -> datetime | None:
+        await prune(tx, retention)
+        left = await tx.conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM events WHERE tenant_id = $1)", tx.tenant_id
+        )
+        # Periodic while events are left; the next numbered event schedules it again.
+        return now + prune_interval(retention) if left else None
+
+    return handle
+
+
+_CTX = RequestContext(request_id="events-sequencer")
+
+
+class Sequencer:
+    """Numbers each tenant's changes soon after they commit (single-flight per tenant), and
+    sweeps every ``sweep_seconds`` for changes a crashed process left unnumbered."""
+
+    BATCH_DELAY = 0.005
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        retention: timedelta,
+        fan_out: FanOut | None = None,
+        sweep_seconds: float = 5.0,
+        on_sequenced: Callable[[str], None] | None = None,
+    ) -> None:
+        self._db = db
+        self._retention = retention
+        self.fan_out = fan_out
+        self._sweep_seconds = sweep_seconds
+        self.on_sequenced = on_sequenced
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._again: set[str] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+
+    def after_commit(self, tx: Tx) -> None:
+        if tx.tenant_id is not None and any(e.action in TYPES for e in tx.events):
+            self.kick(tx.tenant_id)
+
+    def kick(self, tenant_id: str) -> None:
+        if tenant_id in self._running:
+            self._again.add(tenant_id)  # changes arrived while numbering: go round once more
+            return
+        self._running[tenant_id] = asyncio.create_task(self._run(tenant_id))
+
+    async def _run(self, tenant_id: str) -> None:
+        try:
+            # A moment's grace lets concurrent writes of this tenant join one batch.
+            await asyncio.sleep(self.BATCH_DELAY)
+            while True:
+                self._again.discard(tenant_id)
+                try:
+                    await self.sequence(tenant_id)
+                except Exception:  # the sweep (or the tenant's next write) tries again
+                    log.exception("numbering events failed", extra={"tenant": tenant_id})
+                    return
+                if tenant_id not in self._again:
+                    return
+        finally:
+            self._running.pop(tenant_id, None)
+
+    async def sequence(self, tenant_id: str) -> int:
+        async with self._db.transaction(_CTX, tenant_id=tenant_id, read_only=False) as tx:
+            count = await sequence_pending(tx, self.fan_out, self._retention)
+        if count and self.on_sequenced is not None:
+            self.on_sequenced(tenant_id)
+        return count
+
+    async def sweep(self) -> int:
+        """Number what committed changes of any tenant have waited too long; how many tenants."""
+        async with self._db.pool.acquire() as conn:
+            tenants = [r[0] for r in await conn.fetch("SELECT fundament_event_backlog($1)", _BACKLOG_AGE)]
+        for tenant_id in tenants:
+            self.kick(tenant_id)
+        return len(tenants)
+
+    def start(self) -> None:
+        self._sweeper = asyncio.create_task(self._sweep_forever())
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._sweep_seconds)
+            try:
+                await self.sweep()
+            except Exception:  # the database may be away; the next round tries again
+                log.exception("event backlog sweep failed")
+
+    async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        for task in list(self._running.values()):
+            with contextlib.suppress(Exception):
+                await task
