@@ -17,6 +17,8 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float
+    #: When the answer went out (None: not yet, or never).
+    answered: float | None = None
 
 
 @dataclass
@@ -25,6 +27,9 @@ class Receiver:
     script: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
     requests: list[Received] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Seconds each answer waits; None: the first request is never answered (a hung endpoint).
+    delay: float | None = 0.0
+    released: asyncio.Event = field(default_factory=asyncio.Event)
 
     def url(self, path: str = "/hook") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -52,13 +57,19 @@ class Receiver:
                         name, value = line.split(":", 1)
                         headers[name.strip().lower()] = value.strip()
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
-                self.requests.append(Received(path, headers, body, time.monotonic()))
+                got = Received(path, headers, body, time.monotonic())
+                self.requests.append(got)
+                self.arrived.set()
+                if self.delay is None:
+                    await self.released.wait()
+                    return  # hung up without an answer
+                await asyncio.sleep(self.delay)
                 status, extra, answer = self.script.pop(0) if self.script else (200, {}, b"ok")
                 out = [f"HTTP/1.1 {status} X", f"Content-Length: {len(answer)}"]
                 out += [f"{k}: {v}" for k, v in extra.items()]
                 writer.write(("\r\n".join(out) + "\r\n\r\n").encode() + answer)
                 await writer.drain()
-                self.arrived.set()
+                got.answered = time.monotonic()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
@@ -73,4 +84,5 @@ async def receiver() -> AsyncIterator[Receiver]:
     try:
         yield r
     finally:
+        r.released.set()
         server.close()

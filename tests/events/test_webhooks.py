@@ -4,10 +4,12 @@ the SSRF guard and tenant isolation, against a real receiver on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 import orjson
 import pytest
 from standardwebhooks.webhooks import Webhook as Verifier
@@ -18,6 +20,13 @@ from fundament.events import AddressRefused, check_url
 from fundament.events.delivery import Sender
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+@pytest.fixture
+async def admin_conn(admin_dsn):
+    conn = await asyncpg.connect(admin_dsn)
+    yield conn
+    await conn.close()
 
 FAST = {
     "worker": True,
@@ -248,3 +257,55 @@ async def test_the_plan_caps_endpoints(admin_dsn, settings, operator_key, tmp_pa
             headers=tenant.h("admin"),
         )
         assert r.status_code == 403 and r.json()["type"].endswith("/quota-max-webhooks")
+
+
+async def test_in_flight_deliveries_are_capped_by_the_plan(admin_dsn, settings, operator_key, tmp_path):
+    plans = tmp_path / "plans.toml"
+    plans.write_text(settings.plans.read_text().replace("monthly_price_eur", "max_inflight_deliveries = 1\nmonthly_price_eur"))
+    async with receiver() as rx, deliveries(admin_dsn, settings, plans=plans, webhook_workers=4) as client:
+        rx.delay = 0.2
+        tenant = await make_tenant(client, operator_key)
+        created = await hook(client, tenant, rx.url())
+        tenant.http = client
+        await tenant.collection()
+        for i in range(3):
+            await tenant.record({"email": f"u{i}@example.com"})
+        got = await rx.wait_for(3)
+        await deliveries_of(client, tenant, created["id"], "delivered")
+        spans = sorted((r.at, r.answered) for r in got)
+        for (_, end), (start, _) in itertools.pairwise(spans):
+            assert end is not None and start >= end - 0.01, spans  # one at a time
+
+
+async def test_a_delivery_cut_off_by_a_crash_is_sent_again_with_the_same_id(
+    admin_dsn, settings, operator_key, admin_conn
+):
+    async with receiver() as rx:
+        rx.delay = None  # the first request hangs: the sending process dies meanwhile
+        async with deliveries(admin_dsn, settings, webhook_timeout_seconds=30) as client:
+            tenant = await make_tenant(client, operator_key)
+            created = await hook(client, tenant, rx.url())
+            tenant.http = client
+            await tenant.collection()
+            await tenant.record({"email": "ada@example.com"})
+            [first] = await rx.wait_for(1)
+        # The process is gone mid-request: its transaction rolled back, the job's lease is left.
+        d = await admin_conn.fetchrow(
+            "SELECT id, status, attempts FROM webhook_deliveries WHERE webhook_id = $1", created["id"]
+        )
+        assert (d["status"], d["attempts"]) == ("pending", 0)
+        lease = await admin_conn.fetchval(
+            "SELECT locked_until - now() FROM jobs WHERE kind = 'webhook.deliver' AND ref = $1", d["id"]
+        )
+        assert lease.total_seconds() <= 45  # the sending timeout and a margin, not an export's lease
+        # Waiting out the lease, as a restarted process would.
+        await admin_conn.execute(
+            "UPDATE jobs SET locked_until = now() WHERE kind = 'webhook.deliver' AND ref = $1", d["id"]
+        )
+        rx.delay = 0.0
+        async with deliveries(admin_dsn, settings) as client:
+            second = (await rx.wait_for(2))[1]
+            assert second.headers["webhook-id"] == first.headers["webhook-id"]
+            Verifier(created["secret"]).verify(second.body, second.headers)
+            [d] = await deliveries_of(client, tenant, created["id"], "delivered")
+            assert d["attempt"] == 1
