@@ -50,6 +50,14 @@ async def test_writes_carry_the_token_and_reads_do_not(
     # A token from the future (another cluster's, or forged) is still a token: served.
     read = await http.get(path, headers={**tenant.h("viewer"), "Fundament-Consistency": "FFFF/0"})
     assert read.status_code == 200
+    # A write answers its own position, not the one the client sent.
+    put = await http.put(
+        path, json={"data": {"email": "c@example.com"}},
+        headers={**tenant.h("member"), "Fundament-Consistency": "FFFF/0"},
+    )  # fmt: skip
+    assert put.status_code == 200
+    third = put.headers["fundament-consistency"]
+    assert third != "FFFF/0" and parse_consistency(third.encode()) > parse_consistency(second.encode())  # type: ignore[operator]
     # No token yet (an SDK's empty "last token"): as without the header.
     read = await http.get(path, headers={**tenant.h("viewer"), "Fundament-Consistency": ""})
     assert read.status_code == 200

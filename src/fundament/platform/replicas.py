@@ -117,13 +117,14 @@ def parse_consistency(raw: bytes) -> int | None:
 
 def publish_commit(exchange: Exchange, lsn: int) -> None:
     """The request committed at ``lsn``: its later reads must see that, and its response
-    says so (one header, the latest of the request's commits)."""
+    says where its last commit is (one header; never the client's own token back)."""
     exchange.consistency = max(exchange.consistency, lsn)
-    value = format_position(exchange.consistency).encode("ascii")
+    value = format_position(lsn).encode("ascii")
     headers = exchange.headers
-    for i, (name, _) in enumerate(headers):
+    for i, (name, held) in enumerate(headers):
         if name == CONSISTENCY_HEADER:
-            headers[i] = (CONSISTENCY_HEADER, value)
+            if lsn > (parse_consistency(held) or 0):
+                headers[i] = (CONSISTENCY_HEADER, value)
             return
     headers.append((CONSISTENCY_HEADER, value))
 
