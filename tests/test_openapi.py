@@ -34,6 +34,8 @@ CONTRACT_PATHS = {
     "/v1/tenants/{tenant}/privacy/erasures": {"post"},
     "/v1/tenants/{tenant}/privacy/erasures/{request_id}": {"get"},
     "/v1/tenants/{tenant}/privacy/processing-record": {"get"},
+    "/v1/tenants/{tenant}/collections/{name}/events": {"get"},
+    "/v1/tenants/{tenant}/events": {"get"},
     "/v1/tenants/{tenant}/webhooks": {"get", "post"},
     "/v1/tenants/{tenant}/webhooks/{webhook_id}": {"get", "patch", "delete"},
     "/v1/tenants/{tenant}/webhooks/{webhook_id}/rotate-secret": {"post"},

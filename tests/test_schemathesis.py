@@ -157,6 +157,9 @@ def fuzz_server_env(admin_dsn: str) -> dict[str, str]:
     # delivery is ever sent: the fuzzer's URLs are not called.
     env["FUNDAMENT_WEBHOOK_ALLOW_PRIVATE"] = "true"
     env["FUNDAMENT_WEBHOOK_DELIVERY"] = "false"
+    # Event streams stay open until the client leaves: here they end at once, well inside
+    # the fuzzer's request timeout.
+    env["FUNDAMENT_EVENT_STREAM_MAX_SECONDS"] = "0.1"
     # The ignored_auth check sends every operation once without a key and once with a wrong
     # one, all from 127.0.0.1: with the production limits the failed-authentication throttle
     # would answer 429 after 30 of them, which the check reads as auth not enforced. The

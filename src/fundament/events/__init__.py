@@ -7,11 +7,12 @@ import contextlib
 from datetime import timedelta
 from typing import Any, Protocol
 
-from fundament import jobs, tenancy
+from fundament import jobs, records, tenancy
 from fundament.events.delivery import AddressRefused, Sender, check_url
+from fundament.events.feed import Feeds
 from fundament.events.outbox import EVENT_TYPES, PRUNE_KIND, Sequencer, prune_handler, record_pending
 from fundament.events.service import DELIVER_KIND, WebhookConfig, count_webhooks, deliver_handler, fan_out
-from fundament.platform import Database, Settings
+from fundament.platform import Authenticator, Database, Settings
 
 __all__ = [
     "EVENT_TYPES",
@@ -27,10 +28,16 @@ __all__ = [
 
 
 class Needs(Protocol):
-    """What the webhook routes read from the services object."""
+    """What the webhook and stream routes read from the services object."""
 
     @property
     def events(self) -> Events: ...
+
+    @property
+    def records(self) -> records.RecordsState: ...
+
+    @property
+    def authenticator(self) -> Authenticator: ...
 
 
 class Events:
@@ -49,6 +56,7 @@ class Events:
             max_attempts=settings.job_max_attempts,
             poll_seconds=settings.job_poll_seconds,
         )
+        self.feeds = Feeds(db, max_seconds=settings.event_stream_max_seconds)
         self._senders = settings.webhook_workers
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -90,7 +98,7 @@ def install(
 ) -> Events:
     """Mount the webhook routes and write every change to the outbox in its own transaction;
     return the running parts (the app starts and closes them)."""
-    from fundament.events.api import router
+    from fundament.events.api import feeds_router, router
 
     config = WebhookConfig(
         master=master,
@@ -103,4 +111,5 @@ def install(
     db.before_commit.append(record_pending)
     db.after_commit.append(events.sequencer.after_commit)
     app.include_router(router)
+    app.include_router(feeds_router)
     return events

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi.responses import Response, StreamingResponse
 
-from fundament.events import Needs, service
+from fundament.events import Needs, feed, service
 from fundament.events.schemas import (
     Delivery,
     DeliveryList,
@@ -21,10 +22,12 @@ from fundament.events.schemas import (
 from fundament.platform import (
     ListParams,
     RequestContext,
+    bearer_token,
     database,
     doc_responses,
     doc_shape,
     json_response,
+    lift_deadline,
     list_params,
     refuse_removal,
     require_role,
@@ -154,3 +157,114 @@ async def replay(
 ) -> Response:
     async with database(request).transaction(ctx) as tx:
         return json_response(await service.replay(tx, webhook_id, delivery_id), 202)
+
+
+feeds_router = APIRouter(prefix="/v1/tenants/{tenant}", tags=["events"])
+Viewer = Annotated[RequestContext, Depends(require_role("viewer"))]
+_STREAM_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "`text/event-stream`: per event `id: <seq>`, `event: <type>`, `data: <event JSON>` "
+        "(a ChangeEvent); a comment every 15 s keeps it open. It ends when the key is revoked "
+        "(within a second) or after an hour; reconnect with `Last-Event-ID` to resume exactly after "
+        "the last event seen.",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    },
+    429: {"description": "The tenant has as many streams open as its plan allows (`max_open_streams`)."},
+}
+FilterParam = Annotated[
+    str | None,
+    Query(
+        max_length=2000,
+        description="A SCIM filter in the records' grammar, on the record after the change: only "
+        "record events whose record matches are sent (a delete's record is its `id` only).",
+    ),
+]
+AfterParam = Annotated[
+    int | None,
+    Query(ge=0, le=2**62, description="Resume after this seq (`Last-Event-ID` wins). Absent: new ones only."),
+]
+LastEventId = Annotated[str | None, Header(alias="Last-Event-ID", max_length=20)]
+
+
+async def _stream(
+    request: Request,
+    ctx: RequestContext,
+    *,
+    collection: str | None,
+    filter_text: str | None,
+    after: int | None,
+    last_event_id: str | None,
+) -> Response:
+    needs: Needs = services(request)
+    tenant_id = str(ctx.tenant_id)
+    fields = None
+    if collection is not None:
+        fields = (await needs.records.cache.get(ctx, tenant_id, collection)).fields
+    query = feed.build_query(tenant_id, collection, filter_text, fields)
+    start = feed.resume_after(last_event_id, after)
+    feeds = needs.events.feeds
+    if start is None:
+        start = await feed.head(feeds.db, ctx)
+    plan = await needs.events.config.plans.plan_of(tenant_id)
+    token = bearer_token(request)
+    authenticator = needs.authenticator
+    slot = feeds.admit(tenant_id, plan.max_open_streams if plan is not None else 1)
+    waker = slot.__enter__()
+
+    async def messages() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in feed.stream(
+                feeds, ctx, query, start, waker, lambda: authenticator.authenticate(token)
+            ):
+                yield chunk
+        finally:
+            slot.__exit__(None, None, None)
+
+    # Admitted: from here the stream is the client's to end, not the request deadline's.
+    lift_deadline()
+    return StreamingResponse(
+        messages(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+@feeds_router.get(
+    "/collections/{name}/events",
+    operation_id="collection_events_stream",
+    response_class=Response,
+    responses=_STREAM_DOC,
+    summary="Stream a collection's changes (server-sent events)",
+)
+async def collection_events(
+    tenant: str,
+    name: Annotated[str, Path(max_length=63)],
+    request: Request,
+    ctx: Viewer,
+    filter: FilterParam = None,
+    after: AfterParam = None,
+    last_event_id: LastEventId = None,
+) -> Response:
+    return await _stream(
+        request, ctx, collection=name, filter_text=filter, after=after, last_event_id=last_event_id
+    )
+
+
+@feeds_router.get(
+    "/events",
+    operation_id="tenant_events_stream",
+    response_class=Response,
+    responses=_STREAM_DOC,
+    summary="Stream every change of the tenant (server-sent events)",
+)
+async def tenant_events(
+    tenant: str,
+    request: Request,
+    ctx: Admin,
+    filter: FilterParam = None,
+    after: AfterParam = None,
+    last_event_id: LastEventId = None,
+) -> Response:
+    return await _stream(
+        request, ctx, collection=None, filter_text=filter, after=after, last_event_id=last_event_id
+    )

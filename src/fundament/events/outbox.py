@@ -51,6 +51,8 @@ TYPES: dict[str, str] = {
 EVENT_TYPES = tuple(sorted(set(TYPES.values())))
 
 PRUNE_KIND = "events.prune"
+#: Invalidation-channel messages ``events:<tenant>`` wake that tenant's streams everywhere.
+WAKE_PREFIX = "events:"
 #: Committed changes older than this with no number yet were left by a crashed process.
 _BACKLOG_AGE = timedelta(seconds=2)
 
@@ -134,6 +136,8 @@ async def sequence_pending(tx: Tx, fan_out: FanOut | None, retention: timedelta)
     if not events:
         return 0
     await conn.execute("UPDATE event_heads SET seq = $2 WHERE tenant_id = $1", tenant_id, seq + len(events))
+    # One NOTIFY per numbered batch, not per write: it only wakes streams, which then read here.
+    tx.invalidate(WAKE_PREFIX + tenant_id)
     # An open prune job is kept; it goes on while the tenant has events (prune_handler).
     await jobs.enqueue(tx, PRUNE_KIND, "retention", run_at=utcnow() + prune_interval(retention))
     if fan_out is not None:

@@ -63,7 +63,7 @@ from fundament.platform.idempotency import (
 from fundament.platform.ids import looks_like_id, new_id, new_secret
 from fundament.platform.jsonpatch import merge_patch, not_null, refuse_removal
 from fundament.platform.lanes import LaneFull, TenantLane
-from fundament.platform.observe import Exchange, Observer, current_exchange
+from fundament.platform.observe import Exchange, Observer, current_exchange, lift_deadline
 from fundament.platform.pagination import (
     ListParams,
     Page,
@@ -152,6 +152,7 @@ __all__ = [
     "json_response",
     "json_text",
     "keyset_page",
+    "lift_deadline",
     "list_params",
     "looks_like_id",
     "merge_patch",

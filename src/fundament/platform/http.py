@@ -427,7 +427,7 @@ class EdgeMiddleware:
                 if self.request_timeout is None:
                     await self.app(scope, receive_limited, send_wrapper)
                 else:
-                    async with asyncio.timeout(self.request_timeout):
+                    async with asyncio.timeout(self.request_timeout) as exchange.deadline:
                         await self.app(scope, receive_limited, send_wrapper)
             except PayloadTooLarge as exc:
                 if started:

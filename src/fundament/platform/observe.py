@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(slots=True)
@@ -41,6 +42,9 @@ class Exchange:
     #: The WAL position (LSN) the request's reads must see: the client's
     #: ``Fundament-Consistency`` token, raised by each commit the request makes.
     consistency: int = 0
+    #: The request's deadline (an ``asyncio.Timeout``) while it runs under one; a stream
+    #: that is meant to stay open lifts it (:func:`lift_deadline`).
+    deadline: Any = None
 
     @property
     def feature(self) -> str:
@@ -55,6 +59,14 @@ class Exchange:
 Observer = Callable[[Exchange], None]
 
 current_exchange: ContextVar[Exchange | None] = ContextVar("fundament_exchange", default=None)
+
+
+def lift_deadline() -> None:
+    """Let the current request run past ``FUNDAMENT_REQUEST_TIMEOUT_SECONDS``: for a stream
+    (server-sent events) whose end is the client's to choose, once it has been admitted."""
+    exchange = current_exchange.get()
+    if exchange is not None and exchange.deadline is not None:
+        exchange.deadline.reschedule(None)
 
 
 def add_db_time(seconds: float) -> None:

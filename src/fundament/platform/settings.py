@@ -276,6 +276,12 @@ class Settings(BaseSettings):
         description="Change events (the outbox that webhooks and feeds read) are kept this long, then "
         "pruned by a job.",
     )
+    event_stream_max_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="An event stream (server-sent events) ends after this long; its client resumes "
+        "with Last-Event-ID, on whichever instance the load balancer picks.",
+    )
     webhook_allow_private: bool = Field(
         default=False,
         description="Let webhooks deliver to loopback, link-local, private and metadata addresses "

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from fundament.platform import TenantLane
+from fundament.platform import InvalidFilter, TenantLane
+from fundament.records import _query
 from fundament.records.collections import CollectionCache
 from fundament.records.privacy_ops import (
     all_collections,
@@ -20,6 +21,7 @@ __all__ = [
     "Needs",
     "RecordsState",
     "all_collections",
+    "change_filter_sql",
     "count_collections",
     "count_widest_indexes",
     "erase_subject",
@@ -36,6 +38,17 @@ class RecordsState:
     cache: CollectionCache
     #: Lists that scan a collection (no declared index serves them) run in their tenant's lane.
     scans: TenantLane
+
+
+def change_filter_sql(text: str, args: list[object], fields: Any = None) -> str:
+    """A SCIM filter (the records' grammar) as SQL over a row aliased ``r`` with the columns
+    ``id``, ``data``, ``created_at`` and ``updated_at``: for change events, whose ``data`` is
+    the record after the change. ``fields`` (a collection's) makes a path no record can hold
+    an error, as on the records list. A bad filter is 400 ``invalid-filter``."""
+    try:
+        return _query.compile_filter(_query.parse_filter(text, fields=fields), args)
+    except _query.QueryError as exc:
+        raise InvalidFilter(exc.detail, extra={"position": exc.position}) from exc
 
 
 class Needs(Protocol):

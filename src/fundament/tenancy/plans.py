@@ -17,6 +17,7 @@ but the price are positive integers::
     max_open_privacy_jobs = 10       # exports and erasures not yet done or failed
     max_indexes_per_collection = 8   # at most 8: the records table's index slots
     max_inflight_deliveries = 8      # optional: webhook deliveries sent at once
+    max_open_streams = 20            # optional: open event streams, per instance
     monthly_price_eur = 0
 """
 
@@ -63,6 +64,8 @@ class Plan:
     #: Webhook deliveries of the tenant being sent at once, on every instance together
     #: (the others wait their turn). Optional in a plans file, so older files still load.
     max_inflight_deliveries: int = 8
+    #: Open event streams (server-sent events) of the tenant on each instance; optional too.
+    max_open_streams: int = 20
 
     def __post_init__(self) -> None:
         if self.max_indexes_per_collection > MAX_INDEXES_PER_COLLECTION:
@@ -85,6 +88,7 @@ class Plan:
             "max_open_privacy_jobs": self.max_open_privacy_jobs,
             "max_indexes_per_collection": self.max_indexes_per_collection,
             "max_inflight_deliveries": self.max_inflight_deliveries,
+            "max_open_streams": self.max_open_streams,
             "monthly_price_eur": str(self.monthly_price_eur),
         }
 
@@ -121,6 +125,7 @@ BUILTIN: dict[str, Plan] = {
         max_indexes_per_collection=8,
         monthly_price_eur=Decimal("99"),
         max_inflight_deliveries=32,
+        max_open_streams=200,
     ),
     "enterprise": Plan(
         name="enterprise",
@@ -136,12 +141,13 @@ BUILTIN: dict[str, Plan] = {
         max_indexes_per_collection=8,
         monthly_price_eur=Decimal("990"),
         max_inflight_deliveries=128,
+        max_open_streams=2_000,
     ),
 }
 
 _INT_FIELDS = tuple(f.name for f in fields(Plan) if f.name not in ("name", "monthly_price_eur"))
 #: Keys added after plans files existed: a file without them gets the free plan's value.
-_OPTIONAL = frozenset({"max_inflight_deliveries"})
+_OPTIONAL = frozenset({"max_inflight_deliveries", "max_open_streams"})
 
 
 class Catalogue(Mapping[str, Plan]):
