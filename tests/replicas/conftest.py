@@ -163,6 +163,14 @@ async def replicated_app(
             yield client, db
 
 
+async def next_poll(db: Database) -> None:
+    """Wait until the replica monitor finishes a poll begun after now (bounded: a monitor
+    that stopped fails the test instead of hanging it)."""
+    assert db.replicas is not None
+    for _ in range(2):  # the first may have begun before the reads of interest
+        await asyncio.wait_for(db.replicas.polled(), 10)
+
+
 def healthy(db: Database) -> bool:
     assert db.replicas is not None
     return all(status.healthy for status in db.replicas.status())

@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import TenantFixture, bearer, make_tenant
 from fundament.platform import Database, RequestContext, Settings
-from replicas.conftest import Cluster, healthy, replicated_app, wait_for
+from replicas.conftest import Cluster, healthy, next_poll, replicated_app, wait_for
 
 TOKEN = re.compile(r"^[0-9A-F]{1,8}/[0-9A-F]{1,8}$")
 COLLECTION = {
@@ -80,8 +80,7 @@ async def test_every_read_through_the_token_sees_its_write(cluster: Cluster, set
                     record_id, version = None, 0
 
         await asyncio.gather(*(writer_reader(i) for i in range(8)))
-        await db.replicas.polled()  # type: ignore[union-attr]
-        await db.replicas.polled()  # type: ignore[union-attr]
+        await next_poll(db)
     assert failures == [], failures[:5]
     # Both ways were taken: the replica served the reads it had replayed, the primary the rest.
     assert where.totals.get("replica", 0) > 0, where.totals
@@ -125,8 +124,7 @@ async def test_a_paused_replica_sends_token_reads_to_the_primary(
                 assert r.status_code == 200 and r.json()["data"] == {"n": 1}, r.text
                 r = await client.get(new, headers=tenant.h("viewer"))
                 assert r.status_code == 404, "an untokened read went to the replica, which lacks it"
-            await db.replicas.polled()
-            await db.replicas.polled()
+            await next_poll(db)
             assert where.totals["primary_behind"] >= 20 and where.totals["replica"] >= 40, where.totals
 
             # The lag is in /metrics: bytes at once, seconds as the pause goes on.
@@ -165,7 +163,7 @@ async def test_a_replica_past_the_lag_limit_is_skipped_until_it_catches_up(
             for _ in range(10):
                 r = await client.get(f"{records}/{w.json()['id']}", headers=tenant.h("viewer"))
                 assert r.status_code == 200, r.text
-            await db.replicas.polled()
+            await next_poll(db)
             assert where.totals["primary_no_replica"] >= 10, where.totals
         await wait_for(lambda: healthy(db), what="the replica to serve again once caught up")
 
@@ -209,7 +207,7 @@ async def test_stopping_the_replica_fails_no_request(cluster: Cluster, settings:
         await asyncio.gather(*readers)
         assert statuses and set(statuses) == {200}, {s: statuses.count(s) for s in set(statuses)}
         assert not healthy(db)
-        await db.replicas.polled()
+        await next_poll(db)
         served_before_restart = dict(where.totals)
         assert served_before_restart["replica"] > 0, served_before_restart
 
@@ -219,7 +217,7 @@ async def test_stopping_the_replica_fails_no_request(cluster: Cluster, settings:
         for i in range(20):
             r = await client.get(f"{records}/{ids[i]}", headers=tenant.h("viewer"))
             assert r.status_code == 200
-        await db.replicas.polled()
+        await next_poll(db)
         assert where.totals["replica"] > served_before_restart["replica"], where.totals
 
 

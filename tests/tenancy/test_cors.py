@@ -57,6 +57,7 @@ async def test_preflight_of_an_allowed_origin_needs_no_key(http: httpx.AsyncClie
         assert set(r.headers["access-control-allow-methods"].split(", ")) == methods | {"OPTIONS"}
         allowed = {h.strip().lower() for h in r.headers["access-control-allow-headers"].split(",")}
         assert {"authorization", "content-type", "idempotency-key", "if-match", "if-none-match"} <= allowed
+        assert "fundament-consistency" in allowed  # a browser client echoes its token
         assert r.headers["access-control-max-age"] == "600"
         assert r.content == b""
     r = await http.options(records, headers=_preflight("http://localhost:5173", "GET"))
@@ -116,7 +117,7 @@ async def test_actual_answers_carry_the_origin_errors_included(
         _assert_allowed(r, APP)
         exposed = {v.strip().lower() for v in r.headers["access-control-expose-headers"].split(",")}
         assert {"etag", "location", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"} <= exposed, name
-        assert {"ratelimit-policy", "retry-after", "x-request-id"} <= exposed, name
+        assert {"ratelimit-policy", "retry-after", "x-request-id", "fundament-consistency"} <= exposed, name
     assert created.headers["etag"] and created.headers["location"]
     # Another origin: told the answer varies by origin, and nothing else.
     r = await http.get(records, headers={**tenant.h("member"), "Origin": OTHER})

@@ -34,12 +34,12 @@ MAX_AGE_SECONDS = 600
 #: Request headers a browser client may send beyond the CORS-safelisted ones.
 ALLOW_HEADERS = (
     b"Authorization, Content-Type, Idempotency-Key, If-Match, If-None-Match, X-Request-Id, "
-    b"traceparent, tracestate"
+    b"Fundament-Consistency, traceparent, tracestate"
 )
 #: Response headers a browser client may read beyond the CORS-safelisted ones.
 EXPOSE_HEADERS = (
     b"ETag, Location, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, RateLimit-Policy, "
-    b"Retry-After, X-Request-Id, Idempotent-Replayed, Content-Disposition, Allow"
+    b"Retry-After, X-Request-Id, Idempotent-Replayed, Content-Disposition, Allow, Fundament-Consistency"
 )
 
 _TENANT_PATH = "/v1/tenants/"
