@@ -374,6 +374,8 @@ class Database:
                 done = True
             finally:
                 await _end_replica_read(opened, replicas, moved, self.pool, commit=done)
+                if not moved:  # a read that moved counted as such
+                    replicas.count("replica")
                 elapsed = time.perf_counter() - began
                 add_db_time(elapsed)
                 for timed in self.timing:

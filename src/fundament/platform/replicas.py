@@ -398,7 +398,6 @@ class ReplicaSet:
             await opened.finish(self, commit=False)
             self._reads["primary_behind"] += 1
             return None
-        self._reads["replica"] += 1
         return opened
 
     async def release(self, replica: Replica, conn: asyncpg.Connection) -> None:
