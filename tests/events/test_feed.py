@@ -211,7 +211,7 @@ async def test_an_event_written_on_one_instance_reaches_a_stream_on_another(admi
         tenant = await make_tenant(a, operator_key)
         tenant.http = a
         await tenant.collection()
-        async with sse(b, f"{tenant.base}/collections/contacts/events", tenant.keys["viewer"]) as stream:
+        async with sse(b, f"{tenant.base}/collections/contacts/events?after=1", tenant.keys["viewer"]) as stream:
             await asyncio.sleep(0.2)
             latencies = []
             for i in range(10):
@@ -222,3 +222,27 @@ async def test_an_event_written_on_one_instance_reaches_a_stream_on_another(admi
                 assert event["data"]["data"]["score"] == i
         # Woken by NOTIFY, not found by the once-a-second look.
         assert sorted(latencies)[5] < 0.5, latencies
+
+
+async def test_a_thousand_changes_reach_a_client_that_disconnects_twice_exactly_once_in_order(served):
+    client, tenant, _ = served
+    path = f"{tenant.base}/collections/contacts/events"
+
+    async def writer() -> None:
+        for start in range(0, 1000, 25):
+            await asyncio.gather(*(write(client, tenant, 1, start=i) for i in range(start, start + 25)))
+
+    seen: list[dict[str, Any]] = []
+    writing = asyncio.create_task(writer())
+    try:
+        last: dict[str, str] = {}
+        for stop in (300, 700, 1000):
+            async with sse(client, path, tenant.keys["viewer"], **last) as stream:
+                seen += await stream.events(stop - len(seen), within=30)
+            last = {"Last-Event-ID": seen[-1]["id"]}
+        await writing
+    finally:
+        writing.cancel()
+    seqs = [int(e["id"]) for e in seen]
+    assert seqs == list(range(seqs[0], seqs[0] + 1000))
+    assert sorted(e["data"]["data"]["score"] for e in seen) == list(range(1000))

@@ -233,9 +233,15 @@ async def test_private_addresses_are_refused_at_delivery():
     async with receiver() as rx:
         sender = Sender(allow_private=False, timeout=5)
         try:
-            for url in (rx.url(), f"http://localhost:{rx.port}/hook"):
+            for url in (
+                rx.url(),
+                f"http://localhost:{rx.port}/hook",
+                "http://169.254.169.254/latest/meta-data",
+                "http://10.0.0.1/hook",
+                "http://[::ffff:127.0.0.1]/hook",
+            ):
                 outcome = await sender.post(url, [(b"content-type", b"application/json")], b"{}")
-                assert outcome.status is None and "loopback" in (outcome.error or ""), outcome
+                assert outcome.status is None and "private" in (outcome.error or ""), outcome
         finally:
             await sender.close()
         assert rx.requests == []

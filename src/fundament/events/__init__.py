@@ -108,8 +108,9 @@ def install(
         plans=plans,
     )
     events = Events(db, settings, config)
-    db.before_commit.append(record_pending)
-    db.after_commit.append(events.sequencer.after_commit)
+    if settings.events:
+        db.before_commit.append(record_pending)
+        db.after_commit.append(events.sequencer.after_commit)
     app.include_router(router)
     app.include_router(feeds_router)
     return events

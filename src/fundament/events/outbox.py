@@ -109,8 +109,11 @@ async def record_pending(tx: Tx) -> None:
 FanOut = Callable[[Tx, list[asyncpg.Record]], Awaitable[None]]
 
 
-async def sequence_pending(tx: Tx, fan_out: FanOut | None, retention: timedelta) -> int:
+async def sequence_pending(
+    tx: Tx, fan_out: FanOut | None, retention: timedelta, *, schedule_prune: bool = True
+) -> int:
     """Number the tenant's committed pending changes; ``tx`` is scoped to the tenant.
+    ``schedule_prune`` makes sure the tenant has its (periodic) prune job.
 
     Returns how many events were numbered."""
     tenant_id = tx.tenant_id
@@ -138,8 +141,8 @@ async def sequence_pending(tx: Tx, fan_out: FanOut | None, retention: timedelta)
     await conn.execute("UPDATE event_heads SET seq = $2 WHERE tenant_id = $1", tenant_id, seq + len(events))
     # One NOTIFY per numbered batch, not per write: it only wakes streams, which then read here.
     tx.invalidate(WAKE_PREFIX + tenant_id)
-    # An open prune job is kept; it goes on while the tenant has events (prune_handler).
-    await jobs.enqueue(tx, PRUNE_KIND, "retention", run_at=utcnow() + prune_interval(retention))
+    if schedule_prune:  # an open prune job is kept
+        await jobs.enqueue(tx, PRUNE_KIND, "retention", run_at=utcnow() + prune_interval(retention))
     if fan_out is not None:
         await fan_out(tx, sorted(events, key=lambda r: r["seq"]))
     return len(events)
@@ -161,11 +164,9 @@ def prune_interval(retention: timedelta) -> timedelta:
 def prune_handler(retention: timedelta) -> jobs.Handler:
     async def handle(tx: Tx, job: jobs.Job, now: datetime) -> datetime | None:
         await prune(tx, retention)
-        left = await tx.conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM events WHERE tenant_id = $1)", tx.tenant_id
-        )
-        # Periodic while events are left; the next numbered event schedules it again.
-        return now + prune_interval(retention) if left else None
+        # Periodic for good (the job goes with its tenant): an idle tenant's prune costs one
+        # indexed DELETE an hour, and the sequencer need not schedule it on every batch.
+        return now + prune_interval(retention)
 
     return handle
 
@@ -177,7 +178,7 @@ class Sequencer:
     """Numbers each tenant's changes soon after they commit (single-flight per tenant), and
     sweeps every ``sweep_seconds`` for changes a crashed process left unnumbered."""
 
-    BATCH_DELAY = 0.005
+    BATCH_DELAY = 0.02
 
     def __init__(
         self,
@@ -196,6 +197,8 @@ class Sequencer:
         self._running: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
         self._sweeper: asyncio.Task[None] | None = None
+        #: Tenants whose prune job this process has made sure of.
+        self._pruned: set[str] = set()
 
     def after_commit(self, tx: Tx) -> None:
         if tx.tenant_id is not None and any(e.action in TYPES for e in tx.events):
@@ -224,8 +227,13 @@ class Sequencer:
             self._running.pop(tenant_id, None)
 
     async def sequence(self, tenant_id: str) -> int:
+        schedule = tenant_id not in self._pruned
         async with self._db.transaction(_CTX, tenant_id=tenant_id, read_only=False) as tx:
-            count = await sequence_pending(tx, self.fan_out, self._retention)
+            count = await sequence_pending(tx, self.fan_out, self._retention, schedule_prune=schedule)
+        if count and schedule:
+            if len(self._pruned) >= 100_000:  # bounded: forgetting only costs one more enqueue
+                self._pruned.clear()
+            self._pruned.add(tenant_id)
         if count and self.on_sequenced is not None:
             self.on_sequenced(tenant_id)
         return count

@@ -207,6 +207,11 @@ class Settings(BaseSettings):
         default=True,
         description="Write the audit trail. Off only to measure its cost (bench/run.py).",
     )
+    events: bool = Field(
+        default=True,
+        description="Write change events (the outbox that webhooks and streams read). Off only to "
+        "measure its cost.",
+    )
     worker: bool = Field(
         default=True,
         description="Run the background job worker inside each server process "
