@@ -98,3 +98,31 @@ async def test_operator_transaction_sees_every_tenant_but_no_tenant_only_table(d
         assert await tx.conn.fetchval("SELECT count(*) FROM tenants") == 0
     async with db.pool.acquire() as raw:
         assert await raw.fetchval("SELECT current_setting('fundament.operator', true)") in ("", None)
+
+
+async def test_a_pooled_connection_keeps_no_scope_after_its_transaction(admin_dsn) -> None:
+    """Connections go back to the pool without asyncpg's reset query (db._keep_session):
+    nothing a transaction set may outlive it, and an abandoned one is rolled back."""
+    import asyncio
+
+    one = Database(app_dsn(Settings(), admin_dsn), min_size=1, max_size=1)
+    await one.open()
+    try:
+        async with one.transaction(ctx("tnt_a")) as tx:
+            assert await tx.conn.fetchval("SELECT current_setting('fundament.tenant_id')") == "tnt_a"
+        async with one.pool.acquire() as conn:  # the same, only connection
+            assert await conn.fetchval("SELECT current_setting('fundament.tenant_id', true)") in ("", None)
+
+        async def abandoned() -> None:
+            async with one.transaction(ctx("tnt_b")):
+                await asyncio.sleep(10)
+
+        task = asyncio.create_task(abandoned())
+        await asyncio.sleep(0.2)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        async with one.pool.acquire() as conn:
+            assert not conn.is_in_transaction()
+            assert await conn.fetchval("SELECT current_setting('fundament.tenant_id', true)") in ("", None)
+    finally:
+        await one.close()
