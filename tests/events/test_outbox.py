@@ -16,13 +16,6 @@ from fundament.platform import RequestContext
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
-@pytest.fixture
-async def admin_conn(admin_dsn):
-    conn = await asyncpg.connect(admin_dsn)
-    yield conn
-    await conn.close()
-
-
 async def events_of(conn, tenant_id: str, count: int, within: float = 10.0) -> list[asyncpg.Record]:
     """The tenant's numbered events once there are ``count`` (the sequencer runs after commit)."""
     deadline = time.monotonic() + within

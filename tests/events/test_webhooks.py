@@ -9,7 +9,6 @@ import time
 from contextlib import asynccontextmanager
 from typing import Any
 
-import asyncpg
 import orjson
 import pytest
 from standardwebhooks.webhooks import Webhook as Verifier
@@ -20,13 +19,6 @@ from fundament.events import AddressRefused, check_url
 from fundament.events.delivery import Sender
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-@pytest.fixture
-async def admin_conn(admin_dsn):
-    conn = await asyncpg.connect(admin_dsn)
-    yield conn
-    await conn.close()
 
 FAST = {
     "worker": True,

@@ -20,11 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-import orjson
 
 from fundament import records
-from fundament.events.outbox import WAKE_PREFIX
-from fundament.events.schemas import ChangeEvent
+from fundament.events.outbox import WAKE_PREFIX, change_event
 from fundament.platform import (
     BadRequest,
     Database,
@@ -125,9 +123,10 @@ def build_query(tenant_id: str, collection: str | None, filter_text: str | None,
         # Over the record after the change, with the records' own grammar and columns.
         matches = records.change_filter_sql(filter_text, args, fields)
     sql = (
-        f"SELECT seq, event_id, at, type, collection, record_id, data::text AS data, {matches} AS matches"
-        " FROM (SELECT seq, id AS event_id, at, type, collection, record_id, data, record_id AS id,"
-        f" at AS created_at, at AS updated_at FROM events WHERE {where} ORDER BY seq LIMIT {_PAGE}) AS r"
+        "SELECT seq AS event_seq, event_id, at AS event_at, type, collection, record_id,"
+        f" data::text AS data, {matches} AS matches FROM (SELECT seq, id AS event_id, at, type,"
+        " collection, record_id, data, record_id AS id, at AS created_at, at AS updated_at"
+        f" FROM events WHERE {where} ORDER BY seq LIMIT {_PAGE}) AS r"
         " ORDER BY seq"
     )
     return Query(sql, args)
@@ -143,15 +142,7 @@ async def head(db: Database, ctx: RequestContext) -> int:
 
 
 def _message(rec: asyncpg.Record) -> bytes:
-    event = ChangeEvent(
-        id=rec["event_id"],
-        seq=rec["seq"],
-        type=rec["type"],
-        collection=rec["collection"],
-        record_id=rec["record_id"],
-        at=rec["at"],
-        data=orjson.loads(rec["data"]),
-    )
+    event = change_event(rec)
     return b"id: %d\nevent: %s\ndata: %s\n\n" % (event.seq, event.type.encode(), encode(event))
 
 
@@ -172,7 +163,7 @@ async def stream(
         async with feeds.db.transaction(ctx, read_only=True) as tx:
             rows = await tx.conn.fetch(query.sql, *[query.args[0], after, *query.args[2:]])
         if rows:
-            after = rows[-1]["seq"]
+            after = rows[-1]["event_seq"]
             chunk = b"".join(_message(r) for r in rows if r["matches"])
             if chunk:
                 yield chunk

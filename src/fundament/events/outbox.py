@@ -31,6 +31,7 @@ import asyncpg
 import orjson
 
 from fundament import jobs, tenancy
+from fundament.events.schemas import ChangeEvent
 from fundament.platform import Database, RequestContext, Tx, WriteEvent, new_id, utcnow
 
 log = logging.getLogger("fundament.events")
@@ -102,6 +103,20 @@ async def record_pending(tx: Tx) -> None:
         " AS u (i, a, t, c, r, d, o) ORDER BY o",
         tx.tenant_id,
         *zip(*rows, strict=True),
+    )
+
+
+def change_event(rec: asyncpg.Record) -> ChangeEvent:
+    """An event as answered and delivered, from a row naming its columns ``event_id``,
+    ``event_seq``, ``event_at``, ``type``, ``collection``, ``record_id`` and ``data`` (text)."""
+    return ChangeEvent(
+        id=rec["event_id"],
+        seq=rec["event_seq"],
+        type=rec["type"],
+        collection=rec["collection"],
+        record_id=rec["record_id"],
+        at=rec["event_at"],
+        data=orjson.loads(rec["data"]),
     )
 
 

@@ -86,15 +86,7 @@ class Webhook(Struct, frozen=True):
     updated_at: Timestamp
 
 
-class WebhookCreated(Struct, frozen=True):
-    id: str
-    url: str
-    events: list[str]
-    collections: list[str] | None
-    enabled: bool
-    disabled_reason: str | None
-    created_at: Timestamp
-    updated_at: Timestamp
+class WebhookCreated(Webhook, frozen=True):
     secret: Annotated[
         str, Meta(description="The signing secret (`whsec_…`), shown only here and on rotation.")
     ]

@@ -26,6 +26,7 @@ from standardwebhooks.webhooks import Webhook as Signer
 
 from fundament import jobs, tenancy
 from fundament.events.delivery import AddressRefused, Outcome, Sender, check_url
+from fundament.events.outbox import change_event
 from fundament.events.schemas import (
     Attempt,
     ChangeEvent,
@@ -42,6 +43,7 @@ from fundament.platform import (
     Tx,
     ValidationFailed,
     b64,
+    encode,
     keyset_page,
     looks_like_id,
     new_id,
@@ -294,18 +296,6 @@ _NO_SLOT_DELAY = timedelta(milliseconds=500)
 _MAX_RETRY_AFTER = 86_400.0
 
 
-def _event(rec: asyncpg.Record) -> ChangeEvent:
-    return ChangeEvent(
-        id=rec["event_id"],
-        seq=rec["event_seq"],
-        type=rec["type"],
-        collection=rec["collection"],
-        record_id=rec["record_id"],
-        at=rec["event_at"],
-        data=orjson.loads(rec["data"]),
-    )
-
-
 def payload(event: ChangeEvent) -> bytes:
     """The delivery body: Standard Webhooks' ``{"type", "timestamp", "data"}``."""
     return orjson.dumps(
@@ -354,13 +344,15 @@ async def deliver(tx: Tx, config: WebhookConfig, delivery_id: str) -> datetime |
     tenant_id = str(tx.tenant_id)
     if not rec["enabled"] or rec["type"] is None:
         reason = "the endpoint is disabled" if not rec["enabled"] else "the event is past retention"
-        await _record(tx, delivery_id, rec["attempts"], "failed", None, reason)
+        # Not an attempt, but the log says why the delivery stopped.
+        stopped = Outcome(None, 0, "", reason, None)
+        await _record(tx, delivery_id, rec["attempts"], "failed", stopped, utcnow())
         return None
     plan = await config.plans.plan_of(tenant_id)
     slots = plan.max_inflight_deliveries if plan is not None else 1
     if await tx.conn.fetchval(_SLOT, tenant_id, slots) is None:
         return utcnow() + _NO_SLOT_DELAY
-    event = _event(rec)
+    event = change_event(rec)
     body = payload(event)
     keys = [_open_secret(config, tenant_id, rec["webhook_id"], rec["secret"])]
     if rec["previous_secret"] is not None and rec["previous_until"] > utcnow():
@@ -376,7 +368,7 @@ async def deliver(tx: Tx, config: WebhookConfig, delivery_id: str) -> datetime |
     outcome = await config.sender.post(rec["url"], headers, body)
     attempts = rec["attempts"] + 1
     if outcome.delivered:
-        await _record(tx, delivery_id, attempts, "delivered", outcome, None, at=sent_at)
+        await _record(tx, delivery_id, attempts, "delivered", outcome, sent_at)
         return None
     if outcome.status == 410:
         await tx.conn.execute(
@@ -386,46 +378,25 @@ async def deliver(tx: Tx, config: WebhookConfig, delivery_id: str) -> datetime |
             rec["webhook_id"],
         )
         tx.emit("webhook.disabled", "webhook", rec["webhook_id"], status=410)
-        await _record(tx, delivery_id, attempts, "failed", outcome, None, at=sent_at)
+        await _record(tx, delivery_id, attempts, "failed", outcome, sent_at)
         return None
     again = next_attempt(config.retry_delays, attempts, outcome)
-    await _record(tx, delivery_id, attempts, "pending" if again else "failed", outcome, None, at=sent_at)
+    await _record(tx, delivery_id, attempts, "pending" if again else "failed", outcome, sent_at)
     return again
 
 
 async def _record(
-    tx: Tx,
-    delivery_id: str,
-    attempts: int,
-    status: str,
-    outcome: Outcome | None,
-    error: str | None,
-    *,
-    at: datetime | None = None,
+    tx: Tx, delivery_id: str, attempts: int, status: str, outcome: Outcome, at: datetime
 ) -> None:
-    entry = []
-    if outcome is not None:
-        entry.append(
-            {
-                "attempt": attempts,
-                "at": rfc3339(at or utcnow()),
-                "response_status": outcome.status,
-                "duration_ms": outcome.duration_ms,
-                "response": outcome.response,
-                "error": outcome.error,
-            }
-        )
-    elif error is not None:
-        entry.append(
-            {
-                "attempt": attempts,
-                "at": rfc3339(utcnow()),
-                "response_status": None,
-                "duration_ms": 0,
-                "response": "",
-                "error": error,
-            }
-        )
+    """The delivery's state after an attempt, and the attempt in its log."""
+    entry = Attempt(
+        attempt=attempts,
+        at=at,
+        response_status=outcome.status,
+        duration_ms=outcome.duration_ms,
+        response=outcome.response,
+        error=outcome.error,
+    )
     await tx.conn.execute(
         "UPDATE webhook_deliveries SET status = $3, attempts = $4, updated_at = now(),"
         # The newest 50 attempts: replays may add attempts without end.
@@ -436,5 +407,5 @@ async def _record(
         delivery_id,
         status,
         attempts,
-        orjson.dumps(entry).decode(),
+        encode([entry]).decode(),
     )
