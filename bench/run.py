@@ -32,6 +32,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import psutil
 from sqlalchemy.engine import make_url
 from ulid import ULID
 
@@ -229,8 +230,28 @@ def run_wrk(url: str, script: str, env: dict[str, str], args: argparse.Namespace
     return parse_wrk(out)
 
 
+def cpu_seconds(pid: int | None) -> tuple[float, float]:
+    """CPU seconds used so far by the server ``pid`` (with its children), and by every
+    PostgreSQL process: sampled around a run, they give the CPU each request cost."""
+    server = 0.0
+    if pid is not None:
+        with contextlib.suppress(psutil.Error):
+            proc = psutil.Process(pid)
+            for p in [proc, *proc.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    t = p.cpu_times()
+                    server += t.user + t.system
+    database = 0.0
+    for p in psutil.process_iter(["name"]):
+        if (p.info["name"] or "").startswith("postgres"):
+            with contextlib.suppress(psutil.Error):
+                t = p.cpu_times()
+                database += t.user + t.system
+    return server, database
+
+
 def scenario_runs(
-    base: str, prefix: str, token: str, floor: bool, args: argparse.Namespace
+    base: str, prefix: str, token: str, floor: bool, args: argparse.Namespace, pid: int | None = None
 ) -> dict[str, Any]:
     env = {
         **os.environ,
@@ -242,7 +263,13 @@ def scenario_runs(
     results = {}
     for name in args.scenarios:
         run_wrk(base, name, env, argparse.Namespace(**{**vars(args), "duration": args.warmup}))
+        before = cpu_seconds(pid)
         results[name] = run_wrk(base, name, env, args)
+        after = cpu_seconds(pid)
+        done = results[name]["rps"] * args.duration
+        if done:
+            results[name]["server_cpu_ms"] = round((after[0] - before[0]) / done * 1000, 3)
+            results[name]["db_cpu_ms"] = round((after[1] - before[1]) / done * 1000, 3)
         print(f"  {'floor' if floor else 'fundament'} {name}: {results[name]}", flush=True)
     return results
 
@@ -300,11 +327,11 @@ def main() -> None:
             redis_base = f"http://127.0.0.1:{redis_port}"
             redis_cmd = [*cmd[:-4], "--port", str(redis_port), "--workers", "1"]
             with contextlib.ExitStack() as servers:
-                servers.enter_context(process(floor_cmd, floor_env, floor_base + "/records"))
+                floor_proc = servers.enter_context(process(floor_cmd, floor_env, floor_base + "/records"))
                 servers.enter_context(process(noaudit_cmd, noaudit_env, noaudit_base + "/healthz"))
                 if args.redis:
                     redis_env = {**env, "FUNDAMENT_REDIS_URL": args.redis}
-                    servers.enter_context(process(redis_cmd, redis_env, redis_base + "/healthz"))
+                    redis_proc = servers.enter_context(process(redis_cmd, redis_env, redis_base + "/healthz"))
                 spy = None
                 if args.profile:  # sample the measured runs only, not the seeding
                     seconds = (args.duration + args.warmup) * len(args.scenarios) * 2
@@ -330,14 +357,14 @@ def main() -> None:
                 ours, floor, no_audit, with_redis = {}, {}, {}, {}
                 for name in args.scenarios:
                     one = argparse.Namespace(**{**vars(args), "scenarios": [name]})
-                    ours.update(scenario_runs(base, prefix, info["key"], False, one))
+                    ours.update(scenario_runs(base, prefix, info["key"], False, one, server_proc.pid))
                     if name == "get" and args.redis:
                         print("fundament, rate limits in Redis", flush=True)
-                        with_redis.update(scenario_runs(redis_base, prefix, info["key"], False, one))
+                        with_redis.update(scenario_runs(redis_base, prefix, info["key"], False, one, redis_proc.pid))
                     if name == "create":
                         print("fundament, audit off", flush=True)
                         no_audit.update(scenario_runs(noaudit_base, prefix, info["key"], False, one))
-                    floor.update(scenario_runs(floor_base, "", "", True, one))
+                    floor.update(scenario_runs(floor_base, "", "", True, one, floor_proc.pid))
                 if spy is not None:
                     with contextlib.suppress(subprocess.TimeoutExpired):
                         spy.wait(60)
@@ -368,6 +395,15 @@ def main() -> None:
             f" {b['p50_ms']:.2f} | {b['p99_ms']:.2f} | {a['rps'] / b['rps']:.0%} |"
             f" {a['p99_ms'] / b['p99_ms']:.2f}x |"
         )
+    print()
+    print("| scenario | Fundament server CPU ms/req | PostgreSQL CPU ms/req | floor server CPU ms/req | PostgreSQL CPU ms/req |")
+    print("|---|---:|---:|---:|---:|")
+    for name in args.scenarios:
+        a, b = ours[name], floor[name]
+        print(
+            f"| {name} | {a.get('server_cpu_ms', 0):.3f} | {a.get('db_cpu_ms', 0):.3f} |"
+            f" {b.get('server_cpu_ms', 0):.3f} | {b.get('db_cpu_ms', 0):.3f} |"
+        )
     if "create" in no_audit:
         a, b = ours["create"], no_audit["create"]
         print()
@@ -376,7 +412,6 @@ def main() -> None:
         print(
             f"| | {a['rps']:.0f} | {a['p99_ms']:.2f} | {b['rps']:.0f} | {b['p99_ms']:.2f} | {a['rps'] / b['rps']:.0%} |"
         )
-
 
     if "get" in with_redis:
         a, b = with_redis["get"], ours["get"]
