@@ -10,6 +10,7 @@ import asyncpg
 import orjson
 import pytest
 
+from fundament import privacy
 from fundament.jobs import Worker
 from fundament.platform import RequestContext
 
@@ -142,3 +143,22 @@ async def test_another_tenant_never_reads_the_events(app, tenant, other_tenant):
     async with db.transaction(RequestContext(request_id="t"), tenant_id=other_tenant.id, read_only=True) as tx:
         assert await tx.conn.fetchval("SELECT count(*) FROM events WHERE tenant_id = $1", tenant.id) == 0
         assert await tx.conn.fetchval("SELECT count(*) FROM events") == 0
+
+
+async def test_an_erasure_redacts_the_subjects_earlier_events(app, http, tenant, admin_conn):
+    await tenant.collection()
+    ada = await tenant.record({"email": "ada@example.com", "score": 1})
+    bob = await tenant.record({"email": "bob@example.com", "score": 2})
+    await events_of(admin_conn, tenant.id, 3)
+    r = await http.post(
+        f"{tenant.base}/privacy/erasures", json={"subject": "ada@example.com"}, headers=tenant.h("admin")
+    )
+    assert r.status_code == 202, r.text
+    solo = Worker(app.services.db, privacy.handlers(app.services.privacy_secret))
+    assert await solo.run_once() >= 1
+    rows = await events_of(admin_conn, tenant.id, 4)
+    by_record = {}
+    for row in rows:
+        by_record.setdefault(row["record_id"], []).append((row["type"], orjson.loads(row["data"])))
+    assert by_record[ada["id"]] == [("record.created", {"id": ada["id"]}), ("record.deleted", {"id": ada["id"]})]
+    assert by_record[bob["id"]] == [("record.created", {"email": "bob@example.com", "score": 2})]

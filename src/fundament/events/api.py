@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
@@ -208,22 +207,11 @@ async def _stream(
     plan = await needs.events.config.plans.plan_of(tenant_id)
     token = bearer_token(request)
     authenticator = needs.authenticator
-    slot = feeds.admit(tenant_id, plan.max_open_streams if plan is not None else 1)
-    waker = slot.__enter__()
-
-    async def messages() -> AsyncIterator[bytes]:
-        try:
-            async for chunk in feed.stream(
-                feeds, ctx, query, start, waker, lambda: authenticator.authenticate(token)
-            ):
-                yield chunk
-        finally:
-            slot.__exit__(None, None, None)
-
+    feeds.check(tenant_id, plan.max_open_streams if plan is not None else 1)
     # Admitted: from here the stream is the client's to end, not the request deadline's.
     lift_deadline()
     return StreamingResponse(
-        messages(),
+        feed.stream(feeds, ctx, query, start, lambda: authenticator.authenticate(token)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

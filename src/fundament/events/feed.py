@@ -72,16 +72,22 @@ class Feeds:
         state = self._tenants.get(tenant_id)
         return state.open if state else 0
 
-    @contextlib.contextmanager
-    def admit(self, tenant_id: str, limit: int) -> Iterator[asyncio.Event]:
-        """A stream's slot and wake-up; 429 when the tenant has ``limit`` open here."""
-        state = self._tenants.setdefault(tenant_id, _Tenant())
-        if state.open >= limit:
+    def check(self, tenant_id: str, limit: int) -> None:
+        """429 when the tenant has ``limit`` streams open here. Checked before the answer
+        starts, counted once the stream runs (:meth:`admit`): a stream whose client left
+        before it started then holds no slot; streams opened in the same instant may pass
+        the bound by a few."""
+        if self.open_streams(tenant_id) >= limit:
             raise TooManyRequests(
                 f"The plan allows {limit} open event streams per instance; close one first.",
                 headers={"Retry-After": "5"},
                 type=T.RATE_LIMITED,
             )
+
+    @contextlib.contextmanager
+    def admit(self, tenant_id: str) -> Iterator[asyncio.Event]:
+        """A running stream's slot and wake-up."""
+        state = self._tenants.setdefault(tenant_id, _Tenant())
         waker = asyncio.Event()
         state.open += 1
         state.wakers.add(waker)
@@ -147,15 +153,18 @@ def _message(rec: asyncpg.Record) -> bytes:
 
 
 async def stream(
-    feeds: Feeds,
-    ctx: RequestContext,
-    query: Query,
-    after: int,
-    waker: asyncio.Event,
-    still_valid: Any,
+    feeds: Feeds, ctx: RequestContext, query: Query, after: int, still_valid: Any
 ) -> AsyncIterator[bytes]:
     """The stream's messages from after ``after`` on, until the client leaves, its key
     stops being valid, or it has been open ``feeds.max_seconds`` (the client resumes)."""
+    with feeds.admit(str(ctx.tenant_id)) as waker:
+        async for chunk in _messages(feeds, ctx, query, after, waker, still_valid):
+            yield chunk
+
+
+async def _messages(
+    feeds: Feeds, ctx: RequestContext, query: Query, after: int, waker: asyncio.Event, still_valid: Any
+) -> AsyncIterator[bytes]:
     began = last_sent = last_check = time.monotonic()
     yield b": stream open\n\n"
     while True:

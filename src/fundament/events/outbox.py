@@ -75,10 +75,27 @@ def _change(event: WriteEvent) -> tuple[str, str, str | None, dict[str, Any]] | 
     return kind, str(event.details.get("collection", "")), event.target_id, after
 
 
+#: Writes after which a record's earlier events must no longer show its values.
+_REDACTING = frozenset({"record.erased", "record.anonymized"})
+
+
 async def record_pending(tx: Tx) -> None:
-    """Before-commit hook: this transaction's changes become pending events, atomically."""
+    """Before-commit hook: this transaction's changes become pending events, atomically.
+
+    An erasure (or anonymisation) also redacts the record's earlier events, numbered or
+    not, to ``{"id"}``: the outbox keeps no personal values of an erased subject, and
+    deliveries not yet sent carry none (they are built from the outbox when sent)."""
     if tx.tenant_id is None or not tx.events:
         return
+    erased = [e.target_id for e in tx.events if e.action in _REDACTING]
+    if erased:
+        for table in ("events", "event_pending"):
+            await tx.conn.execute(
+                f"UPDATE {table} SET data = jsonb_build_object('id', record_id)"
+                " WHERE tenant_id = $1 AND record_id = ANY($2::text[])",
+                tx.tenant_id,
+                erased,
+            )
     now = utcnow()
     rows = []
     for e in tx.events:

@@ -257,7 +257,7 @@ async def replay(tx: Tx, webhook_id: str, delivery_id: str) -> Delivery:
     )
     if rec is None:
         raise NotFound("No such delivery.")
-    await jobs.enqueue(tx, DELIVER_KIND, delivery_id)
+    await jobs.enqueue(tx, DELIVER_KIND, delivery_id, sooner=True)
     tx.emit("webhook.delivery_replayed", "webhook", webhook_id, delivery=delivery_id)
     return _delivery(rec)
 

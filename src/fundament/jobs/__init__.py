@@ -41,11 +41,15 @@ class Job:
 Handler = Callable[[Tx, Job, datetime], Awaitable[datetime | None]]
 
 
-async def enqueue(tx: Tx, kind: str, ref: str, *, run_at: datetime | None = None) -> None:
-    """Schedule a job for ``tx``'s tenant, committed with ``tx``; an open duplicate is kept."""
+async def enqueue(
+    tx: Tx, kind: str, ref: str, *, run_at: datetime | None = None, sooner: bool = False
+) -> None:
+    """Schedule a job for ``tx``'s tenant, committed with ``tx``; an open duplicate is kept,
+    and with ``sooner`` moved up to ``run_at`` if it was due later (a replayed delivery)."""
+    conflict = "DO UPDATE SET run_at = least(jobs.run_at, EXCLUDED.run_at)" if sooner else "DO NOTHING"
     await tx.conn.execute(
         "INSERT INTO jobs (tenant_id, kind, ref, run_at) VALUES ($1, $2, $3, $4)"
-        " ON CONFLICT (tenant_id, kind, ref) WHERE done_at IS NULL DO NOTHING",
+        f" ON CONFLICT (tenant_id, kind, ref) WHERE done_at IS NULL {conflict}",
         tx.tenant_id,
         kind,
         ref,

@@ -99,10 +99,11 @@ def upgrade(app_password: str | None = None) -> None:
         CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (tenant_id) WHERE status = 'pending';
         """
     )
-    op.execute(_isolate("event_pending", "SELECT, INSERT, DELETE"))
+    # UPDATE: an erasure redacts the subject's earlier events to their record ids.
+    op.execute(_isolate("event_pending", "SELECT, INSERT, UPDATE, DELETE"))
     op.execute(f"GRANT USAGE ON SEQUENCE event_pending_n TO {APP_ROLE}")
     op.execute(_isolate("event_heads", "SELECT, INSERT, UPDATE"))
-    op.execute(_isolate("events", "SELECT, INSERT, DELETE"))
+    op.execute(_isolate("events", "SELECT, INSERT, UPDATE, DELETE"))
     op.execute(_isolate("webhooks", "SELECT, INSERT, UPDATE, DELETE"))
     op.execute(_isolate("webhook_deliveries", "SELECT, INSERT, UPDATE, DELETE"))
     # The sequencer's sweep after a crash must find every tenant with committed changes
