@@ -205,31 +205,7 @@ _REPLACE = (
 
 
 async def create_record(tx: Tx, cache: CollectionCache, coll: CollectionDef, data: Any) -> Record:
-    for attempt in range(3):
-        coll.validate(data)
-        now = utcnow()
-        rec = await tx.conn.fetchrow(_INSERT,
-            tx.tenant_id,
-            coll.name,
-            new_id("rec"),
-            json_text(data, where="/data"),
-            now,
-            coll.version,
-        )
-        if rec is not None:
-            row = _row(rec)
-            tx.emit(
-                "record.created",
-                "record",
-                row.id,
-                collection=coll.name,
-                data=data,
-                personal_fields=coll.personal_fields,
-                subject_field=coll.subject_field,
-            )
-            return row
-        coll = await _reload(tx, cache, coll, attempt)
-    raise AssertionError("unreachable")
+    return await _write(tx, cache, coll, _INSERT, new_id("rec"), data, "record.created")
 
 
 async def replace_record(
@@ -246,9 +222,27 @@ async def replace_record(
     """Replace ``data`` (PUT, and PATCH after merging); If-Match is checked atomically."""
     current = before if before is not None else await _locked(tx, coll.name, record_id)
     check_if_match(if_match, current)
+    return await _write(tx, cache, coll, _REPLACE, record_id, data, action, current)
+
+
+async def _write(
+    tx: Tx,
+    cache: CollectionCache,
+    coll: CollectionDef,
+    statement: str,
+    record_id: str,
+    data: Any,
+    action: str,
+    before: Record | None = None,
+) -> Record:
+    """Validate ``data`` against the collection, write it with ``statement`` (which takes
+    the collection's version and finds no row if the collection changed since), and emit
+    the event; after a change under the write, validate against the fresh definition and
+    write again."""
     for attempt in range(3):
         coll.validate(data)
-        rec = await tx.conn.fetchrow(_REPLACE,
+        rec = await tx.conn.fetchrow(
+            statement,
             tx.tenant_id,
             coll.name,
             record_id,
@@ -258,13 +252,14 @@ async def replace_record(
         )
         if rec is not None:
             row = _row(rec)
+            seen = {} if before is None else {"before": _data(before)}
             tx.emit(
                 action,
                 "record",
                 record_id,
                 collection=coll.name,
                 data=data,
-                before=_data(current) if current else None,
+                **seen,
                 personal_fields=coll.personal_fields,
                 subject_field=coll.subject_field,
             )
@@ -282,7 +277,6 @@ async def patch_record(
     *,
     if_match: str | None,
 ) -> Record:
-
     current = await _locked(tx, coll.name, record_id)
     check_if_match(if_match, current)
     data = merge_patch(_data(current), patch)
