@@ -175,11 +175,12 @@ class TenantFixture:
         return r.json()
 
 
-async def make_tenant(http: httpx.AsyncClient, operator_key: str) -> TenantFixture:
+async def make_tenant(
+    http: httpx.AsyncClient, operator_key: str, *, region: str | None = None
+) -> TenantFixture:
     slug = f"t-{uuid.uuid4().hex[:12]}"
-    r = await http.post(
-        "/v1/tenants", json={"name": f"Tenant {slug}", "slug": slug}, headers=bearer(operator_key)
-    )
+    body = {"name": f"Tenant {slug}", "slug": slug, **({"region": region} if region else {})}
+    r = await http.post("/v1/tenants", json=body, headers=bearer(operator_key))
     assert r.status_code == 201, r.text
     tenant_id = r.json()["id"]
     keys: dict[str, str] = {}

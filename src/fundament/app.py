@@ -26,6 +26,7 @@ from sqlalchemy.engine import make_url
 from fundament import (
     __version__,
     audit,
+    cells,
     events,
     identity,
     jobs,
@@ -41,6 +42,7 @@ from fundament.apidocs import install_docs
 from fundament.migrations import current_head, default_app_password, known_revisions
 from fundament.platform import (
     EXCEPTION_HANDLERS,
+    Cells,
     CorsPolicy,
     Database,
     EdgeMiddleware,
@@ -86,8 +88,9 @@ def app_dsn(settings: Settings, admin_dsn: str) -> str:
 
 def replica_app_dsn(settings: Settings, replica_dsn: str) -> str:
     """The request role's DSN of a replica (``FUNDAMENT_REPLICA_URLS`` names each as the
-    admin DSN is named): as it is if it names ``fundament_app``, else derived as
-    :func:`app_dsn` derives the primary's. A replica has the primary's roles and passwords."""
+    admin DSN is named) or of an added cell's primary: as it is if it names
+    ``fundament_app``, else derived as :func:`app_dsn` derives the primary's. A replica has
+    the primary's roles and passwords."""
     if make_url(replica_dsn).username == APP_ROLE:
         return replica_dsn
     return _as_app_role(settings, replica_dsn)
@@ -110,6 +113,8 @@ class Services:
 
     settings: Settings
     db: Database
+    cells: Cells
+    placement: tenancy.Placement
     authenticator: identity.KeyAuthenticator
     admission: limits.RateLimiter
     records: records.RecordsState
@@ -135,6 +140,7 @@ if TYPE_CHECKING:
     ) -> tuple[
         platform.Needs,
         tenancy.Needs,
+        cells.Needs,
         records.Needs,
         audit.Needs,
         privacy.Needs,
@@ -143,7 +149,7 @@ if TYPE_CHECKING:
         events.Needs,
     ]:
         """Never run: mypy proves here that the one services object is every module's port."""
-        return s, s, s, s, s, s, s, s
+        return s, s, s, s, s, s, s, s, s
 
 
 class FundamentApp(FastAPI):
@@ -191,10 +197,18 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
         replica_max_lag_seconds=settings.replica_max_lag_seconds,
         replica_poll_seconds=settings.replica_poll_seconds,
     )
+    # The control database is the first cell; the others are read from its cells table.
+    cell_router = Cells(
+        db,
+        region=settings.default_region,
+        locate=tenancy.cell_of_tenant,
+        ttl_seconds=settings.key_cache_ttl_seconds,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await db.open()
+        await cell_router.open()
         _not_ready_on_signal(services, settings.shutdown_delay_seconds)
         if meter is not None:
             meter.start()
@@ -216,6 +230,8 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
             if meter is not None:
                 await _bounded("usage flush", meter.close())
             await _bounded("rate-limit sync", limiter.close())
+            if not await _bounded("cells' database pools", cell_router.close()):
+                cell_router.terminate()
             if not await _bounded("database pool", db.close()):
                 db.terminate()
             ops.flush_traces()
@@ -248,6 +264,7 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
     ops.install(app, metrics_token=metrics_token)
     catalogue = tenancy.load_plans(settings.plans, default_plan=settings.default_plan)
     tenancy.install(app)
+    cells.install(app)
     identity.install(app)
     records_state = records.install(
         app,
@@ -313,6 +330,8 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
     services = Services(
         settings=settings,
         db=db,
+        cells=cell_router,
+        placement=cells.Placement(cell_router),
         authenticator=authenticator,
         admission=limiter,
         records=records_state,

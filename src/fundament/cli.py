@@ -45,6 +45,10 @@ finops_cli = typer.Typer(no_args_is_help=True, help="What each tenant costs, ear
 cli.add_typer(finops_cli, name="finops")
 bench_cli = typer.Typer(no_args_is_help=True, help="Measure this machine.")
 cli.add_typer(bench_cli, name="bench")
+cells_cli = typer.Typer(
+    no_args_is_help=True, help="Cells: the PostgreSQL clusters tenants are placed on, by region."
+)
+cli.add_typer(cells_cli, name="cells")
 
 
 def _print_version(value: bool) -> None:
@@ -99,6 +103,7 @@ def admin_database(
         _say(f"database: {make_url(dsn).render_as_string(hide_password=True)} (FUNDAMENT_DATABASE_URL)")
         if migrate_now:
             _migrate(dsn, _app_password(settings))
+            _migrate_cells(settings, dsn)
         yield dsn
         return
     from fundament.platform import EmbeddedPostgres, EmbeddedPostgresError
@@ -122,6 +127,7 @@ def admin_database(
             should = migrate_now if migrate_now is not None else settings.auto_migrate is not False
             if should:
                 _migrate(pg.dsn, _embedded_app_password(settings, pg.dsn))
+                _migrate_cells(settings, pg.dsn)
             yield pg.dsn
     except EmbeddedPostgresError as exc:
         raise _fail(str(exc)) from None
@@ -157,6 +163,16 @@ def _migrate(dsn: str, app_password: str | None) -> None:
     migrate(dsn, app_password=app_password)
     if at != head:
         _say(f"database schema migrated in {time.monotonic() - started:.1f} s")
+
+
+def _migrate_cells(settings: Settings, control_dsn: str) -> None:
+    """Migrate every cell added to the control database (``fundament cells add``), each as
+    the control database was: a cell runs the same schema."""
+    from fundament.cells import cell_dsns
+
+    for name, dsn in asyncio.run(cell_dsns(control_dsn)):
+        _say(f"cell {name}:")
+        _migrate(dsn, _app_password(settings))
 
 
 def _checked_settings() -> Settings:
@@ -683,6 +699,77 @@ def finops_import_focus(file: Annotated[str, typer.Argument(help="A FOCUS cost e
     with admin_database(Settings(), migrate_now=False) as dsn:
         result = asyncio.run(run(dsn))
     typer.echo(json.dumps(result))
+
+
+@cells_cli.command("add")
+def cells_add(
+    name: Annotated[str, typer.Argument(help="The cell's name: [a-z0-9][a-z0-9-]{0,39}.")],
+    dsn: Annotated[str, typer.Option(help="The admin DSN of the cell's PostgreSQL (its primary).")],
+    region: Annotated[str, typer.Option(help="The region its servers are in, like eu-central-1.")],
+    replica: Annotated[
+        list[str] | None, typer.Option(help="A streaming replica's DSN (again for more); named as --dsn is.")
+    ] = None,
+) -> None:
+    """Add a cell: checks that the DSN answers, migrates it, then registers it; every running
+    instance starts placing new tenants of its region there within a moment."""
+    from fundament.app import replica_app_dsn
+    from fundament.cells import AddCellError, check_new_cell, register_cell
+
+    settings = Settings()
+    with admin_database(settings, migrate_now=False) as control:
+        try:
+            asyncio.run(check_new_cell(control, name, dsn, region))
+            _migrate(dsn, _app_password(settings))
+            asyncio.run(
+                register_cell(
+                    control,
+                    name=name,
+                    region=region,
+                    dsn=dsn,
+                    app_dsn=replica_app_dsn(settings, dsn),
+                    replica_dsns=[replica_app_dsn(settings, r) for r in replica or ()],
+                )
+            )
+        except AddCellError as exc:
+            raise _fail(f"cell {name!r} not added: {exc}") from None
+    typer.echo(f"added cell {name} ({region})")
+
+
+@cells_cli.command("list")
+def cells_list(
+    format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """Every cell with its region, tenants and stored bytes (as last sampled)."""
+    import msgspec
+
+    from fundament import tenancy
+    from fundament.cells import summaries
+    from fundament.platform import Cells
+
+    if format not in ("table", "json"):
+        raise typer.BadParameter("use table or json", param_hint="--format")
+    settings = Settings()
+
+    async def work(db: Any) -> Any:
+        cells = Cells(db, region=settings.default_region, locate=tenancy.cell_of_tenant)
+        await cells.refresh()
+        try:
+            return await summaries(cells)
+        finally:
+            await cells.close()
+
+    with admin_database(settings, migrate_now=False) as dsn:
+        rows = msgspec.to_builtins(asyncio.run(_with_app_db(settings, dsn, work)))
+    if format == "json":
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    header = ("name", "region", "tenants", "stored bytes", "status")
+    table = [header] + [
+        (r["name"], r["region"], str(r["tenants"]), str(r["stored_bytes"]), r["status"]) for r in rows
+    ]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    for line in table:
+        typer.echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
 
 
 @cli.command("plan")

@@ -14,8 +14,9 @@ async def test_create_get_list_tenant(http, operator_key):
     r = await http.post("/v1/tenants", json={"name": "Acme", "slug": slug}, headers=bearer(operator_key))
     assert r.status_code == 201
     body = r.json()
-    assert set(body) == {"id", "slug", "name", "region", "plan", "status", "created_at"}
+    assert set(body) == {"id", "slug", "name", "region", "cell", "plan", "status", "created_at"}
     assert body["id"].startswith("tnt_") and body["region"] == "eu-central-1"
+    assert body["cell"] == "main"  # with no cell added, every tenant is on the control database
     assert body["status"] == "active" and body["plan"] == "free"
     assert body["created_at"].endswith("Z")
     assert r.headers["location"] == f"/v1/tenants/{body['id']}"

@@ -19,6 +19,7 @@ from fundament.metering.finops import (
 from fundament.metering.focus import FocusError, parse_focus
 from fundament.metering.meter import UsageMeter
 from fundament.metering.report import render_csv, render_table
+from fundament.metering.usage import latest_stored_bytes
 from fundament.platform import Database
 from fundament.tenancy import Catalogue
 
@@ -36,6 +37,7 @@ __all__ = [
     "import_charges",
     "install",
     "latest_measurement",
+    "latest_stored_bytes",
     "load_cost_model",
     "month_report",
     "parse_focus",

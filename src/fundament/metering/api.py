@@ -74,7 +74,8 @@ async def get_usage(
     meter = _needs(request).meter
     if meter is not None:
         await meter.flush()
-    async with database(request).transaction(ctx) as tx:
+    # In the control database, where usage is kept whatever the tenant's cell.
+    async with database(request).transaction(ctx, routed=False) as tx:
         body = await tenant_usage(tx, tenant, start=start, end=end, granularity=granularity)
     return json_response(body)
 

@@ -176,12 +176,19 @@ class UsageMeter:
         for tenant_id in tenants:
             ctx = RequestContext(request_id="metering")
             try:
-                async with self._db.transaction(ctx, tenant_id=tenant_id) as tx:
+                # Measured on the tenant's cell; the sample is kept in the control database.
+                cell = await self._db.cell_of(tenant_id)
+                async with cell.transaction(ctx, tenant_id=tenant_id, routed=False) as tx:
                     if not await tenancy.hold_tenants(tx.conn, (tenant_id,)):
                         continue  # offboarded since the list was read
                     count, size = await records.footprint(tx)
                     size += await audit.footprint(tx)
-                    await tx.conn.execute(_STORE_SAMPLE, tenant_id, now, count, size)
+                    if cell is self._db:
+                        await tx.conn.execute(_STORE_SAMPLE, tenant_id, now, count, size)
+                        continue
+                async with self._db.transaction(ctx, tenant_id=tenant_id, routed=False) as tx:
+                    if await tenancy.hold_tenants(tx.conn, (tenant_id,)):
+                        await tx.conn.execute(_STORE_SAMPLE, tenant_id, now, count, size)
             except Exception:  # one tenant's failure must not stop the rest
                 log.warning("storage sample for %s failed", tenant_id, exc_info=True)
         return len(tenants)

@@ -30,7 +30,16 @@ _LATEST_STORAGE = (
     "SELECT records, stored_bytes, measured_at FROM storage_hourly"
     " WHERE tenant_id = $1 ORDER BY hour DESC LIMIT 1"
 )
+_LATEST_STORED = (
+    "SELECT DISTINCT ON (tenant_id) tenant_id, stored_bytes FROM storage_hourly ORDER BY tenant_id, hour DESC"
+)
 _FIELDS = ("requests", "errors", "server_errors", "server_ms", "db_ms", "bytes_in", "bytes_out")
+
+
+async def latest_stored_bytes(tx: Tx) -> dict[str, int]:
+    """Each tenant's stored bytes as last sampled (tenants never sampled are left out);
+    ``tx`` in the operator scope, in the control database, where the samples are."""
+    return {r["tenant_id"]: r["stored_bytes"] for r in await tx.conn.fetch(_LATEST_STORED)}
 
 
 def _zero() -> dict[str, float]:

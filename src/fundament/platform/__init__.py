@@ -5,6 +5,7 @@ It depends on no other module. Other modules import only the names below.
 
 from fundament.platform.auth import Admission, Authenticator, bearer_scheme, bearer_token, require_role
 from fundament.platform.cache import LoadingCache
+from fundament.platform.cells import CELLS_CHANGED, CONTROL_CELL, Cell, Cells
 from fundament.platform.clock import Clock, DateTime, Instant, parse_rfc3339, rfc3339, utcnow
 from fundament.platform.context import ROLES, Principal, RequestContext, role_rank
 from fundament.platform.cors import MAX_ORIGINS as MAX_CORS_ORIGINS
@@ -82,6 +83,8 @@ from fundament.platform.shapes import JsonObject, Timestamp, doc_shape, encode, 
 from fundament.platform.wiring import Needs, services
 
 __all__ = [
+    "CELLS_CHANGED",
+    "CONTROL_CELL",
     "EXCEPTION_HANDLERS",
     "IDEMPOTENCY_KEY_SCHEMA",
     "MAX_CORS_ORIGINS",
@@ -92,6 +95,8 @@ __all__ = [
     "AuthenticationThrottled",
     "Authenticator",
     "BadRequest",
+    "Cell",
+    "Cells",
     "Clock",
     "Conflict",
     "CorsPolicy",

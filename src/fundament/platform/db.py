@@ -16,7 +16,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 
@@ -32,6 +32,9 @@ from fundament.platform.replicas import (
     drop,
     publish_commit,
 )
+
+if TYPE_CHECKING:
+    from fundament.platform.cells import Cells
 
 log = logging.getLogger("fundament.db")
 
@@ -189,6 +192,10 @@ class Database:
         #: Called with each transaction's duration (pool wait included); metrics attach here.
         self.timing: list[Callable[[float], None]] = []
         self._listener_task: asyncio.Task[None] | None = None
+        self._replica_options = (replica_max_lag_seconds, replica_poll_seconds)
+        #: Set on the control database once a cell besides it exists: a transaction scoped
+        #: to a tenant then runs on the tenant's cell (None costs the hot path nothing).
+        self.router: Cells | None = None
         #: Streaming replicas that read-only transactions may use; None without any.
         self.replicas: ReplicaSet | None = (
             ReplicaSet(
@@ -201,6 +208,34 @@ class Database:
             if replica_dsns
             else None
         )
+
+    def sibling(self, dsn: str, *, replica_dsns: Sequence[str] = ()) -> Database:
+        """The Database of another cell: this one's options, and this one's hooks, observers
+        and invalidation handlers (the same lists, so what attaches later attaches to
+        both): a transaction behaves the same on whichever cell it runs."""
+        lag, poll = self._replica_options
+        other = Database(
+            dsn,
+            min_size=self._min,
+            max_size=self._max,
+            statement_timeout_ms=self._statement_timeout_ms,
+            idle_in_transaction_timeout_ms=self._idle_in_transaction_timeout_ms,
+            max_idle_seconds=self._max_idle_seconds,
+            statement_cache_size=self._statement_cache_size,
+            replica_dsns=replica_dsns,
+            replica_max_lag_seconds=lag,
+            replica_poll_seconds=poll,
+        )
+        other.before_commit = self.before_commit
+        other.after_commit = self.after_commit
+        other._invalidation_handlers = self._invalidation_handlers
+        other.timing = self.timing
+        other.wrap_connection = self.wrap_connection
+        return other
+
+    async def cell_of(self, tenant_id: str) -> Database:
+        """The Database the tenant's rows live on: this one unless cells route elsewhere."""
+        return self if self.router is None else await self.router.database_of(tenant_id)
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -261,6 +296,7 @@ class Database:
         tenant_id: str | None = None,
         read_only: bool | None = None,
         primary: bool = False,
+        routed: bool = True,
     ) -> AbstractAsyncContextManager[Tx]:
         """Begin, scope to a tenant, yield, run hooks, commit; roll back on any error.
 
@@ -278,8 +314,21 @@ class Database:
         cache, which invalidations from the primary keep fresh and a replica's older
         state would fill again. A read-write transaction of a request tells the request
         where it committed (the response's ``Fundament-Consistency``).
+
+        With cells, a transaction scoped to a tenant runs on the tenant's cell. ``routed``
+        False keeps it on this database: for the control plane's own tables (the tenant
+        registry, usage), which live in the control database whatever the cell.
         """
         tenant = tenant_id if tenant_id is not None else ctx.tenant_id
+        router = self.router
+        if router is not None and routed and tenant:
+            cell = router.cached(tenant)
+            if cell is None:
+                return self._routed(router, ctx, tenant, read_only, primary)
+            if cell is not self:
+                return cell.transaction(
+                    ctx, tenant_id=tenant, read_only=read_only, primary=primary, routed=False
+                )
         operator = ctx.principal is not None and ctx.principal.is_operator
         exchange = current_exchange.get()
         if read_only is None:
@@ -290,6 +339,18 @@ class Database:
             return self._scoped(ctx, tenant, operator, read_only=True)
         floor = exchange.consistency if exchange is not None else 0
         return self._on_replica(self.replicas, ctx, tenant, operator, floor)
+
+    @asynccontextmanager
+    async def _routed(
+        self, router: Cells, ctx: RequestContext, tenant: str, read_only: bool | None, primary: bool
+    ) -> AsyncIterator[Tx]:
+        """A tenant's transaction whose placement this instance does not hold yet."""
+        with map_db_errors():
+            cell = await router.database_of(tenant)
+        async with cell.transaction(
+            ctx, tenant_id=tenant, read_only=read_only, primary=primary, routed=False
+        ) as tx:
+            yield tx
 
     def operator_transaction(self, reason: str) -> AbstractAsyncContextManager[Tx]:
         """A transaction in the operator scope for the platform's own work across tenants
@@ -411,13 +472,14 @@ class Database:
         *,
         tenant_id: str | None = None,
         attempts: int = 3,
+        routed: bool = True,
     ) -> T:
         """Run ``work`` in a transaction, again from the start if PostgreSQL aborted it for a
         deadlock or serialization failure (both say: retry). For writes whose lock order we
         cannot choose, such as offboarding's cascade across every table of a tenant."""
         for attempt in range(attempts):
             try:
-                async with self.transaction(ctx, tenant_id=tenant_id) as tx:
+                async with self.transaction(ctx, tenant_id=tenant_id, routed=routed) as tx:
                     return await work(tx)
             except ServiceUnavailable as exc:
                 retryable = isinstance(

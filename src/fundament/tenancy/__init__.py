@@ -2,6 +2,7 @@
 
 from typing import Protocol
 
+from fundament.platform import Cells
 from fundament.tenancy.cache import TenantCache
 from fundament.tenancy.lookup import PlanLookup
 from fundament.tenancy.plans import (
@@ -15,6 +16,9 @@ from fundament.tenancy.plans import (
 from fundament.tenancy.service import (
     TenantRow,
     all_tenant_ids,
+    cell_of_tenant,
+    cells_of,
+    count_by_cell,
     find_tenant,
     find_tenant_id,
     get_tenant,
@@ -27,12 +31,16 @@ __all__ = [
     "MAX_INDEXES_PER_COLLECTION",
     "Catalogue",
     "Needs",
+    "Placement",
     "Plan",
     "PlanLookup",
     "PlansError",
     "TenantCache",
     "TenantRow",
     "all_tenant_ids",
+    "cell_of_tenant",
+    "cells_of",
+    "count_by_cell",
     "find_tenant",
     "find_tenant_id",
     "get_tenant",
@@ -41,6 +49,14 @@ __all__ = [
     "load_plans",
     "tenants_created_before",
 ]
+
+
+class Placement(Protocol):
+    """Where a new tenant goes (the cells module decides)."""
+
+    async def choose(self, region: str) -> str:
+        """The name of the cell a new tenant of ``region`` goes to; 422 if none serves it."""
+        ...
 
 
 class Needs(Protocol):
@@ -55,6 +71,14 @@ class Needs(Protocol):
     def default_region(self) -> str:
         """The region of a tenant created without one."""
         ...
+
+    @property
+    def cells(self) -> Cells:
+        """The cells and their databases (a new tenant's row is copied into its cell)."""
+        ...
+
+    @property
+    def placement(self) -> Placement: ...
 
 
 def install(app: "object") -> None:

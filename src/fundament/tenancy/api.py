@@ -52,17 +52,31 @@ def _needs(request: Request) -> Needs:
 )
 async def create_tenant(body: TenantCreate, request: Request, ctx: Operator) -> Response:
     tenant_id = service.new_tenant_id()
-    async with database(request).transaction(ctx, tenant_id=tenant_id) as tx:
-        needs = _needs(request)
-        plans = needs.plans
+    needs = _needs(request)
+    plans = needs.plans
+    region = body.region or needs.default_region
+    cell_name = await needs.placement.choose(region)
+    control = database(request)
+    async with control.transaction(ctx, tenant_id=tenant_id, routed=False) as tx:
         tenant = await service.create_tenant(
             tx,
             name=body.name,
             slug=body.slug,
-            region=body.region or needs.default_region,
+            region=region,
             plan=body.plan or plans.default,
             plans=plans,
+            cell=cell_name,
         )
+        cell = needs.cells.database(cell_name)
+        if cell is not control:
+            # Before the registry commits: a tenant is never listed without its cell's copy
+            # (a failed commit leaves only an unreferenced copy behind).
+            needs.cells.remember(tenant_id, cell)
+            async with cell.transaction(ctx, tenant_id=tenant_id, routed=False) as anchor:
+                await service.anchor_tenant(anchor, tenant)
+                # The tenant's audit trail starts on its cell, where the rest of it goes.
+                anchor.events.extend(tx.events)
+                tx.events.clear()
     return json_response(shape(Tenant, tenant), 201, {"Location": f"/v1/tenants/{tenant.id}"})
 
 
@@ -75,14 +89,14 @@ async def create_tenant(body: TenantCreate, request: Request, ctx: Operator) -> 
 async def list_tenants(
     request: Request, ctx: Operator, page: Annotated[ListParams, Depends(list_params)]
 ) -> Response:
-    async with database(request).transaction(ctx) as tx:
+    async with database(request).transaction(ctx, routed=False) as tx:
         result = await service.list_tenants(tx, limit=page.limit, cursor=page.cursor)
     return json_response(shape(TenantList, result))
 
 
 @router.get("/{tenant}", operation_id="tenants_get", responses=doc_shape(Tenant), summary="Get a tenant")
 async def get_tenant(tenant: str, request: Request, ctx: Viewer) -> Response:
-    async with database(request).transaction(ctx) as tx:
+    async with database(request).transaction(ctx, routed=False) as tx:
         found = await service.get_tenant(tx, tenant)
     return json_response(shape(Tenant, found))
 
@@ -103,7 +117,7 @@ async def patch_tenant(tenant: str, body: TenantPatch, request: Request, ctx: Ow
     assert ctx.principal is not None
     if not ctx.principal.is_operator and ({"plan", "status"} & changes.keys()):
         raise Forbidden("Only an operator may change a tenant's plan or status.")
-    async with database(request).transaction(ctx) as tx:
+    async with database(request).transaction(ctx, routed=False) as tx:
         updated = await service.update_tenant(tx, tenant, changes=changes, plans=_needs(request).plans)
     return json_response(shape(Tenant, updated))
 
@@ -119,7 +133,13 @@ async def patch_tenant(tenant: str, body: TenantPatch, request: Request, ctx: Ow
 async def delete_tenant(tenant: str, request: Request, ctx: Owner) -> Response:
     # The cascade locks every table of the tenant in PostgreSQL's order, which can deadlock
     # with a write of the same tenant in flight; the loser is retried (or gets a 503).
-    await database(request).run(ctx, lambda tx: service.offboard_tenant(tx, tenant))
+    control = database(request)
+    cell = await control.cell_of(tenant)
+    if cell is not control:
+        # The tenant's data first, on its cell; the registry's row last, so a failure in
+        # between leaves a tenant that a retried DELETE offboards again.
+        await cell.run(ctx, lambda tx: service.drop_anchor(tx, tenant), routed=False)
+    await control.run(ctx, lambda tx: service.offboard_tenant(tx, tenant), routed=False)
     return json_response(OffboardingAccepted(tenant, "offboarded"), 202)
 
 
@@ -146,7 +166,7 @@ _CORS = (
     description=_CORS,
 )
 async def get_cors(tenant: str, request: Request, ctx: Admin) -> Response:
-    async with database(request).transaction(ctx) as tx:
+    async with database(request).transaction(ctx, routed=False) as tx:
         found = await service.get_tenant(tx, tenant)
     return json_response(CorsSettings.model_construct(allowed_origins=list(found.cors_origins)))
 
@@ -163,6 +183,6 @@ async def get_cors(tenant: str, request: Request, ctx: Admin) -> Response:
     "port) is refused with 422 naming it.",
 )
 async def put_cors(tenant: str, body: CorsSettings, request: Request, ctx: Admin) -> Response:
-    async with database(request).transaction(ctx) as tx:
+    async with database(request).transaction(ctx, routed=False) as tx:
         updated = await service.set_cors_origins(tx, tenant, body.allowed_origins)
     return json_response(CorsSettings.model_construct(allowed_origins=list(updated.cors_origins)))

@@ -35,7 +35,10 @@ class TenantCache:
     async def _load(self, tenant_id: str) -> TenantRow | None:
         # On the primary, as every cache fill: a replica's older state would undo an
         # invalidation (a suspension, say) that has just passed.
-        async with self._db.transaction(_CTX, tenant_id=tenant_id, read_only=True, primary=True) as tx:
+        # In the control database, where the registry is, whatever the tenant's cell.
+        async with self._db.transaction(
+            _CTX, tenant_id=tenant_id, read_only=True, primary=True, routed=False
+        ) as tx:
             return await find_tenant(tx, tenant_id)
 
     def held_origins(self, tenant_id: str) -> tuple[str, ...] | None:

@@ -36,13 +36,18 @@ Plan = Annotated[
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-def _read_only(schema: dict[str, Any]) -> None:
-    not_null(schema)
-    schema["readOnly"] = True
-    schema["description"] = (
-        "Read-only: accepted only with the tenant's current value (so a tenant as read can be "
-        "sent back), else 422. A tenant changes region by a move, not a patch."
-    )
+def _read_only(member: str) -> Callable[[dict[str, Any]], None]:
+    """``json_schema_extra`` of a member a patch may carry only unchanged."""
+
+    def extra(schema: dict[str, Any]) -> None:
+        not_null(schema)
+        schema["readOnly"] = True
+        schema["description"] = (
+            "Read-only: accepted only with the tenant's current value (so a tenant as read can be "
+            f"sent back), else 422. A tenant changes {member} by a move, not a patch."
+        )
+
+    return extra
 
 
 def _defaulted(description: str) -> Callable[[dict[str, Any]], None]:
@@ -92,7 +97,8 @@ class TenantPatch(BaseModel):
     name: Name | None = Field(default=None, json_schema_extra=not_null)
     plan: Plan | None = Field(default=None, json_schema_extra=not_null)
     status: Literal["active", "suspended"] | None = Field(default=None, json_schema_extra=not_null)
-    region: Region | None = Field(default=None, json_schema_extra=_read_only)
+    region: Region | None = Field(default=None, json_schema_extra=_read_only("region"))
+    cell: str | None = Field(default=None, max_length=40, json_schema_extra=_read_only("cell"))
 
 
 class Tenant(Struct, frozen=True):
@@ -100,6 +106,14 @@ class Tenant(Struct, frozen=True):
     slug: str
     name: str
     region: str
+    cell: Annotated[
+        str,
+        Meta(
+            examples=["main"],
+            description="The cell (a PostgreSQL cluster of the tenant's region) its data lives on; "
+            "`main` is the control database.",
+        ),
+    ]
     plan: str
     status: Literal["active", "suspended"]
     created_at: Timestamp

@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from fundament.platform import (
+    CONTROL_CELL,
     Conflict,
     FieldError,
     NotFound,
@@ -25,7 +26,10 @@ from fundament.platform import (
 )
 from fundament.tenancy.plans import BUILTIN
 
-_COLUMNS = "id, slug, name, region, plan, status, created_at, cors_origins"
+_COLUMNS = (
+    f"id, slug, name, region, plan, status, created_at, cors_origins,"
+    f" coalesce(cell, '{CONTROL_CELL}') AS cell"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +45,9 @@ class TenantRow:
     #: send them; read by the edge through the tenant cache, shown at ``…/cors`` only.
     #: Answered as the shape ``Tenant``, which leaves them out.
     cors_origins: tuple[str, ...] = ()
+    #: The cell the tenant's rows live on (the placement directory: NULL in the table is
+    #: the control cell).
+    cell: str = CONTROL_CELL
 
 
 def _row(rec: asyncpg.Record) -> TenantRow:
@@ -58,22 +65,31 @@ def _check_plan(plan: str, plans: Collection[str]) -> None:
 
 
 async def create_tenant(
-    tx: Tx, *, name: str, slug: str, region: str, plan: str, plans: Collection[str] = BUILTIN
+    tx: Tx,
+    *,
+    name: str,
+    slug: str,
+    region: str,
+    plan: str,
+    plans: Collection[str] = BUILTIN,
+    cell: str = CONTROL_CELL,
 ) -> TenantRow:
-    """Create a tenant; 409 if the slug is taken. ``tx`` must be scoped to the new id."""
+    """Create a tenant placed on ``cell``; 409 if the slug is taken. ``tx`` must be scoped
+    to the new id, in the control database."""
     _check_plan(plan, plans)
     assert tx.tenant_id is not None and looks_like_id(tx.tenant_id, "tnt")
     now = utcnow()
     try:
         rec = await tx.conn.fetchrow(
-            f"INSERT INTO tenants (id, slug, name, region, plan, status, created_at, updated_at)"
-            f" VALUES ($1, $2, $3, $4, $5, 'active', $6, $6) RETURNING {_COLUMNS}",
+            f"INSERT INTO tenants (id, slug, name, region, plan, status, created_at, updated_at, cell)"
+            f" VALUES ($1, $2, $3, $4, $5, 'active', $6, $6, $7) RETURNING {_COLUMNS}",
             tx.tenant_id,
             slug,
             name,
             region,
             plan,
             now,
+            None if cell == CONTROL_CELL else cell,
         )
     except asyncpg.UniqueViolationError as exc:
         raise Conflict(f"The slug {slug!r} is already taken.") from exc
@@ -83,6 +99,52 @@ async def create_tenant(
 
 def new_tenant_id() -> str:
     return new_id("tnt")
+
+
+async def anchor_tenant(tx: Tx, tenant: TenantRow) -> None:
+    """Copy the tenant's row into its cell (``tx`` runs there), where every table of the
+    tenant's rows refers to it and offboarding's cascade starts. The registry stays in the
+    control database: the copy is read by nothing but those foreign keys."""
+    await tx.conn.execute(
+        "INSERT INTO tenants (id, slug, name, region, plan, status, created_at, updated_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (id) DO NOTHING",
+        tenant.id,
+        tenant.slug,
+        tenant.name,
+        tenant.region,
+        tenant.plan,
+        tenant.status,
+        tenant.created_at,
+    )
+
+
+async def drop_anchor(tx: Tx, tenant_id: str) -> None:
+    """Delete the tenant's copy in its cell (``tx`` runs there) and, by cascade, every row
+    the tenant has on it; nothing if it is gone already (an offboarding retried)."""
+    await tx.conn.execute("DELETE FROM tenants WHERE id = $1", tenant_id)
+
+
+async def cell_of_tenant(tx: Tx, tenant_id: str) -> str | None:
+    """The cell the tenant is placed on, None for the control cell or no such tenant: the
+    placement directory as routing reads it (``tx`` in the control database)."""
+    if not looks_like_id(tenant_id, "tnt"):
+        return None
+    cell: str | None = await tx.conn.fetchval("SELECT cell FROM tenants WHERE id = $1", tenant_id)
+    return cell
+
+
+async def count_by_cell(tx: Tx) -> dict[str, int]:
+    """How many tenants each cell holds; ``tx`` in the operator scope."""
+    rows = await tx.conn.fetch(
+        f"SELECT coalesce(cell, '{CONTROL_CELL}') AS cell, count(*) AS n FROM tenants GROUP BY 1"
+    )
+    return {r["cell"]: r["n"] for r in rows}
+
+
+async def cells_of(tx: Tx) -> dict[str, str]:
+    """Every tenant's cell by tenant id; ``tx`` in the operator scope."""
+    rows = await tx.conn.fetch(f"SELECT id, coalesce(cell, '{CONTROL_CELL}') AS cell FROM tenants")
+    return {r["id"]: r["cell"] for r in rows}
 
 
 async def find_tenant(tx: Tx, tenant_id: str) -> TenantRow | None:
@@ -159,6 +221,11 @@ async def update_tenant(
         raise ValidationFailed(
             "A tenant's region is fixed at creation; move the tenant instead of renaming it.",
             errors=[FieldError("/region", "cannot be changed")],
+        )
+    if "cell" in changes and changes["cell"] != current.cell:
+        raise ValidationFailed(
+            "A tenant changes cell by a move, not a patch.",
+            errors=[FieldError("/cell", "cannot be changed")],
         )
     refuse_removal(changes, ("name", "plan", "status"))
     if "plan" in changes:
