@@ -25,3 +25,43 @@ def test_uvicorn_color_message_is_dropped() -> None:
     assert out["msg"] == "Started server process [42]"
     assert "color_message" not in out and "\x1b" not in line and "\\u001b" not in line
     assert out["tenant"] == "tnt_x"  # other extras stay
+
+
+def test_the_access_line_is_the_same_written_directly_or_through_logging() -> None:
+    """With `fundament serve`'s logging (one JSON stream handler) the access line is written
+    without a LogRecord; any other configuration gets the record. Both lines agree."""
+    import io
+    import time
+
+    from fundament.ops import log_request
+    from fundament.platform import Exchange
+
+    exchange = Exchange("GET", "/v1/x", "req_1", time.perf_counter())
+    exchange.status, exchange.route, exchange.duration = 200, "/v1/{x}", 0.0012
+    exchange.tenant_id, exchange.client, exchange.trace_id = "tnt_x", "127.0.0.1", "a" * 32
+    logger = logging.getLogger("fundament.access")
+    saved = logger.handlers[:], logger.propagate, logger.level
+    try:
+        lines = []
+        for extra_handler in (False, True):
+            direct = io.StringIO()
+            handler = logging.StreamHandler(direct)
+            handler.setFormatter(JSONFormatter())
+            logger.handlers = [handler]
+            logger.propagate = False
+            logger.setLevel(logging.INFO)
+            captured: list[logging.LogRecord] = []
+            if extra_handler:  # a second handler: the record path
+                spy = logging.Handler()
+                spy.emit = captured.append  # type: ignore[method-assign]
+                logger.addHandler(spy)
+            log_request(exchange)
+            assert bool(captured) == extra_handler
+            lines.append(json.loads(direct.getvalue()))
+        direct_line, record_line = lines
+        assert direct_line.pop("ts") and record_line.pop("ts")
+        assert direct_line == record_line
+        assert direct_line["route"] == "/v1/{x}" and direct_line["tenant"] == "tnt_x"
+    finally:
+        logger.handlers, logger.propagate = saved[0], saved[1]
+        logger.setLevel(saved[2])

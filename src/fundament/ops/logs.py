@@ -8,6 +8,7 @@ e-mail address), no body. Keys never appear: they live only in the Authorization
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -65,4 +66,46 @@ def log_request(exchange: Exchange) -> None:
         fields["tenant"] = exchange.tenant_id
     if exchange.trace_id:
         fields["trace_id"] = exchange.trace_id
-    access_log.info("request", extra=fields)
+    handler = _json_stream_only(access_log)
+    if handler is not None:
+        # What the handler would write, without a LogRecord: in a request, building the
+        # record, formatting it and the handler's calls cost ~40 µs of CPU (cold caches),
+        # a ninth of a GET-by-id; this line costs a fifth of that (bench/hooks.py).
+        line = {
+            "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "level": "info",
+            "logger": access_log.name,
+            "msg": "request",
+            **fields,
+        }
+        text = orjson.dumps(line, default=str).decode() + handler.terminator
+        with handler.lock or contextlib.nullcontext():
+            handler.stream.write(text)
+            handler.stream.flush()
+        return
+    record = access_log.makeRecord(access_log.name, logging.INFO, "", 0, "request", (), None, extra=fields)
+    access_log.handle(record)
+
+
+def _json_stream_only(logger: logging.Logger) -> logging.StreamHandler[Any] | None:
+    """The one handler a record of ``logger`` reaches, if it is a stream of JSON lines
+    (`fundament serve`'s logging) that no filter stands before; else None, and the record
+    goes through logging (tests' capturing handlers, an operator's own configuration)."""
+    found: list[logging.Handler] = []
+    current: logging.Logger | None = logger
+    while current is not None:
+        if current.filters or current.disabled:
+            return None
+        found.extend(current.handlers)
+        current = current.parent if current.propagate else None
+    if len(found) != 1:
+        return None
+    handler = found[0]
+    if (
+        type(handler) is not logging.StreamHandler
+        or type(handler.formatter) is not JSONFormatter
+        or handler.filters
+        or handler.level > logging.INFO
+    ):
+        return None
+    return handler
