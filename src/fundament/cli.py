@@ -570,6 +570,7 @@ async def _in_tenant(dsn: str, tenant: str, work: Any) -> Any:
     is ``tenant``, on an admin connection; :class:`_NoSuchTenant` if there is none."""
     import asyncpg
 
+    from fundament.cells import tenant_cell_dsn
     from fundament.platform import set_scope
     from fundament.tenancy import find_tenant_id
 
@@ -578,6 +579,10 @@ async def _in_tenant(dsn: str, tenant: str, work: Any) -> Any:
         tenant_id = await find_tenant_id(conn, tenant)
         if tenant_id is None:
             raise _NoSuchTenant(tenant)
+        cell = await tenant_cell_dsn(conn, tenant_id)
+        if cell is not None:  # the tenant's rows are on its cell
+            await conn.close()
+            conn = await asyncpg.connect(cell)
         async with conn.transaction():
             await set_scope(conn, tenant_id=tenant_id)
             return await work(conn, tenant_id)

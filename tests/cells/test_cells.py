@@ -199,6 +199,16 @@ async def test_a_tenant_lands_on_a_cell_of_its_region_with_its_rows_there(
     assert rec["id"]
 
 
+async def test_cli_audit_verify_reads_a_tenant_on_a_cell(
+    cells_env: CellsEnv, http: httpx.AsyncClient, operator_key: str
+) -> None:
+    t = await placed_tenant(http, operator_key, AP)
+    await t.collection()
+    done = fundament(cells_env.control, "audit", "verify", "--tenant", t.slug)
+    assert done.returncode == 0, done.stderr
+    assert '"valid": true' in done.stdout and '"count": 0' not in done.stdout
+
+
 async def test_records_crud_and_lists_on_a_cell(http: httpx.AsyncClient, operator_key: str) -> None:
     t = await placed_tenant(http, operator_key, US)
     await t.collection()
@@ -271,6 +281,20 @@ async def test_the_emptiest_cell_of_the_region_gets_the_new_tenant(
     for _ in range(3):
         t = await placed_tenant(http, operator_key, US)
         assert (await http.get(t.base, headers=bearer(operator_key))).json()["cell"] == other
+
+
+async def test_jobs_of_a_tenant_on_a_cell_run(
+    http: httpx.AsyncClient, operator_key: str, cells_app: Any
+) -> None:
+    """The worker serves every cell's queue: a privacy export of a tenant on a cell is done."""
+    t = await placed_tenant(http, operator_key, AP)
+    await t.collection()
+    await t.record({"email": "ada@ap.example"})
+    r = await http.post(f"{t.base}/privacy/exports", json={"subject": "ada@ap.example"}, headers=t.h("admin"))
+    assert r.status_code == 202, r.text
+    assert await cells_app.services.job_worker.run_once() >= 1
+    r = await http.get(f"{t.base}/privacy/exports/{r.json()['id']}", headers=t.h("admin"))
+    assert r.json()["status"] == "done", r.text
 
 
 # --- operators ----------------------------------------------------------------------------

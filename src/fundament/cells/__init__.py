@@ -7,7 +7,7 @@ the operator's side: placement, the cell list, adding a cell.
 
 from typing import Protocol
 
-from fundament.cells.admin import AddCellError, cell_dsns, check_new_cell, register_cell
+from fundament.cells.admin import AddCellError, cell_dsns, check_new_cell, register_cell, tenant_cell_dsn
 from fundament.cells.service import Placement, holdings, summaries
 from fundament.platform import Cells
 
@@ -21,6 +21,7 @@ __all__ = [
     "install",
     "register_cell",
     "summaries",
+    "tenant_cell_dsn",
 ]
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from fundament.platform import CELLS_CHANGED, CONTROL_CELL, REGION_PATTERN, notify_invalidation
+from fundament.platform import CELLS_CHANGED, CONTROL_CELL, REGION_PATTERN, notify_invalidation, set_scope
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 _IDENTITY = "SELECT pg_postmaster_start_time()::text, inet_server_port(), current_database()"
@@ -73,6 +73,17 @@ async def register_cell(
             await notify_invalidation(control, CELLS_CHANGED)
     finally:
         await control.close()
+
+
+async def tenant_cell_dsn(control: asyncpg.Connection, tenant_id: str) -> str | None:
+    """The admin DSN of the cell the tenant is on, None for the control cell (``control``
+    an admin connection to the control database)."""
+    async with control.transaction():
+        await set_scope(control, operator=True)  # the registry's policy binds its owner too
+        dsn: str | None = await control.fetchval(
+            "SELECT c.dsn FROM tenants t JOIN cells c ON c.name = t.cell WHERE t.id = $1", tenant_id
+        )
+    return dsn
 
 
 async def cell_dsns(control_dsn: str) -> list[tuple[str, str]]:

@@ -272,8 +272,11 @@ class Sequencer:
 
     async def sweep(self) -> int:
         """Number what committed changes of any tenant have waited too long; how many tenants."""
-        async with self._db.pool.acquire() as conn:
-            tenants = [r[0] for r in await conn.fetch("SELECT fundament_event_backlog($1)", _BACKLOG_AGE)]
+        tenants: list[str] = []
+        for db in self._db.every_cell():  # each cell keeps its tenants' outboxes
+            async with db.pool.acquire() as conn:
+                rows = await conn.fetch("SELECT fundament_event_backlog($1)", _BACKLOG_AGE)
+            tenants += [r[0] for r in rows]
         for tenant_id in tenants:
             self.kick(tenant_id)
         return len(tenants)

@@ -110,27 +110,35 @@ class Worker:
         self.poll_seconds = poll_seconds
 
     async def run_once(self) -> int:
-        """Run every job due now (by the worker's clock); return how many ran."""
+        """Run every job due now (by the worker's clock), of every cell's queue (a cell
+        keeps its tenants' jobs); return how many ran."""
+        ran = 0
+        for db in self.db.every_cell():
+            ran += await self._drain(db)
+        return ran
+
+    async def _drain(self, db: Database) -> int:
         ran = 0
         while True:
             now = self.clock()
-            async with self.db.pool.acquire() as conn:
+            async with db.pool.acquire() as conn:
                 row = await conn.fetchrow(_CLAIM, now, self.lease, list(self.handlers))
             if row is None:
                 return ran
             began = time.monotonic()
-            await self._run(Job(**dict(row)), now)
+            await self._run(db, Job(**dict(row)), now)
             ran += 1
             if self._rest:
                 await asyncio.sleep((time.monotonic() - began) * self._rest)
 
-    async def _run(self, job: Job, now: datetime) -> None:
+    async def _run(self, db: Database, job: Job, now: datetime) -> None:
         ctx = RequestContext(request_id=f"job-{job.id}")
         handler = self.handlers.get(job.kind)
         try:
             if handler is None:
                 raise LookupError(f"no handler for job kind {job.kind!r}")
-            async with self.db.transaction(ctx, tenant_id=job.tenant_id) as tx:
+            # On the cell whose queue held the job, where the job's rows are.
+            async with db.transaction(ctx, tenant_id=job.tenant_id, routed=False) as tx:
                 again = await handler(tx, job, now)
                 if again is None:
                     await tx.conn.execute("UPDATE jobs SET done_at = $2 WHERE id = $1", job.id, now)
@@ -143,7 +151,7 @@ class Worker:
         except Exception as exc:
             log.exception("job %s (%s) failed", job.id, job.kind)
             retry = now + timedelta(seconds=min(3600, 2**job.attempts))
-            async with self.db.pool.acquire() as conn:
+            async with db.pool.acquire() as conn:
                 await conn.execute(
                     "UPDATE jobs SET locked_until = NULL, run_at = $2, last_error = $3,"
                     " done_at = CASE WHEN attempts >= $4 THEN $5::timestamptz END WHERE id = $1",

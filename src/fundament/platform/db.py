@@ -233,6 +233,11 @@ class Database:
         other.wrap_connection = self.wrap_connection
         return other
 
+    def every_cell(self) -> list[Database]:
+        """This database and every other cell's: what work across tenants (job queues,
+        sweeps) goes through, since each cell keeps its tenants' rows."""
+        return [self] if self.router is None else self.router.databases()
+
     async def cell_of(self, tenant_id: str) -> Database:
         """The Database the tenant's rows live on: this one unless cells route elsewhere."""
         return self if self.router is None else await self.router.database_of(tenant_id)
