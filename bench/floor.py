@@ -72,13 +72,18 @@ async def _send(send: Any, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    pass
+
+
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     global pool
     if scope["type"] == "lifespan":
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                pool = await asyncpg.create_pool(DSN, min_size=4, max_size=32)
+                # As Fundament's pool: connections go back without asyncpg's reset query.
+                pool = await asyncpg.create_pool(DSN, min_size=4, max_size=32, reset=_keep_session)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if pool is not None:
