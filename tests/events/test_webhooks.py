@@ -307,3 +307,23 @@ async def test_a_delivery_cut_off_by_a_crash_is_sent_again_with_the_same_id(
             Verifier(created["secret"]).verify(second.body, second.headers)
             [d] = await deliveries_of(client, tenant, created["id"], "delivered")
             assert d["attempt"] == 1
+
+
+async def test_a_tenant_with_a_slow_endpoint_leaves_senders_to_the_others(admin_dsn, settings, operator_key):
+    async with receiver() as slow, receiver() as fast, deliveries(admin_dsn, settings, webhook_workers=2) as client:
+        slow.delay = 0.4
+        a = await make_tenant(client, operator_key)
+        b = await make_tenant(client, operator_key)
+        await hook(client, a, slow.url())
+        await hook(client, b, fast.url())
+        for t in (a, b):
+            t.http = client
+            await t.collection()
+        for i in range(3):
+            await a.record({"email": f"a{i}@example.com"})
+        await b.record({"email": "b@example.com"})
+        [theirs] = await fast.wait_for(1)
+        mine = await slow.wait_for(3)
+        # Of two senders a's deliveries get one at a time; b's went out meanwhile.
+        assert theirs.at < mine[2].at
+        assert all(r.answered is None or r.answered <= s.at + 0.01 for r, s in itertools.pairwise(mine))

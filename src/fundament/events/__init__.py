@@ -112,6 +112,7 @@ def install(
         sender=Sender(allow_private=settings.webhook_allow_private, timeout=settings.webhook_timeout_seconds),
         retry_delays=settings.webhook_retry_delays(),
         plans=plans,
+        local_share=max(1, settings.webhook_workers // 2),
     )
     events = Events(db, settings, config)
     if settings.events:

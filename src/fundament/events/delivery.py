@@ -15,7 +15,8 @@ import asyncio
 import ipaddress
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -114,6 +115,8 @@ class Outcome:
     response: str
     error: str | None
     retry_after: float | None
+    #: When the attempt was signed and sent.
+    sent_at: datetime = field(default_factory=utcnow)
 
     @property
     def delivered(self) -> bool:
@@ -147,7 +150,9 @@ class Sender:
             keepalive_expiry=30.0,
         )
 
-    async def post(self, url: str, headers: list[tuple[bytes, bytes]], body: bytes) -> Outcome:
+    async def post(
+        self, url: str, headers: list[tuple[bytes, bytes]], body: bytes, *, sent_at: datetime | None = None
+    ) -> Outcome:
         began = time.perf_counter()
         status: int | None = None
         kept = b""
@@ -179,7 +184,7 @@ class Sender:
         except Exception as exc:  # anything else that goes wrong sending is a failed attempt, not a crash
             error = f"{type(exc).__name__}: {exc}"
         duration = int((time.perf_counter() - began) * 1000)
-        return Outcome(status, duration, kept.decode("utf-8", "replace"), error, wait)
+        return Outcome(status, duration, kept.decode("utf-8", "replace"), error, wait, sent_at or utcnow())
 
     async def close(self) -> None:
         await self._pool.aclose()

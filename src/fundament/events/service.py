@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import random
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -69,6 +69,11 @@ class WebhookConfig:
     sender: Sender
     retry_delays: list[float]
     plans: tenancy.PlanLookup
+    #: Of this process's senders, at most this many send one tenant's deliveries at once,
+    #: so a tenant with slow endpoints leaves the others senders to go on with.
+    local_share: int = 2
+    #: Deliveries being sent by this process, per tenant.
+    sending: dict[str, int] = field(default_factory=dict)
 
     def secret_key(self) -> bytes:
         # A key of its own for the stored signing secrets, derived from the master key.
@@ -327,6 +332,30 @@ def deliver_handler(config: WebhookConfig) -> jobs.Handler:
     return handle
 
 
+async def _attempt(
+    tx: Tx, config: WebhookConfig, tenant_id: str, rec: asyncpg.Record
+) -> Outcome | None:
+    """Send the delivery once, in one of the tenant's in-flight slots (None: none free)."""
+    plan = await config.plans.plan_of(tenant_id)
+    slots = plan.max_inflight_deliveries if plan is not None else 1
+    if await tx.conn.fetchval(_SLOT, tenant_id, slots) is None:
+        return None
+    event = change_event(rec)
+    body = payload(event)
+    keys = [_open_secret(config, tenant_id, rec["webhook_id"], rec["secret"])]
+    if rec["previous_secret"] is not None and rec["previous_until"] > utcnow():
+        keys.append(_open_secret(config, tenant_id, rec["webhook_id"], rec["previous_secret"]))
+    sent_at = utcnow()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"user-agent", b"Fundament-Webhooks/1"),
+        (b"webhook-id", event.id.encode()),
+        (b"webhook-timestamp", str(int(sent_at.timestamp())).encode()),
+        (b"webhook-signature", signature(keys, event.id, sent_at, body).encode()),
+    ]
+    return await config.sender.post(rec["url"], headers, body, sent_at=sent_at)
+
+
 async def deliver(tx: Tx, config: WebhookConfig, delivery_id: str) -> datetime | None:
     """Make the delivery's next attempt; when to make another, or None when it is done."""
     rec = await tx.conn.fetchrow(
@@ -346,29 +375,23 @@ async def deliver(tx: Tx, config: WebhookConfig, delivery_id: str) -> datetime |
         reason = "the endpoint is disabled" if not rec["enabled"] else "the event is past retention"
         # Not an attempt, but the log says why the delivery stopped.
         stopped = Outcome(None, 0, "", reason, None)
-        await _record(tx, delivery_id, rec["attempts"], "failed", stopped, utcnow())
+        await _record(tx, delivery_id, rec["attempts"], "failed", stopped)
         return None
-    plan = await config.plans.plan_of(tenant_id)
-    slots = plan.max_inflight_deliveries if plan is not None else 1
-    if await tx.conn.fetchval(_SLOT, tenant_id, slots) is None:
+    if config.sending.get(tenant_id, 0) >= config.local_share:
         return utcnow() + _NO_SLOT_DELAY
-    event = change_event(rec)
-    body = payload(event)
-    keys = [_open_secret(config, tenant_id, rec["webhook_id"], rec["secret"])]
-    if rec["previous_secret"] is not None and rec["previous_until"] > utcnow():
-        keys.append(_open_secret(config, tenant_id, rec["webhook_id"], rec["previous_secret"]))
-    sent_at = utcnow()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"user-agent", b"Fundament-Webhooks/1"),
-        (b"webhook-id", event.id.encode()),
-        (b"webhook-timestamp", str(int(sent_at.timestamp())).encode()),
-        (b"webhook-signature", signature(keys, event.id, sent_at, body).encode()),
-    ]
-    outcome = await config.sender.post(rec["url"], headers, body)
+    # Taken before the first await: two senders of this process cannot both pass the check.
+    config.sending[tenant_id] = config.sending.get(tenant_id, 0) + 1
+    try:
+        outcome = await _attempt(tx, config, tenant_id, rec)
+    finally:
+        config.sending[tenant_id] -= 1
+        if not config.sending[tenant_id]:
+            del config.sending[tenant_id]
+    if outcome is None:  # every in-flight slot of the tenant is taken
+        return utcnow() + _NO_SLOT_DELAY
     attempts = rec["attempts"] + 1
     if outcome.delivered:
-        await _record(tx, delivery_id, attempts, "delivered", outcome, sent_at)
+        await _record(tx, delivery_id, attempts, "delivered", outcome)
         return None
     if outcome.status == 410:
         await tx.conn.execute(
@@ -378,20 +401,18 @@ async def deliver(tx: Tx, config: WebhookConfig, delivery_id: str) -> datetime |
             rec["webhook_id"],
         )
         tx.emit("webhook.disabled", "webhook", rec["webhook_id"], status=410)
-        await _record(tx, delivery_id, attempts, "failed", outcome, sent_at)
+        await _record(tx, delivery_id, attempts, "failed", outcome)
         return None
     again = next_attempt(config.retry_delays, attempts, outcome)
-    await _record(tx, delivery_id, attempts, "pending" if again else "failed", outcome, sent_at)
+    await _record(tx, delivery_id, attempts, "pending" if again else "failed", outcome)
     return again
 
 
-async def _record(
-    tx: Tx, delivery_id: str, attempts: int, status: str, outcome: Outcome, at: datetime
-) -> None:
+async def _record(tx: Tx, delivery_id: str, attempts: int, status: str, outcome: Outcome) -> None:
     """The delivery's state after an attempt, and the attempt in its log."""
     entry = Attempt(
         attempt=attempts,
-        at=at,
+        at=outcome.sent_at,
         response_status=outcome.status,
         duration_ms=outcome.duration_ms,
         response=outcome.response,
