@@ -297,6 +297,36 @@ async def test_jobs_of_a_tenant_on_a_cell_run(
     assert r.json()["status"] == "done", r.text
 
 
+async def test_a_cell_added_while_serving_is_used_at_once(
+    http: httpx.AsyncClient, operator_key: str, cells_env: CellsEnv, cells_app: Any
+) -> None:
+    """`cells add` notifies every instance: the running app opens the cell and places there."""
+    region = "ap-northeast-1"
+    dsn = await asyncio.to_thread(cells_env.new_database)
+    done = await asyncio.to_thread(
+        fundament, cells_env.control, "cells", "add", "tokyo", "--dsn", dsn, "--region", region
+    )
+    assert done.returncode == 0, done.stderr
+    for _ in range(100):  # bounded: 10 s
+        if cells_app.services.cells.is_open("tokyo"):
+            break
+        await asyncio.sleep(0.1)
+    t = await placed_tenant(http, operator_key, region)
+    assert (await http.get(t.base, headers=t.h("viewer"))).json()["cell"] == "tokyo"
+    await t.collection()
+    assert await _count(dsn, "collections", t.id) == 1
+
+
+async def test_without_cells_nothing_routes(cells_env: CellsEnv, settings: Settings) -> None:
+    """An installation without an added cell has no router: the hot path pays nothing."""
+    dsn = await asyncio.to_thread(cells_env.new_database)
+    await asyncio.to_thread(migrate, dsn)
+    application = create_app(settings, admin_dsn=dsn)
+    async with application.router.lifespan_context(application):
+        assert application.services.db.router is None
+        assert [c.name for c in application.services.cells.cells()] == ["main"]
+
+
 # --- operators ----------------------------------------------------------------------------
 async def test_cells_list_api_and_cli(
     http: httpx.AsyncClient, operator_key: str, cells_env: CellsEnv
@@ -307,7 +337,8 @@ async def test_cells_list_api_and_cli(
     body = r.json()
     assert body["next_cursor"] is None
     items = {c["name"]: c for c in body["items"]}
-    assert [c["name"] for c in body["items"]] == ["main", "ap1", "us1", "us2"]
+    names = [c["name"] for c in body["items"]]
+    assert names[0] == "main" and names[1:] == sorted(names[1:]) and {"ap1", "us1", "us2"} <= set(names)
     assert items["main"]["region"] == "eu-central-1" and items["ap1"]["region"] == AP
     assert items["ap1"]["tenants"] >= 1 and all(c["status"] == "available" for c in items.values())
     assert set(items["ap1"]) == {"name", "region", "tenants", "stored_bytes", "status"}
@@ -315,7 +346,7 @@ async def test_cells_list_api_and_cli(
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].split() == ["name", "region", "tenants", "stored", "bytes", "status"]
-    assert [line.split()[0] for line in lines[1:]] == ["main", "ap1", "us1", "us2"]
+    assert [line.split()[0] for line in lines[1:]] == names
     # A tenant key is not an operator's.
     t = await placed_tenant(http, operator_key, AP)
     assert (await http.get("/v1/cells", headers=t.h("owner"))).status_code == 403
