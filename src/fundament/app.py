@@ -470,6 +470,22 @@ _COMMON = {
     503: "Database unavailable or overloaded; retry after `Retry-After` seconds.",
 }
 _PUBLIC_PATHS = {"/healthz", "/readyz"}
+_LSN_PATTERN = "[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}"
+_CONSISTENCY_SCHEMA: dict[str, Any] = {"type": "string", "pattern": "^[0-9A-F]{1,8}/[0-9A-F]{1,8}$"}
+_CONSISTENCY_OUT: dict[str, Any] = {
+    "schema": _CONSISTENCY_SCHEMA,
+    "description": "Where this write committed. Send it back as `Fundament-Consistency` on "
+    "later reads to read your writes (a replica serves them only once it has replayed this).",
+}
+_CONSISTENCY_IN: dict[str, Any] = {
+    "name": "Fundament-Consistency",
+    "in": "header",
+    "required": False,
+    "description": "The last `Fundament-Consistency` a write answered (several, comma-separated: "
+    "the latest counts): the read then sees that write. Malformed: 400 "
+    "`invalid-consistency-token`.",
+    "schema": {"type": "string", "pattern": f"^{_LSN_PATTERN}(, ?{_LSN_PATTERN})*$"},
+}
 
 
 def _openapi(app: FundamentApp) -> dict[str, Any]:
@@ -519,6 +535,10 @@ def _openapi(app: FundamentApp) -> dict[str, Any]:
                         "schema": {"type": "string"},
                         "description": "The record's version.",
                     }
+                if method != "get" and code.startswith("2") and path not in _PUBLIC_PATHS:
+                    resp.setdefault("headers", {})["Fundament-Consistency"] = _CONSISTENCY_OUT
+            if method == "get" and path not in _PUBLIC_PATHS:
+                op.setdefault("parameters", []).append(_CONSISTENCY_IN)
     # Values only known once the app has loaded its configuration (the plan catalogue).
     _fill_enums(schema, {"plans": sorted(app.services.plans)})
     app.openapi_schema = schema
