@@ -209,6 +209,34 @@ async def test_cli_audit_verify_reads_a_tenant_on_a_cell(
     assert '"valid": true' in done.stdout and '"count": 0' not in done.stdout
 
 
+async def test_a_renamed_tenant_on_a_cell_is_renamed_there_too(
+    http: httpx.AsyncClient, operator_key: str, cells_env: CellsEnv
+) -> None:
+    t = await placed_tenant(http, operator_key, AP)
+    r = await http.patch(t.base, json={"name": "Renamed", "cell": "ap1"}, headers=t.h("owner"))
+    assert r.status_code == 200 and r.json()["name"] == "Renamed", r.text
+    r = await http.get(f"{t.base}/privacy/processing-record", headers=t.h("admin"))
+    assert r.json()["controller"]["name"] == "Renamed"
+    r = await http.patch(t.base, json={"cell": "main"}, headers=bearer(operator_key))
+    assert r.status_code == 422 and r.json()["errors"][0]["path"] == "/cell"
+
+
+async def test_storage_is_measured_on_the_cell_and_kept_at_home(
+    http: httpx.AsyncClient, operator_key: str, cells_env: CellsEnv, cells_app: Any
+) -> None:
+    t = await placed_tenant(http, operator_key, AP)
+    await t.collection()
+    await t.record({"email": "bytes@ap.example"})
+    assert await cells_app.services.meter.measure_storage() >= 1
+    conn = await asyncpg.connect(cells_env.control)
+    try:
+        stored = await conn.fetchval("SELECT stored_bytes FROM storage_hourly WHERE tenant_id = $1", t.id)
+    finally:
+        await conn.close()
+    assert stored and stored > 0
+    assert await _count(cells_env.cells["ap1"], "storage_hourly", t.id) == 0
+
+
 async def test_records_crud_and_lists_on_a_cell(http: httpx.AsyncClient, operator_key: str) -> None:
     t = await placed_tenant(http, operator_key, US)
     await t.collection()

@@ -117,8 +117,13 @@ async def patch_tenant(tenant: str, body: TenantPatch, request: Request, ctx: Ow
     assert ctx.principal is not None
     if not ctx.principal.is_operator and ({"plan", "status"} & changes.keys()):
         raise Forbidden("Only an operator may change a tenant's plan or status.")
-    async with database(request).transaction(ctx, routed=False) as tx:
+    control = database(request)
+    async with control.transaction(ctx, routed=False) as tx:
         updated = await service.update_tenant(tx, tenant, changes=changes, plans=_needs(request).plans)
+        cell = await control.cell_of(tenant)
+        if cell is not control:  # before the registry commits: both change, or neither
+            async with cell.transaction(ctx, tenant_id=tenant, routed=False) as copy:
+                await service.refresh_anchor(copy, updated)
     return json_response(shape(Tenant, updated))
 
 

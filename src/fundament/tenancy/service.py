@@ -118,6 +118,18 @@ async def anchor_tenant(tx: Tx, tenant: TenantRow) -> None:
     )
 
 
+async def refresh_anchor(tx: Tx, tenant: TenantRow) -> None:
+    """Bring the tenant's copy in its cell (``tx`` runs there) in step with the registry, for
+    what reads it there (the privacy register names the tenant)."""
+    await tx.conn.execute(
+        "UPDATE tenants SET name = $2, plan = $3, status = $4, updated_at = now() WHERE id = $1",
+        tenant.id,
+        tenant.name,
+        tenant.plan,
+        tenant.status,
+    )
+
+
 async def drop_anchor(tx: Tx, tenant_id: str) -> None:
     """Delete the tenant's copy in its cell (``tx`` runs there) and, by cascade, every row
     the tenant has on it; nothing if it is gone already (an offboarding retried)."""
