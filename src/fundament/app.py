@@ -482,9 +482,9 @@ _CONSISTENCY_IN: dict[str, Any] = {
     "in": "header",
     "required": False,
     "description": "The last `Fundament-Consistency` a write answered (several, comma-separated: "
-    "the latest counts): the read then sees that write. Malformed: 400 "
+    "the latest counts; empty: none yet): the read then sees that write. Malformed: 400 "
     "`invalid-consistency-token`.",
-    "schema": {"type": "string", "pattern": f"^{_LSN_PATTERN}(, ?{_LSN_PATTERN})*$"},
+    "schema": {"type": "string", "pattern": f"^[ \t]*({_LSN_PATTERN}([ \t]*,[ \t]*{_LSN_PATTERN})*)?[ \t]*$"},
 }
 
 

@@ -69,8 +69,14 @@ async def test_a_malformed_token_is_refused(
 ) -> None:
     for method, path in (("GET", f"{tenant.base}/collections"), ("POST", f"{tenant.base}/collections")):
         r = await http.request(
-            method, path, headers={**tenant.h("admin"), "Fundament-Consistency": value}, json={"name": "x"}
+            method,
+            path,
+            headers={**tenant.h("admin"), "Fundament-Consistency": value},
+            json={"name": "x", "schema": {"type": "object"}},
         )
         assert r.status_code == 400, (method, r.text)
         assert r.headers["content-type"].startswith("application/problem+json")
         assert r.json()["type"] == "/problems/invalid-consistency-token"
+        # Without a key: 401, as for any request, before the token is looked at.
+        r = await http.request(method, path, headers={"Fundament-Consistency": value})
+        assert r.status_code == 401, (method, r.text)

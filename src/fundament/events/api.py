@@ -166,7 +166,25 @@ _STREAM_DOC: dict[int | str, dict[str, Any]] = {
         "(a ChangeEvent); a comment every 15 s keeps it open. It ends when the key is revoked "
         "(within a second) or after an hour; reconnect with `Last-Event-ID` to resume exactly after "
         "the last event seen.",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        # Each event as the SSE fields a client reads (schemathesis checks every event).
+        "content": {
+            "text/event-stream": {
+                "schema": {
+                    "type": "object",
+                    "required": ["data"],
+                    "properties": {
+                        "id": {"type": "string", "pattern": "^[0-9]+$", "description": "The event's `seq`."},
+                        "event": {"type": "string", "description": "The event's `type`."},
+                        "data": {
+                            "type": "string",
+                            "contentMediaType": "application/json",
+                            "description": "The event as JSON: `id`, `seq`, `type`, `collection`, "
+                            "`record_id`, `at`, `data`.",
+                        },
+                    },
+                }
+            }
+        },
     },
     429: {"description": "The tenant has as many streams open as its plan allows (`max_open_streams`)."},
 }

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+import asyncpg
+
 from fundament.platform.cache import LoadingCache
 from fundament.platform.context import RequestContext
 from fundament.platform.errors import ServiceUnavailable
@@ -132,10 +134,20 @@ class Cells:
     async def refresh(self) -> None:
         """Read the cells table; open a Database for each cell not open yet. The control
         database routes once there is a cell besides it."""
-        async with self.control.transaction(_CTX, read_only=True, primary=True, routed=False) as tx:
-            rows = await tx.conn.fetch(
-                "SELECT name, region, app_dsn, replica_dsns, created_at FROM cells ORDER BY name"
-            )
+        try:
+            async with self.control.transaction(_CTX, read_only=True, primary=True, routed=False) as tx:
+                rows = await tx.conn.fetch(
+                    "SELECT name, region, app_dsn, replica_dsns, created_at FROM cells ORDER BY name"
+                )
+        except Exception as exc:
+            # Pods start before the migration in a rollout (healthy, not ready): without
+            # the cells table there are no cells yet, and the first `cells add` notifies
+            # every instance. Any other failure propagates (at start it stops the start):
+            # serving without the cells known would send their tenants to the control cell.
+            if not any(isinstance(e, asyncpg.UndefinedTableError) for e in (exc, exc.__cause__)):
+                raise
+            log.info("no cells table yet: serving the control cell only")
+            return
         for row in rows:
             name = row["name"]
             self._known[name] = Cell(name, row["region"], len(row["replica_dsns"]), row["created_at"])

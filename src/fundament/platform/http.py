@@ -411,9 +411,9 @@ class EdgeMiddleware:
             if consistency is not None:
                 floor = parse_consistency(consistency)
                 if floor is None:
-                    await problem_response(_BAD_CONSISTENCY)(scope, receive, send_wrapper)
-                    return
-                exchange.consistency = floor
+                    exchange.consistency_refused = True
+                else:
+                    exchange.consistency = floor
 
             async def receive_limited() -> Message:
                 message = await receive()
@@ -467,7 +467,7 @@ class EdgeMiddleware:
 
 
 #: Refused rather than ignored: a client that sends a token counts on what it promises.
-_BAD_CONSISTENCY = InvalidConsistencyToken(
+BAD_CONSISTENCY = InvalidConsistencyToken(
     "Fundament-Consistency must hold a token a write response carried (such as 16/B374D848), "
     "or several separated by commas."
 )

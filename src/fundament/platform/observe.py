@@ -42,6 +42,9 @@ class Exchange:
     #: The WAL position (LSN) the request's reads must see: the client's
     #: ``Fundament-Consistency`` token, raised by each commit the request makes.
     consistency: int = 0
+    #: The client's token was malformed: refused (400) once the request is authenticated,
+    #: so a caller without a key learns nothing but 401.
+    consistency_refused: bool = False
     #: The request's deadline (an ``asyncio.Timeout``) while it runs under one; a stream
     #: that is meant to stay open lifts it (:func:`lift_deadline`).
     deadline: Any = None

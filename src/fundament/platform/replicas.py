@@ -103,12 +103,13 @@ def parse_consistency(raw: bytes) -> int | None:
     """The position a request's ``Fundament-Consistency`` value asks for: the latest of
     its comma-separated tokens (repeated header lines arrive joined so), 0 for an empty
     value (a client that has no token yet), None if any token is malformed."""
-    text = raw.decode("latin-1").strip()
+    # Only spaces and tabs around tokens (HTTP's whitespace), as the document's pattern says.
+    text = raw.decode("latin-1").strip(" \t")
     if not text:
         return 0
     floor = 0
     for part in text.split(","):
-        match = _LSN.match(part.strip())
+        match = _LSN.fullmatch(part.strip(" \t"))
         if match is None:
             return None
         floor = max(floor, int(match.group(1), 16) << 32 | int(match.group(2), 16))

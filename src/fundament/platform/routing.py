@@ -36,6 +36,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fundament.platform.errors import MethodNotAllowed, NotFound, Problem, problem_response
 from fundament.platform.http import (
+    BAD_CONSISTENCY,
     check_json_body,
     check_query,
     handle_unexpected,
@@ -246,6 +247,9 @@ def compile_route(dependant: Dependant, path: str) -> Handler:
         kwargs = await plan.solve(request, body, errors)
         if kwargs is None:
             raise validation_problem(errors)
+        exchange = current_exchange.get()
+        if exchange is not None and exchange.consistency_refused:
+            raise BAD_CONSISTENCY
         response = await endpoint(**kwargs)
         if not isinstance(response, Response):
             raise TypeError(f"{path} returned {type(response).__name__}, not a Response")
