@@ -328,7 +328,7 @@ def main() -> None:
             redis_cmd = [*cmd[:-4], "--port", str(redis_port), "--workers", "1"]
             with contextlib.ExitStack() as servers:
                 floor_proc = servers.enter_context(process(floor_cmd, floor_env, floor_base + "/records"))
-                servers.enter_context(process(noaudit_cmd, noaudit_env, noaudit_base + "/healthz"))
+                noaudit_proc = servers.enter_context(process(noaudit_cmd, noaudit_env, noaudit_base + "/healthz"))
                 if args.redis:
                     redis_env = {**env, "FUNDAMENT_REDIS_URL": args.redis}
                     redis_proc = servers.enter_context(process(redis_cmd, redis_env, redis_base + "/healthz"))
@@ -363,7 +363,7 @@ def main() -> None:
                         with_redis.update(scenario_runs(redis_base, prefix, info["key"], False, one, redis_proc.pid))
                     if name == "create":
                         print("fundament, audit off", flush=True)
-                        no_audit.update(scenario_runs(noaudit_base, prefix, info["key"], False, one))
+                        no_audit.update(scenario_runs(noaudit_base, prefix, info["key"], False, one, noaudit_proc.pid))
                     floor.update(scenario_runs(floor_base, "", "", True, one, floor_proc.pid))
                 if spy is not None:
                     with contextlib.suppress(subprocess.TimeoutExpired):
