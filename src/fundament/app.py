@@ -212,6 +212,7 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
         _not_ready_on_signal(services, settings.shutdown_delay_seconds)
         if meter is not None:
             meter.start()
+        limiter.start()
         # Everything allocated so far (modules, routes, schemas) lives as long as the
         # process: keep it out of the cyclic GC's full collections.
         gc.freeze()

@@ -76,6 +76,12 @@ class RateLimiter:
         self._redis_down_until = 0.0
         self._windows: dict[tuple[int, int], _Windows] = {}
 
+    def start(self) -> None:
+        """With Redis, join the shared windows now (heartbeat and sync every 50 ms), not at
+        the first request: an instance's shares count every instance from the start."""
+        if self._shared is not None:
+            self._shared.start()
+
     async def close(self) -> None:
         """Push this instance's last admissions to Redis and stop reconciling."""
         if self._shared is not None:

@@ -104,8 +104,7 @@ class SharedWindows:
         """Admit ``units`` for ``tenant`` against ``windows`` ((limit, seconds), ...), taking
         them from every window, or refuse and take nothing. Raises a Redis error only on a
         tenant's first sight (the caller falls back)."""
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._sync_forever())
+        self.start()
         now = time.time()
         states = [self._window(tenant, limit, seconds, now) for limit, seconds in windows]
         unseen = [w for w in states if not w.synced]
@@ -122,6 +121,11 @@ class SharedWindows:
         last = states[-1]
         used = last.counted(now) + last.taken * self._instances
         return Verdict(True, None, max(0, int(last.limit - used)), self._reset(last, now))
+
+    def start(self) -> None:
+        """Sync in the background from now on (idempotent; needs a running loop)."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._sync_forever())
 
     async def close(self) -> None:
         if self._task is not None:
