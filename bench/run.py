@@ -323,12 +323,20 @@ def main() -> None:
             noaudit_base = f"http://127.0.0.1:{noaudit_port}"
             noaudit_cmd = [*cmd[:-4], "--port", str(noaudit_port), "--workers", "1"]
             noaudit_env = {**env, "FUNDAMENT_AUDIT": "false"}
+            # And with the change events (the outbox) off, to price them (issue #12).
+            noevents_port = free_port()
+            noevents_base = f"http://127.0.0.1:{noevents_port}"
+            noevents_cmd = [*cmd[:-4], "--port", str(noevents_port), "--workers", "1"]
+            noevents_env = {**env, "FUNDAMENT_EVENTS": "false"}
             redis_port = free_port()
             redis_base = f"http://127.0.0.1:{redis_port}"
             redis_cmd = [*cmd[:-4], "--port", str(redis_port), "--workers", "1"]
             with contextlib.ExitStack() as servers:
                 floor_proc = servers.enter_context(process(floor_cmd, floor_env, floor_base + "/records"))
                 noaudit_proc = servers.enter_context(process(noaudit_cmd, noaudit_env, noaudit_base + "/healthz"))
+                noevents_proc = servers.enter_context(
+                    process(noevents_cmd, noevents_env, noevents_base + "/healthz")
+                )
                 if args.redis:
                     redis_env = {**env, "FUNDAMENT_REDIS_URL": args.redis}
                     redis_proc = servers.enter_context(process(redis_cmd, redis_env, redis_base + "/healthz"))
@@ -354,7 +362,7 @@ def main() -> None:
                     )
                 # Interleaved, scenario by scenario, so both sides meet the same table
                 # state (the create runs add rows) and the same machine weather.
-                ours, floor, no_audit, with_redis = {}, {}, {}, {}
+                ours, floor, no_audit, no_events, with_redis = {}, {}, {}, {}, {}
                 for name in args.scenarios:
                     one = argparse.Namespace(**{**vars(args), "scenarios": [name]})
                     ours.update(scenario_runs(base, prefix, info["key"], False, one, server_proc.pid))
@@ -364,6 +372,10 @@ def main() -> None:
                     if name == "create":
                         print("fundament, audit off", flush=True)
                         no_audit.update(scenario_runs(noaudit_base, prefix, info["key"], False, one, noaudit_proc.pid))
+                        print("fundament, change events off", flush=True)
+                        no_events.update(
+                            scenario_runs(noevents_base, prefix, info["key"], False, one, noevents_proc.pid)
+                        )
                     floor.update(scenario_runs(floor_base, "", "", True, one, floor_proc.pid))
                 if spy is not None:
                     with contextlib.suppress(subprocess.TimeoutExpired):
@@ -379,6 +391,7 @@ def main() -> None:
         "fundament": ours,
         "floor": floor,
         "fundament_audit_off": no_audit,
+        "fundament_events_off": no_events,
         "fundament_redis": with_redis,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -403,6 +416,14 @@ def main() -> None:
         print(
             f"| {name} | {a.get('server_cpu_ms', 0):.3f} | {a.get('db_cpu_ms', 0):.3f} |"
             f" {b.get('server_cpu_ms', 0):.3f} | {b.get('db_cpu_ms', 0):.3f} |"
+        )
+    if "create" in no_events:
+        a, b = ours["create"], no_events["create"]
+        print()
+        print("| create | events on req/s | p99 ms | events off req/s | p99 ms | on/off |")
+        print("|---|---:|---:|---:|---:|---:|")
+        print(
+            f"| | {a['rps']:.0f} | {a['p99_ms']:.2f} | {b['rps']:.0f} | {b['p99_ms']:.2f} | {a['rps'] / b['rps']:.0%} |"
         )
     if "create" in no_audit:
         a, b = ours["create"], no_audit["create"]
