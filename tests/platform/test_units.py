@@ -181,3 +181,25 @@ async def test_a_full_lane_refuses_at_once_with_a_retry_estimate() -> None:
     release.set()
     await asyncio.gather(*running)
     assert lane.in_use("a") == 0
+
+
+async def test_background_work_runs_outside_the_request_that_started_it() -> None:
+    import asyncio
+    import time
+
+    from fundament.platform import Exchange, background, current_exchange
+
+    seen: list[object] = []
+
+    async def work() -> None:
+        seen.append(current_exchange.get())
+
+    token = current_exchange.set(Exchange("POST", "/x", "req_1", time.perf_counter()))
+    try:
+        await background(work())
+        inherited = asyncio.create_task(work())
+        await inherited
+    finally:
+        current_exchange.reset(token)
+    assert seen[0] is None  # not the request's: no commit position, db time or request id
+    assert seen[1] is not None  # what a plain task would have seen

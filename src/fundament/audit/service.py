@@ -36,6 +36,7 @@ from fundament.platform import (
     Tx,
     WriteEvent,
     b64,
+    background,
     keyset_page,
     new_data_key,
     new_id,
@@ -344,7 +345,7 @@ class Sealer:
         if tenant_id in self._running:
             self._again.add(tenant_id)  # events arrived during a seal: go round once more
             return
-        self._running[tenant_id] = asyncio.create_task(self._run(tenant_id))
+        self._running[tenant_id] = background(self._run(tenant_id))
 
     async def _run(self, tenant_id: str) -> None:
         try:

@@ -32,7 +32,7 @@ import orjson
 
 from fundament import jobs, tenancy
 from fundament.events.schemas import ChangeEvent
-from fundament.platform import Database, RequestContext, Tx, WriteEvent, new_id, utcnow
+from fundament.platform import Database, RequestContext, Tx, WriteEvent, background, new_id, utcnow
 
 log = logging.getLogger("fundament.events")
 
@@ -240,7 +240,7 @@ class Sequencer:
         if tenant_id in self._running:
             self._again.add(tenant_id)  # changes arrived while numbering: go round once more
             return
-        self._running[tenant_id] = asyncio.create_task(self._run(tenant_id))
+        self._running[tenant_id] = background(self._run(tenant_id))
 
     async def _run(self, tenant_id: str) -> None:
         try:

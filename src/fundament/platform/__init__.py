@@ -64,7 +64,7 @@ from fundament.platform.idempotency import (
 from fundament.platform.ids import looks_like_id, new_id, new_secret
 from fundament.platform.jsonpatch import merge_patch, not_null, refuse_removal
 from fundament.platform.lanes import LaneFull, TenantLane
-from fundament.platform.observe import Exchange, Observer, current_exchange, lift_deadline
+from fundament.platform.observe import Exchange, Observer, background, current_exchange, lift_deadline
 from fundament.platform.pagination import (
     ListParams,
     Page,
@@ -141,6 +141,7 @@ __all__ = [
     "ValidationFailed",
     "WriteEvent",
     "b64",
+    "background",
     "bearer_scheme",
     "bearer_token",
     "check_cursor",

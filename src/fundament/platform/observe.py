@@ -9,7 +9,9 @@ path: they must be cheap, must not block, and must not raise.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextvars
+from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,3 +87,12 @@ def attribute_tenant(tenant_id: str | None, key_id: str | None = None) -> None:
         exchange.tenant_id = tenant_id
         if key_id is not None:
             exchange.key_id = key_id
+
+
+def background(work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    """Run ``work`` as a task of its own, outside the request that started it: a task
+    inherits its creator's context variables, and work a request sets off (sealing the
+    audit trail, numbering change events) is not that request's: its transactions must not
+    answer the request's commit position (a round trip each), add to its database time or
+    log under its request id."""
+    return asyncio.get_running_loop().create_task(work, context=contextvars.Context())
