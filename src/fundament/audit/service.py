@@ -15,8 +15,6 @@ Two steps, so that one tenant's writers do not queue on its chain:
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -33,10 +31,10 @@ from fundament.platform import (
     Database,
     Page,
     RequestContext,
+    TenantBatches,
     Tx,
     WriteEvent,
     b64,
-    background,
     keyset_page,
     new_data_key,
     new_id,
@@ -334,35 +332,16 @@ class Sealer:
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._running: dict[str, asyncio.Task[None]] = {}
-        self._again: set[str] = set()
+        # A moment's grace lets concurrent writes of a tenant join one batch: one sealing
+        # transaction (and WAL flush) for many events under load.
+        self._batches = TenantBatches(self.seal, delay=self.BATCH_DELAY, what="sealing audit events")
 
     def after_commit(self, tx: Tx) -> None:
         if tx.tenant_id is not None and any(e.action not in PLATFORM_ACTIONS for e in tx.events):
             self.kick(tx.tenant_id)
 
     def kick(self, tenant_id: str) -> None:
-        if tenant_id in self._running:
-            self._again.add(tenant_id)  # events arrived during a seal: go round once more
-            return
-        self._running[tenant_id] = background(self._run(tenant_id))
-
-    async def _run(self, tenant_id: str) -> None:
-        try:
-            # A moment's grace lets concurrent writes of this tenant join one batch: one
-            # sealing transaction (and WAL flush) for many events under load.
-            await asyncio.sleep(self.BATCH_DELAY)
-            while True:
-                self._again.discard(tenant_id)
-                try:
-                    await self.seal(tenant_id)
-                except Exception:  # retried on the next write or read of this tenant's trail
-                    log.exception("sealing audit events failed", extra={"tenant": tenant_id})
-                    return
-                if tenant_id not in self._again:
-                    return
-        finally:
-            self._running.pop(tenant_id, None)
+        self._batches.kick(tenant_id)
 
     async def seal(self, tenant_id: str) -> int:
         # A write even when a read asks for it (verifying the chain seals first).
@@ -370,9 +349,7 @@ class Sealer:
             return await seal_pending(tx.conn, tenant_id)
 
     async def close(self) -> None:
-        for task in list(self._running.values()):
-            with contextlib.suppress(Exception):
-                await task
+        await self._batches.close()
 
 
 def _event(rec: asyncpg.Record) -> AuditEvent:

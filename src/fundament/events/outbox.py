@@ -32,7 +32,7 @@ import orjson
 
 from fundament import jobs, tenancy
 from fundament.events.schemas import ChangeEvent
-from fundament.platform import Database, RequestContext, Tx, WriteEvent, background, new_id, utcnow
+from fundament.platform import Database, RequestContext, TenantBatches, Tx, WriteEvent, new_id, utcnow
 
 log = logging.getLogger("fundament.events")
 
@@ -226,8 +226,7 @@ class Sequencer:
         self.fan_out = fan_out
         self._sweep_seconds = sweep_seconds
         self.on_sequenced = on_sequenced
-        self._running: dict[str, asyncio.Task[None]] = {}
-        self._again: set[str] = set()
+        self._batches = TenantBatches(self.sequence, delay=self.BATCH_DELAY, what="numbering events")
         self._sweeper: asyncio.Task[None] | None = None
         #: Tenants whose prune job this process has made sure of.
         self._pruned: set[str] = set()
@@ -237,26 +236,7 @@ class Sequencer:
             self.kick(tx.tenant_id)
 
     def kick(self, tenant_id: str) -> None:
-        if tenant_id in self._running:
-            self._again.add(tenant_id)  # changes arrived while numbering: go round once more
-            return
-        self._running[tenant_id] = background(self._run(tenant_id))
-
-    async def _run(self, tenant_id: str) -> None:
-        try:
-            # A moment's grace lets concurrent writes of this tenant join one batch.
-            await asyncio.sleep(self.BATCH_DELAY)
-            while True:
-                self._again.discard(tenant_id)
-                try:
-                    await self.sequence(tenant_id)
-                except Exception:  # the sweep (or the tenant's next write) tries again
-                    log.exception("numbering events failed", extra={"tenant": tenant_id})
-                    return
-                if tenant_id not in self._again:
-                    return
-        finally:
-            self._running.pop(tenant_id, None)
+        self._batches.kick(tenant_id)
 
     async def sequence(self, tenant_id: str) -> int:
         schedule = tenant_id not in self._pruned
@@ -297,6 +277,4 @@ class Sequencer:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
-        for task in list(self._running.values()):
-            with contextlib.suppress(Exception):
-                await task
+        await self._batches.close()

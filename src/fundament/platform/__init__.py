@@ -64,7 +64,14 @@ from fundament.platform.idempotency import (
 from fundament.platform.ids import looks_like_id, new_id, new_secret
 from fundament.platform.jsonpatch import merge_patch, not_null, refuse_removal
 from fundament.platform.lanes import LaneFull, TenantLane
-from fundament.platform.observe import Exchange, Observer, background, current_exchange, lift_deadline
+from fundament.platform.observe import (
+    Exchange,
+    Observer,
+    TenantBatches,
+    background,
+    current_exchange,
+    lift_deadline,
+)
 from fundament.platform.pagination import (
     ListParams,
     Page,
@@ -133,6 +140,7 @@ __all__ = [
     "Settings",
     "StoredResponse",
     "T",
+    "TenantBatches",
     "TenantLane",
     "Timestamp",
     "TooManyRequests",

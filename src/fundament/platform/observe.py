@@ -10,11 +10,15 @@ path: they must be cheap, must not block, and must not raise.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
+import logging
 from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
+
+_log = logging.getLogger("fundament")
 
 
 @dataclass(slots=True)
@@ -96,3 +100,51 @@ def background(work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
     answer the request's commit position (a round trip each), add to its database time or
     log under its request id."""
     return asyncio.get_running_loop().create_task(work, context=contextvars.Context())
+
+
+class TenantBatches:
+    """Work per tenant run after commits, one run at a time per tenant, batched.
+
+    ``kick(tenant)`` after a commit starts ``work(tenant)`` in the background a moment later
+    (``delay``: concurrent writes of the tenant join one batch, one transaction for many
+    rows), unless a run of that tenant is on; then that run goes round once more when done,
+    so nothing committed during a run waits for the tenant's next write. A failing run is
+    logged and left to the next kick (or a sweep). The audit trail's sealer and the change
+    events' sequencer are two of these.
+    """
+
+    def __init__(
+        self, work: Callable[[str], Coroutine[Any, Any, object]], *, delay: float, what: str
+    ) -> None:
+        self._work = work
+        self._delay = delay
+        self._what = what
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._again: set[str] = set()
+
+    def kick(self, tenant_id: str) -> None:
+        if tenant_id in self._running:
+            self._again.add(tenant_id)
+            return
+        self._running[tenant_id] = background(self._run(tenant_id))
+
+    async def _run(self, tenant_id: str) -> None:
+        try:
+            await asyncio.sleep(self._delay)
+            while True:
+                self._again.discard(tenant_id)
+                try:
+                    await self._work(tenant_id)
+                except Exception:
+                    _log.exception("%s failed", self._what, extra={"tenant": tenant_id})
+                    return
+                if tenant_id not in self._again:
+                    return
+        finally:
+            self._running.pop(tenant_id, None)
+
+    async def close(self) -> None:
+        """Wait for the runs under way (their commits are answers already given)."""
+        for task in list(self._running.values()):
+            with contextlib.suppress(Exception):
+                await task
