@@ -35,6 +35,7 @@ from fundament.platform import (
     Tx,
     WriteEvent,
     b64,
+    insert_rows,
     keyset_page,
     new_data_key,
     new_id,
@@ -51,6 +52,17 @@ from fundament.platform import (
 log = logging.getLogger("fundament.audit")
 
 _NOTE = "audit.bytes"
+_PENDING_COLUMNS = {
+    "id": "text",
+    "at": "timestamptz",
+    "actor_type": "text",
+    "actor_id": "text",
+    "action": "text",
+    "target_type": "text",
+    "target_id": "text",
+    "request_id": "text",
+    "details": "jsonb",
+}
 
 #: Events about a tenant that must outlive it, and those of no tenant (operator keys), go
 #: to the platform log instead.
@@ -214,21 +226,7 @@ async def record_pending(tx: Tx, master: bytes) -> None:
     # What this adds to the tenant's stored bytes, for the quota's estimate (the details
     # carry the bulk: sealed personal values); footprint() measures it exactly.
     tx.notes[_NOTE] = sum(len(row[-1]) for row in rows)
-    columns = "tenant_id, id, at, actor_type, actor_id, action, target_type, target_id, request_id, details"
-    if len(rows) == 1:  # the common case; scalar parameters encode cheaper than arrays
-        await tx.conn.execute(
-            f"INSERT INTO audit_pending ({columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)",
-            tx.tenant_id,
-            *rows[0],
-        )
-        return
-    await tx.conn.execute(
-        f"INSERT INTO audit_pending ({columns}) SELECT $1, * FROM unnest($2::text[],"
-        " $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],"
-        " $9::text[], $10::jsonb[])",
-        tx.tenant_id,
-        *zip(*rows, strict=True),
-    )
+    await insert_rows(tx.conn, "audit_pending", tx.tenant_id, _PENDING_COLUMNS, rows)
 
 
 def recorded_bytes(tx: Tx) -> int:

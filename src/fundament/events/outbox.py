@@ -32,9 +32,27 @@ import orjson
 
 from fundament import jobs, tenancy
 from fundament.events.schemas import ChangeEvent
-from fundament.platform import Database, RequestContext, TenantBatches, Tx, WriteEvent, new_id, utcnow
+from fundament.platform import (
+    Database,
+    RequestContext,
+    TenantBatches,
+    Tx,
+    WriteEvent,
+    insert_rows,
+    new_id,
+    utcnow,
+)
 
 log = logging.getLogger("fundament.events")
+
+_PENDING_COLUMNS = {
+    "id": "text",
+    "at": "timestamptz",
+    "type": "text",
+    "collection": "text",
+    "record_id": "text",
+    "data": "jsonb",
+}
 
 #: The write events (``tx.emit`` actions) that are changes, and the type each becomes.
 TYPES: dict[str, str] = {
@@ -105,22 +123,7 @@ async def record_pending(tx: Tx) -> None:
             rows.append((new_id("evt"), now, kind, collection, record_id, orjson.dumps(data).decode()))
     if not rows:
         return
-    columns = "tenant_id, id, at, type, collection, record_id, data"
-    if len(rows) == 1:  # the common case; scalar parameters encode cheaper than arrays
-        await tx.conn.execute(
-            f"INSERT INTO event_pending ({columns}) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)",
-            tx.tenant_id,
-            *rows[0],
-        )
-        return
-    # WITH ORDINALITY: n (the pending order) follows the order of the writes.
-    await tx.conn.execute(
-        f"INSERT INTO event_pending ({columns}) SELECT $1, i, a, t, c, r, d FROM unnest($2::text[],"
-        " $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::jsonb[]) WITH ORDINALITY"
-        " AS u (i, a, t, c, r, d, o) ORDER BY o",
-        tx.tenant_id,
-        *zip(*rows, strict=True),
-    )
+    await insert_rows(tx.conn, "event_pending", tx.tenant_id, _PENDING_COLUMNS, rows)
 
 
 def change_event(rec: asyncpg.Record) -> ChangeEvent:

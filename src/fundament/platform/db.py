@@ -103,6 +103,33 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     calls this."""
 
 
+async def insert_rows(
+    conn: asyncpg.Connection,
+    table: str,
+    tenant_id: str,
+    columns: dict[str, str],
+    rows: list[tuple[Any, ...]],
+) -> None:
+    """Insert ``rows`` of one tenant into ``table`` in one statement, in their order (a
+    serial column numbers them so). ``columns`` names each value of a row and its type;
+    ``tenant_id`` fills the ``tenant_id`` column. One row binds scalars (cheaper to encode
+    than arrays: the common case, one write's one event); several bind one array per
+    column."""
+    names = ", ".join(columns)
+    if len(rows) == 1:
+        values = ", ".join(f"${i}::{t}" for i, t in enumerate(columns.values(), start=2))
+        statement = f"INSERT INTO {table} (tenant_id, {names}) VALUES ($1, {values})"
+        await conn.execute(statement, tenant_id, *rows[0])
+        return
+    arrays = ", ".join(f"${i}::{t}[]" for i, t in enumerate(columns.values(), start=2))
+    await conn.execute(
+        f"INSERT INTO {table} (tenant_id, {names}) SELECT $1, {names} FROM unnest({arrays})"
+        f" WITH ORDINALITY AS u ({names}, _order) ORDER BY _order",
+        tenant_id,
+        *zip(*rows, strict=True),
+    )
+
+
 async def notify_invalidation(conn: asyncpg.Connection, message: str) -> None:
     """Tell every instance to drop cached state named by ``message`` (``key:<id>``,
     ``tenant:<id>``) when ``conn``'s transaction commits: for writes made outside
