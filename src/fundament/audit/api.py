@@ -10,20 +10,18 @@ from fastapi.responses import Response
 from fundament.audit import Needs, Sealer, service
 from fundament.audit.schemas import AuditEventList, ChainVerification
 from fundament.platform import (
+    Admin,
     Instant,
     ListParams,
-    RequestContext,
     database,
     doc_shape,
     json_response,
     list_params,
-    require_role,
     services,
     shape,
 )
 
 router = APIRouter(prefix="/v1/tenants/{tenant}/audit-events", tags=["audit"])
-Admin = Annotated[RequestContext, Depends(require_role("admin"))]
 
 
 def _sealer(request: Request) -> Sealer:

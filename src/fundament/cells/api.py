@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from fundament.cells import Needs
 from fundament.cells.schemas import CellList
 from fundament.cells.service import summaries
-from fundament.platform import RequestContext, doc_shape, json_response, require_role, services
+from fundament.platform import Operator, doc_shape, json_response, services
 
 router = APIRouter(prefix="/v1/cells", tags=["cells"])
 
-Operator = Annotated[RequestContext, Depends(require_role("operator"))]
 
 
 @router.get(

@@ -19,8 +19,10 @@ from fundament.events.schemas import (
     WebhookSecret,
 )
 from fundament.platform import (
+    Admin,
     ListParams,
     RequestContext,
+    Viewer,
     bearer_token,
     database,
     doc_responses,
@@ -29,12 +31,10 @@ from fundament.platform import (
     lift_deadline,
     list_params,
     refuse_removal,
-    require_role,
     services,
 )
 
 router = APIRouter(prefix="/v1/tenants/{tenant}/webhooks", tags=["webhooks"])
-Admin = Annotated[RequestContext, Depends(require_role("admin"))]
 Page = Annotated[ListParams, Depends(list_params)]
 WebhookId = Annotated[str, Path(max_length=64)]
 DeliveryId = Annotated[str, Path(max_length=64)]
@@ -159,7 +159,6 @@ async def replay(
 
 
 feeds_router = APIRouter(prefix="/v1/tenants/{tenant}", tags=["events"])
-Viewer = Annotated[RequestContext, Depends(require_role("viewer"))]
 _STREAM_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "`text/event-stream`: per event `id: <seq>`, `event: <type>`, `data: <event JSON>` "

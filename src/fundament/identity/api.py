@@ -21,22 +21,20 @@ from fundament.identity.schemas import (
     UserPatch,
 )
 from fundament.platform import (
+    Admin,
     ListParams,
-    RequestContext,
+    Operator,
     database,
     doc_responses,
     doc_shape,
     json_response,
     list_params,
-    require_role,
     shape,
 )
 
 router = APIRouter(prefix="/v1/tenants/{tenant}")
 operator_router = APIRouter(prefix="/v1/operator-keys", tags=["operator keys"])
 
-Admin = Annotated[RequestContext, Depends(require_role("admin"))]
-Operator = Annotated[RequestContext, Depends(require_role("operator"))]
 Page = Annotated[ListParams, Depends(list_params)]
 NO_STORE = {"Cache-Control": "no-store"}
 

@@ -5,26 +5,25 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from fundament.metering import Needs, capacity, finops
 from fundament.metering.schemas import CapacityPlan, FinopsReport, Usage
 from fundament.metering.usage import tenant_usage
 from fundament.platform import (
+    Admin,
     BadRequest,
     FieldError,
     Instant,
-    RequestContext,
+    Operator,
     database,
     doc_shape,
     json_response,
-    require_role,
     services,
 )
 
 router = APIRouter(tags=["usage and cost"])
-Admin = Annotated[RequestContext, Depends(require_role("admin"))]
 
 _MAX_RANGE = timedelta(days=400)
 
@@ -82,7 +81,6 @@ async def get_usage(
 
 # --- FinOps (operator) -----------------------------------------------------------------------
 
-Operator = Annotated[RequestContext, Depends(require_role("operator"))]
 #: Stated in the document and checked by FastAPI: a month the report can be built for.
 MONTH_PATTERN = r"^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])$"
 

@@ -3,7 +3,18 @@
 It depends on no other module. Other modules import only the names below.
 """
 
-from fundament.platform.auth import Admission, Authenticator, bearer_scheme, bearer_token, require_role
+from fundament.platform.auth import (
+    Admin,
+    Admission,
+    Authenticator,
+    Member,
+    Operator,
+    Owner,
+    Viewer,
+    bearer_scheme,
+    bearer_token,
+    require_role,
+)
 from fundament.platform.cache import LoadingCache
 from fundament.platform.cells import CELLS_CHANGED, CONTROL_CELL, Cell, Cells
 from fundament.platform.clock import Clock, DateTime, Instant, parse_rfc3339, rfc3339, utcnow
@@ -98,6 +109,7 @@ __all__ = [
     "REGION_PATTERN",
     "REPLICA_READ_OUTCOMES",
     "ROLES",
+    "Admin",
     "Admission",
     "AuthenticationThrottled",
     "Authenticator",
@@ -123,9 +135,12 @@ __all__ = [
     "LaneFull",
     "ListParams",
     "LoadingCache",
+    "Member",
     "Needs",
     "NotFound",
     "Observer",
+    "Operator",
+    "Owner",
     "Page",
     "PreconditionFailed",
     "Principal",
@@ -147,6 +162,7 @@ __all__ = [
     "Tx",
     "Unauthenticated",
     "ValidationFailed",
+    "Viewer",
     "WriteEvent",
     "b64",
     "background",

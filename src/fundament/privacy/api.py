@@ -4,25 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from fundament.platform import (
+    Admin,
     Conflict,
-    RequestContext,
     database,
     doc_responses,
     doc_shape,
     json_response,
-    require_role,
     services,
 )
 from fundament.privacy import Needs, service
 from fundament.privacy.schemas import PrivacyRequest, ProcessingRecord, SubjectExport
 
 router = APIRouter(prefix="/v1/tenants/{tenant}/privacy", tags=["privacy"])
-Admin = Annotated[RequestContext, Depends(require_role("admin"))]
 RequestId = Annotated[str, Path(max_length=64)]
 
 

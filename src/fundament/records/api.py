@@ -11,11 +11,13 @@ from fastapi.responses import Response
 
 from fundament.platform import (
     IDEMPOTENCY_KEY_SCHEMA,
+    Admin,
     LaneFull,
     ListParams,
-    RequestContext,
+    Member,
     StoredResponse,
     TooManyRequests,
+    Viewer,
     check_idempotency_key,
     database,
     doc_responses,
@@ -24,7 +26,6 @@ from fundament.platform import (
     json_response,
     list_params,
     request_fingerprint,
-    require_role,
     run_idempotent,
     services,
     shape,
@@ -44,9 +45,6 @@ from fundament.records.schemas import (
 
 router = APIRouter(prefix="/v1/tenants/{tenant}/collections")
 
-Viewer = Annotated[RequestContext, Depends(require_role("viewer"))]
-Member = Annotated[RequestContext, Depends(require_role("member"))]
-Admin = Annotated[RequestContext, Depends(require_role("admin"))]
 Page = Annotated[ListParams, Depends(list_params)]
 Name = Annotated[str, Path(max_length=63, description="Collection name.")]
 RecordId = Annotated[str, Path(max_length=64, description="Record id (`rec_…`).")]

@@ -8,15 +8,17 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from fundament.platform import (
+    Admin,
     Forbidden,
     ListParams,
-    RequestContext,
+    Operator,
+    Owner,
+    Viewer,
     database,
     doc_responses,
     doc_shape,
     json_response,
     list_params,
-    require_role,
     services,
     shape,
 )
@@ -32,10 +34,6 @@ from fundament.tenancy.schemas import (
 
 router = APIRouter(prefix="/v1/tenants", tags=["tenants"])
 
-Operator = Annotated[RequestContext, Depends(require_role("operator"))]
-Viewer = Annotated[RequestContext, Depends(require_role("viewer"))]
-Owner = Annotated[RequestContext, Depends(require_role("owner"))]
-Admin = Annotated[RequestContext, Depends(require_role("admin"))]
 
 
 def _needs(request: Request) -> Needs:
