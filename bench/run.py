@@ -417,31 +417,21 @@ def main() -> None:
             f"| {name} | {a.get('server_cpu_ms', 0):.3f} | {a.get('db_cpu_ms', 0):.3f} |"
             f" {b.get('server_cpu_ms', 0):.3f} | {b.get('db_cpu_ms', 0):.3f} |"
         )
-    if "create" in no_events:
-        a, b = ours["create"], no_events["create"]
-        print()
-        print("| create | events on req/s | p99 ms | events off req/s | p99 ms | on/off |")
-        print("|---|---:|---:|---:|---:|---:|")
-        print(
-            f"| | {a['rps']:.0f} | {a['p99_ms']:.2f} | {b['rps']:.0f} | {b['p99_ms']:.2f} | {a['rps'] / b['rps']:.0%} |"
-        )
-    if "create" in no_audit:
-        a, b = ours["create"], no_audit["create"]
-        print()
-        print("| create | audit on req/s | p99 ms | audit off req/s | p99 ms | on/off |")
-        print("|---|---:|---:|---:|---:|---:|")
-        print(
-            f"| | {a['rps']:.0f} | {a['p99_ms']:.2f} | {b['rps']:.0f} | {b['p99_ms']:.2f} | {a['rps'] / b['rps']:.0%} |"
-        )
-
-    if "get" in with_redis:
-        a, b = with_redis["get"], ours["get"]
-        print()
-        print("| get | Redis on req/s | p99 ms | Redis off req/s | p99 ms | on/off |")
-        print("|---|---:|---:|---:|---:|---:|")
-        print(
-            f"| | {a['rps']:.0f} | {a['p99_ms']:.2f} | {b['rps']:.0f} | {b['p99_ms']:.2f} | {a['rps'] / b['rps']:.0%} |"
-        )
+    comparisons = [
+        ("create", "events", ours, no_events),
+        ("create", "audit", ours, no_audit),
+        ("get", "Redis", with_redis, ours),
+    ]
+    for name, what, on, off in comparisons:
+        if name in on and name in off:
+            a, b = on[name], off[name]
+            print()
+            print(f"| {name} | {what} on req/s | p99 ms | {what} off req/s | p99 ms | on/off |")
+            print("|---|---:|---:|---:|---:|---:|")
+            print(
+                f"| | {a['rps']:.0f} | {a['p99_ms']:.2f} | {b['rps']:.0f} | {b['p99_ms']:.2f} |"
+                f" {a['rps'] / b['rps']:.0%} |"
+            )
 
 
 if __name__ == "__main__":
