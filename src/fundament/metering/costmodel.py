@@ -12,6 +12,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,13 @@ DRIVERS = ("server_time", "db_time", "stored_bytes", "requests", "even", "revenu
 __all__ = [
     "DEFAULT_MODEL",
     "DRIVERS",
+    "SHARED_TEAM",
+    "UNASSIGNED_TEAM",
     "CostModel",
     "CostModelError",
     "Instance",
     "Resource",
+    "Team",
     "load_cost_model",
 ]
 
@@ -45,6 +49,26 @@ class Resource:
     kind: str = "shared"
 
 
+#: The team of features no ``[[teams]]`` entry claims; reserved as a team name.
+UNASSIGNED_TEAM = "unassigned"
+#: The line for costs no feature causes (storage, even, revenue drivers), as in features.
+SHARED_TEAM = "(shared)"
+
+
+@dataclass(frozen=True)
+class Team:
+    """A team that owns features, so the report can show what each team's features cost.
+
+    ``features`` are glob patterns (``*`` matches anything, ``/`` included) over metering's
+    feature names, "METHOD /route/template"; ``collections`` are collection names, matching the
+    requests to routes under ``/collections/{name}`` for that collection.
+    """
+
+    name: str
+    features: tuple[str, ...] = ()
+    collections: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class Instance:
     """The machine type one app server runs on."""
@@ -63,8 +87,24 @@ class CostModel:
     instances_running: int
     target_utilisation: float = 0.6  # 0 < x <= 1: the CPU share we plan to use of what we pay for
     min_replicas: int = 2  # never fewer instances, so one can fail or be replaced
+    teams: tuple[Team, ...] = ()
     # Where the model came from; not part of equality, so a file can equal the built-in model.
     source: str = field(default="built-in", compare=False)
+
+    def team_of(self, feature: str, collection: str = "") -> str:
+        """The team owning ``feature`` (for ``collection``, if the request named one).
+
+        A collection named by a team wins over route patterns, because it is the more specific
+        claim; among patterns the first team in file order wins; else :data:`UNASSIGNED_TEAM`.
+        """
+        if collection:
+            for team in self.teams:
+                if collection in team.collections:
+                    return team.name
+        for team in self.teams:
+            if any(fnmatchcase(feature, pattern) for pattern in team.features):
+                return team.name
+        return UNASSIGNED_TEAM
 
 
 # Kept in step with docs/examples/cost-model.toml (a test checks they are equal); the file
@@ -96,9 +136,38 @@ DEFAULT_MODEL = CostModel(
         Resource("monitoring", Decimal("17.92"), "even", ("AmazonCloudWatch",), "shared"),
         Resource("support", Decimal("87.00"), "revenue", ("AWS Support (Business)",), "shared"),
     ),
+    teams=(
+        Team("data", ("* /v1/tenants/{tenant}/collections*",)),
+        Team(
+            "identity",
+            ("* /v1/tenants/{tenant}/api-keys*", "* /v1/tenants/{tenant}/users*", "* /v1/operator-keys*"),
+        ),
+        Team("compliance", ("* /v1/tenants/{tenant}/audit-events*", "* /v1/tenants/{tenant}/privacy/*")),
+        Team("integrations", ("* /v1/tenants/{tenant}/webhooks*", "* /v1/tenants/{tenant}/events")),
+        Team(
+            "platform",
+            (
+                "* /v1/tenants",
+                "* /v1/tenants/{tenant}",
+                "* /v1/tenants/{tenant}/cors",
+                "* /v1/tenants/{tenant}/usage",
+                "* /v1/cells*",
+                "* /v1/finops/*",
+            ),
+        ),
+    ),
 )
 
-_TOP_KEYS = {"currency", "instance", "instances_running", "target_utilisation", "min_replicas", "resources"}
+_TOP_KEYS = {
+    "currency",
+    "instance",
+    "instances_running",
+    "target_utilisation",
+    "min_replicas",
+    "resources",
+    "teams",
+}
+_TEAM_KEYS = {"name", "features", "collections"}
 _INSTANCE_KEYS = {"name", "monthly_cost_eur", "vcpus", "workers"}
 _RESOURCE_KEYS = {"name", "monthly_cost_eur", "driver", "service_names", "kind"}
 _CURRENCY = re.compile(r"[A-Z]{3}")
@@ -190,8 +259,50 @@ class _Parser:
             instances_running=self.integer(data["instances_running"], "instances_running", 1),
             target_utilisation=float(util),
             min_replicas=self.integer(data.get("min_replicas", 2), "min_replicas", 1),
+            teams=self.teams(data.get("teams", [])),
             source=self.source,
         )
+
+    def strings(self, value: Any, key: str) -> tuple[str, ...]:
+        if not isinstance(value, list) or not all(isinstance(s, str) and s.strip() for s in value):
+            raise self.error(key, f"expected a list of non-empty strings, got {value!r}")
+        return tuple(value)
+
+    def teams(self, value: Any) -> tuple[Team, ...]:
+        if not isinstance(value, list):
+            raise self.error("teams", "expected [[teams]] tables")
+        teams: list[Team] = []
+        owner: dict[str, str] = {}
+        for i, raw in enumerate(value):
+            prefix = f"teams[{i}]"
+            table = self.table(raw, prefix)
+            self.keys(table, f"{prefix}.", _TEAM_KEYS, {"name"})
+            name = self.text(table["name"], f"{prefix}.name")
+            if name in (UNASSIGNED_TEAM, SHARED_TEAM):
+                raise self.error(f"{prefix}.name", f"{name!r} is reserved (features no team claims)")
+            if any(t.name == name for t in teams):
+                raise self.error(f"{prefix}.name", f"duplicate name: {name!r}")
+            features = self.strings(table.get("features", []), f"{prefix}.features")
+            for pattern in features:
+                method, _, path = pattern.partition(" ")
+                if not method or not path.startswith(("/", "*")):
+                    raise self.error(
+                        f"{prefix}.features",
+                        f"expected 'METHOD /route/template' (METHOD may be *), got {pattern!r}",
+                    )
+            collections = self.strings(table.get("collections", []), f"{prefix}.collections")
+            # A collection owned twice would make its cost depend on file order, silently.
+            for collection in collections:
+                if collection in owner:
+                    raise self.error(
+                        f"{prefix}.collections",
+                        f"{collection!r} is already owned by team {owner[collection]!r}",
+                    )
+                owner[collection] = name
+            if not features and not collections:
+                raise self.error(prefix, "a team needs at least one of features or collections")
+            teams.append(Team(name, features, collections))
+        return tuple(teams)
 
     def instance(self, value: Any) -> Instance:
         table = self.table(value, "instance")

@@ -46,6 +46,13 @@ SELECT tenant_id, feature,
 FROM usage_hourly WHERE hour >= $1 AND hour < $2
 GROUP BY 1, 2 ORDER BY 1, 2
 """
+# The same use split by collection, for routes under /collections/{name} (teams may own one).
+_COLLECTIONS = """
+SELECT tenant_id, feature, collection, sum(requests)::bigint AS requests, sum(errors)::bigint AS errors,
+       sum(server_ms) AS server_ms, sum(db_ms) AS db_ms
+FROM usage_collections_hourly WHERE hour >= $1 AND hour < $2
+GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+"""
 # Stored bytes are billed like storage is: the average held over the month.
 _STORAGE = """
 SELECT tenant_id, avg(stored_bytes)::bigint AS stored_bytes
@@ -83,20 +90,32 @@ async def gather_usage(tx: Tx, month: str, prices: Mapping[str, Decimal]) -> lis
         )
         for t in tenants
     }
+    split: dict[tuple[str, str], list[FeatureUsage]] = {}
+    for r in await tx.conn.fetch(_COLLECTIONS, start, end):
+        split.setdefault((r["tenant_id"], r["feature"]), []).append(
+            FeatureUsage(
+                r["feature"], r["requests"], r["errors"], r["server_ms"], r["db_ms"], 0, 0, r["collection"]
+            )
+        )
     for r in await tx.conn.fetch(_FEATURES, start, end):
         found = usage.get(r["tenant_id"])
-        if found is not None:
-            found.features.append(
-                FeatureUsage(
-                    r["feature"],
-                    r["requests"],
-                    r["errors"],
-                    r["server_ms"],
-                    r["db_ms"],
-                    r["bytes_in"],
-                    r["bytes_out"],
-                )
+        if found is None:
+            continue
+        parts = split.get((r["tenant_id"], r["feature"]), [])
+        found.features.extend(parts)
+        # What no collection row explains (use flushed before collections were metered, or by
+        # an instance that does not meter them yet) stays on the route, with no collection.
+        found.features.append(
+            FeatureUsage(
+                r["feature"],
+                max(0, r["requests"] - sum(p.requests for p in parts)),
+                max(0, r["errors"] - sum(p.errors for p in parts)),
+                max(0.0, r["server_ms"] - sum(p.server_ms for p in parts)),
+                max(0.0, r["db_ms"] - sum(p.db_ms for p in parts)),
+                r["bytes_in"],
+                r["bytes_out"],
             )
+        )
     for r in await tx.conn.fetch(_STORAGE, start, end):
         if r["tenant_id"] in usage:
             usage[r["tenant_id"]].stored_bytes = r["stored_bytes"]

@@ -19,7 +19,7 @@ from typing import Any
 
 from fundament.metering.allocation import ALLOCATION_METHOD, allocate
 from fundament.metering.capacity import PEAK_FACTOR
-from fundament.metering.costmodel import CostModel, Resource
+from fundament.metering.costmodel import SHARED_TEAM, UNASSIGNED_TEAM, CostModel, Resource
 from fundament.metering.schemas import FinopsReport
 
 __all__ = [
@@ -61,6 +61,8 @@ class FeatureUsage:
     db_ms: float
     bytes_in: int
     bytes_out: int
+    #: The collection a collection route acted on ("" for other routes): teams may own it.
+    collection: str = ""
 
 
 @dataclass
@@ -294,6 +296,8 @@ def build_report(
         else:
             feature_cents[SHARED_FEATURE] += cents
 
+    teams = _teams(model, tenants, lines)
+
     total_cents = sum(c for _, c in lines)
     revenue_total = 0
     tenant_rows = []
@@ -354,6 +358,9 @@ def build_report(
             f"- Per feature, costs split by server time, database time or requests are split the same way "
             f"across every tenant's use of each feature; costs split by storage, equally or by revenue "
             f"belong to no single feature and are shown as {SHARED_FEATURE!r}.",
+            f"- Per team, the same costs are split the same way across the use of each team's features "
+            f"(the cost model's [[teams]]: route patterns and collections); features no team claims "
+            f"belong to {UNASSIGNED_TEAM!r}, and costs no feature causes are {SHARED_TEAM!r} again.",
             "- A tenant takes part only in the months it existed; in the month it was created, its "
             "revenue (plan price) and its share of costs split equally are prorated to the part of "
             "the month from its creation on. A month in which no tenant existed leaves the whole "
@@ -380,8 +387,70 @@ def build_report(
         ],
         tenants=tenant_rows,
         features=features,
+        teams=teams,
         capacity=_capacity(model, hours_in_month, used_requests, capacity_rps_per_worker, compute_cents),
     )
+
+
+def _teams(model: CostModel, tenants: list[TenantUsage], lines: list[tuple[Resource, int]]) -> dict[str, Any]:
+    """Cost per owning team: each feature-driven cost split over the teams' use, directly (not
+    summed from the features' rounded cents), so each team is within a cent of its exact share."""
+    usage: dict[str, dict[str, Any]] = {
+        name: {
+            "requests": 0,
+            "errors": 0,
+            "server_ms": Fraction(0),
+            "db_ms": Fraction(0),
+            "features": set(),
+            "collections": set(),
+        }
+        for name in [*(t.name for t in model.teams), UNASSIGNED_TEAM]
+    }
+    for t in tenants:
+        for f in t.features:
+            agg = usage[model.team_of(f.feature, f.collection)]
+            agg["requests"] += f.requests
+            agg["errors"] += f.errors
+            agg["server_ms"] += Fraction(f.server_ms)
+            agg["db_ms"] += Fraction(f.db_ms)
+            if f.requests:
+                agg["features"].add(f.feature)
+            if f.collection:
+                agg["collections"].add(f.collection)
+    cents: dict[str, int] = dict.fromkeys([*usage, SHARED_TEAM], 0)
+    for resource, amount in lines:
+        measure = _FEATURE_DRIVERS.get(resource.driver)
+        weights = {name: agg[measure] for name, agg in usage.items()} if measure else {}
+        if sum(weights.values()):
+            for name, share in allocate(amount, weights).items():
+                cents[name] += share
+        else:
+            cents[SHARED_TEAM] += amount
+    owned = sorted((n for n in usage if n != UNASSIGNED_TEAM), key=lambda n: (-cents[n], n))
+    out: dict[str, Any] = {}
+    for name in [*owned, UNASSIGNED_TEAM]:
+        agg = usage[name]
+        out[name] = {
+            "requests": agg["requests"],
+            "errors": agg["errors"],
+            "server_ms": round(float(agg["server_ms"]), 3),
+            "db_ms": round(float(agg["db_ms"]), 3),
+            "cost_eur": _eur(cents[name]),
+            "cost_per_1000_requests_eur": _eur_per(cents[name] * 1000, agg["requests"]),
+            "features": sorted(agg["features"]),
+            "collections": sorted(agg["collections"]),
+        }
+    out[SHARED_TEAM] = {
+        "requests": 0,
+        "errors": 0,
+        "server_ms": 0.0,
+        "db_ms": 0.0,
+        "cost_eur": _eur(cents[SHARED_TEAM]),
+        "cost_per_1000_requests_eur": None,
+        "features": [],
+        "collections": [],
+    }
+    return out
 
 
 def _table(headers: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
@@ -452,6 +521,23 @@ def render_table(report: dict[str, Any]) -> str:
         ],
         {1, 2, 3, 4},
     )
+    if "teams" in report:
+        out += ["", "Teams"]
+        out += _table(
+            ["team", "requests", "errors", "cost", "per 1000 req", "features"],
+            [
+                [
+                    name,
+                    str(t["requests"]),
+                    str(t["errors"]),
+                    t["cost_eur"],
+                    _opt(t["cost_per_1000_requests_eur"]),
+                    str(len(t["features"])),
+                ]
+                for name, t in report["teams"].items()
+            ],
+            {1, 2, 3, 4, 5},
+        )
     cap = report["capacity"]
     out += ["", "Capacity"]
     if cap["known"]:

@@ -22,6 +22,13 @@ class UsageFigures(Struct, frozen=True):
     ]
     bytes_in: int
     bytes_out: int
+    p99_ms: Annotated[
+        float | None,
+        Meta(
+            description="99th percentile of server time, milliseconds, from a fixed-bucket histogram "
+            "(interpolated within its bucket); null without measured requests."
+        ),
+    ]
 
 
 class FeatureUsage(UsageFigures, frozen=True):
@@ -64,6 +71,13 @@ class FinopsReport(Struct, frozen=True):
     resources: list[dict[str, Any]]
     tenants: list[dict[str, Any]]
     features: dict[str, Any]
+    teams: Annotated[
+        dict[str, Any],
+        Meta(
+            description="Cost per owning team (the cost model's [[teams]]); features no team claims are "
+            "'unassigned', costs no feature causes '(shared)'. Adds up to total_cost_eur."
+        ),
+    ]
     capacity: dict[str, Any]
     capacity_measurement: dict[str, Any] | UnsetType = UNSET
 
