@@ -234,3 +234,17 @@ def test_teams_conserve_every_cent(rows):
     assert sum(t["requests"] for t in report["teams"].values()) == sum(
         f.requests for r in rows for f in r
     )
+
+
+def test_the_worked_example_of_docs_finops_per_team():
+    from metering.test_finops import three_tenants
+
+    report = build_report("2026-01", DEFAULT_MODEL, three_tenants(), capacity_rps_per_worker=150)
+    teams = report["teams"]
+    assert next(iter(teams)) == "data" and list(teams)[-2:] == [UNASSIGNED_TEAM, SHARED_TEAM]
+    # The figures quoted in docs/finops.md, section 8: all use is of records, owned by "data".
+    assert teams["data"]["cost_eur"] == "407.43"
+    assert teams["data"]["cost_per_1000_requests_eur"] == "0.34"
+    assert teams[SHARED_TEAM]["cost_eur"] == report["features"]["(shared)"]["cost_eur"] == "168.61"
+    text = (ROOT / "docs" / "finops.md").read_text()
+    assert "data           1200000     475  407.43          0.34         2" in text
