@@ -39,6 +39,7 @@ from fundament import (
     tenancy,
 )
 from fundament.apidocs import install_docs
+from fundament.console import install_console
 from fundament.migrations import current_head, default_app_password, known_revisions
 from fundament.platform import (
     EXCEPTION_HANDLERS,
@@ -249,6 +250,7 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
         exception_handlers=EXCEPTION_HANDLERS,
     )
     install_docs(app, openapi_url=OPENAPI_URL)
+    install_console(app)
     tenants = tenancy.TenantCache(db, ttl_seconds=settings.key_cache_ttl_seconds)
     authenticator = identity.KeyAuthenticator(
         db,

