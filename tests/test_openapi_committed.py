@@ -28,3 +28,17 @@ def test_the_committed_document_is_what_the_code_generates(tmp_path: Path) -> No
         "docs/openapi.json is stale: regenerate it with `fundament openapi > docs/openapi.json`"
     )
     assert not (tmp_path / "data").exists(), "exporting the document must not create a data directory"
+
+
+def test_the_committed_clients_are_what_the_committed_document_generates() -> None:
+    # The clients under clients/ are generated from docs/openapi.json and committed, so a user
+    # needs no generator; the test above ties the document to the code, this one the clients
+    # to the document. It installs the pinned generators on first use (a virtualenv of
+    # openapi-python-client, `npm ci` for openapi-typescript): Node.js and npm must be there.
+    done = subprocess.run(
+        [sys.executable, str(COMMITTED.parent.parent / "clients" / "generate.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

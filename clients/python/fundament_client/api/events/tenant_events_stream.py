@@ -1,0 +1,297 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.problem import Problem
+from ...models.tenant_events_stream_response_200 import TenantEventsStreamResponse200
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    tenant: str,
+    *,
+    filter_: None | str | Unset = UNSET,
+    after: int | None | Unset = UNSET,
+    last_event_id: None | str | Unset = UNSET,
+    fundament_consistency: str | Unset = UNSET,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+    if not isinstance(last_event_id, Unset):
+        headers["Last-Event-ID"] = last_event_id
+
+    if not isinstance(fundament_consistency, Unset):
+        headers["Fundament-Consistency"] = fundament_consistency
+
+    params: dict[str, Any] = {}
+
+    json_filter_: None | str | Unset
+    if isinstance(filter_, Unset):
+        json_filter_ = UNSET
+    else:
+        json_filter_ = filter_
+    params["filter"] = json_filter_
+
+    json_after: int | None | Unset
+    if isinstance(after, Unset):
+        json_after = UNSET
+    else:
+        json_after = after
+    params["after"] = json_after
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
+
+    _kwargs: dict[str, Any] = {
+        "method": "get",
+        "url": "/v1/tenants/{tenant}/events".format(
+            tenant=quote(str(tenant), safe=""),
+        ),
+        "params": params,
+    }
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Problem | TenantEventsStreamResponse200 | None:
+    if response.status_code == 200:
+        response_200 = TenantEventsStreamResponse200.from_dict(response.text)
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 405:
+        response_405 = Problem.from_dict(response.json())
+
+        return response_405
+
+    if response.status_code == 413:
+        response_413 = Problem.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = Problem.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 503:
+        response_503 = Problem.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Problem | TenantEventsStreamResponse200]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    tenant: str,
+    *,
+    client: AuthenticatedClient,
+    filter_: None | str | Unset = UNSET,
+    after: int | None | Unset = UNSET,
+    last_event_id: None | str | Unset = UNSET,
+    fundament_consistency: str | Unset = UNSET,
+) -> Response[Problem | TenantEventsStreamResponse200]:
+    """Stream every change of the tenant (server-sent events)
+
+    Args:
+        tenant (str):
+        filter_ (None | str | Unset): A SCIM filter in the records' grammar, on the record after
+            the change: only record events whose record matches are sent (a delete's record is its
+            `id` only).
+        after (int | None | Unset): Resume after this seq (`Last-Event-ID` wins). Absent: new ones
+            only.
+        last_event_id (None | str | Unset):
+        fundament_consistency (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | TenantEventsStreamResponse200]
+    """
+
+    kwargs = _get_kwargs(
+        tenant=tenant,
+        filter_=filter_,
+        after=after,
+        last_event_id=last_event_id,
+        fundament_consistency=fundament_consistency,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    tenant: str,
+    *,
+    client: AuthenticatedClient,
+    filter_: None | str | Unset = UNSET,
+    after: int | None | Unset = UNSET,
+    last_event_id: None | str | Unset = UNSET,
+    fundament_consistency: str | Unset = UNSET,
+) -> Problem | TenantEventsStreamResponse200 | None:
+    """Stream every change of the tenant (server-sent events)
+
+    Args:
+        tenant (str):
+        filter_ (None | str | Unset): A SCIM filter in the records' grammar, on the record after
+            the change: only record events whose record matches are sent (a delete's record is its
+            `id` only).
+        after (int | None | Unset): Resume after this seq (`Last-Event-ID` wins). Absent: new ones
+            only.
+        last_event_id (None | str | Unset):
+        fundament_consistency (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | TenantEventsStreamResponse200
+    """
+
+    return sync_detailed(
+        tenant=tenant,
+        client=client,
+        filter_=filter_,
+        after=after,
+        last_event_id=last_event_id,
+        fundament_consistency=fundament_consistency,
+    ).parsed
+
+
+async def asyncio_detailed(
+    tenant: str,
+    *,
+    client: AuthenticatedClient,
+    filter_: None | str | Unset = UNSET,
+    after: int | None | Unset = UNSET,
+    last_event_id: None | str | Unset = UNSET,
+    fundament_consistency: str | Unset = UNSET,
+) -> Response[Problem | TenantEventsStreamResponse200]:
+    """Stream every change of the tenant (server-sent events)
+
+    Args:
+        tenant (str):
+        filter_ (None | str | Unset): A SCIM filter in the records' grammar, on the record after
+            the change: only record events whose record matches are sent (a delete's record is its
+            `id` only).
+        after (int | None | Unset): Resume after this seq (`Last-Event-ID` wins). Absent: new ones
+            only.
+        last_event_id (None | str | Unset):
+        fundament_consistency (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | TenantEventsStreamResponse200]
+    """
+
+    kwargs = _get_kwargs(
+        tenant=tenant,
+        filter_=filter_,
+        after=after,
+        last_event_id=last_event_id,
+        fundament_consistency=fundament_consistency,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    tenant: str,
+    *,
+    client: AuthenticatedClient,
+    filter_: None | str | Unset = UNSET,
+    after: int | None | Unset = UNSET,
+    last_event_id: None | str | Unset = UNSET,
+    fundament_consistency: str | Unset = UNSET,
+) -> Problem | TenantEventsStreamResponse200 | None:
+    """Stream every change of the tenant (server-sent events)
+
+    Args:
+        tenant (str):
+        filter_ (None | str | Unset): A SCIM filter in the records' grammar, on the record after
+            the change: only record events whose record matches are sent (a delete's record is its
+            `id` only).
+        after (int | None | Unset): Resume after this seq (`Last-Event-ID` wins). Absent: new ones
+            only.
+        last_event_id (None | str | Unset):
+        fundament_consistency (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | TenantEventsStreamResponse200
+    """
+
+    return (
+        await asyncio_detailed(
+            tenant=tenant,
+            client=client,
+            filter_=filter_,
+            after=after,
+            last_event_id=last_event_id,
+            fundament_consistency=fundament_consistency,
+        )
+    ).parsed

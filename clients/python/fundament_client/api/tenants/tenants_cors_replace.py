@@ -1,0 +1,284 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.cors_settings import CorsSettings
+from ...models.problem import Problem
+from ...types import Response
+
+
+def _get_kwargs(
+    tenant: str,
+    *,
+    body: CorsSettings,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+
+    _kwargs: dict[str, Any] = {
+        "method": "put",
+        "url": "/v1/tenants/{tenant}/cors".format(
+            tenant=quote(str(tenant), safe=""),
+        ),
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> CorsSettings | Problem | None:
+    if response.status_code == 200:
+        response_200 = CorsSettings.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 405:
+        response_405 = Problem.from_dict(response.json())
+
+        return response_405
+
+    if response.status_code == 413:
+        response_413 = Problem.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = Problem.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 503:
+        response_503 = Problem.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[CorsSettings | Problem]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    tenant: str,
+    *,
+    client: AuthenticatedClient,
+    body: CorsSettings,
+) -> Response[CorsSettings | Problem]:
+    """Replace the tenant's allowed browser origins (CORS)
+
+     The browser origins (CORS) allowed to call this tenant's paths, `/v1/tenants/{tenant}` and below,
+    from a web page. For an allowed `Origin`, a preflight (`OPTIONS`, which needs no key) answers 204
+    with `Access-Control-Allow-Origin: <that origin>` (never `*`), `Vary: Origin`, the path's methods,
+    the request headers a client may send (`Authorization`, `Content-Type`, `Idempotency-Key`, `If-
+    Match`, `If-None-Match`, `X-Request-Id`, `traceparent`, `tracestate`) and `Access-Control-Max-Age:
+    600`; every other answer, errors and 429s included, carries `Access-Control-Allow-Origin` and
+    exposes `ETag`, `Location`, `RateLimit-*`, `Retry-After`, `X-Request-Id`, `Idempotent-Replayed`,
+    `Content-Disposition` and `Allow`. Another origin gets no `Access-Control-Allow-*` headers, so the
+    browser refuses. Credentials are never allowed: send the key in `Authorization`. The operator's
+    origins (FUNDAMENT_CORS_OPERATOR_ORIGINS) are allowed on every tenant besides these. The list given
+    replaces the one before (an empty list allows none); every instance applies it within about a
+    second, and a browser may reuse a preflight answered before for up to 600 s. An origin that is not
+    exact (`*`, a path, a scheme other than http/https, `null`, a bad host or port) is refused with 422
+    naming it.
+
+    Args:
+        tenant (str):
+        body (CorsSettings): The browser origins allowed to call the tenant's paths (CORS).
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[CorsSettings | Problem]
+    """
+
+    kwargs = _get_kwargs(
+        tenant=tenant,
+        body=body,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    tenant: str,
+    *,
+    client: AuthenticatedClient,
+    body: CorsSettings,
+) -> CorsSettings | Problem | None:
+    """Replace the tenant's allowed browser origins (CORS)
+
+     The browser origins (CORS) allowed to call this tenant's paths, `/v1/tenants/{tenant}` and below,
+    from a web page. For an allowed `Origin`, a preflight (`OPTIONS`, which needs no key) answers 204
+    with `Access-Control-Allow-Origin: <that origin>` (never `*`), `Vary: Origin`, the path's methods,
+    the request headers a client may send (`Authorization`, `Content-Type`, `Idempotency-Key`, `If-
+    Match`, `If-None-Match`, `X-Request-Id`, `traceparent`, `tracestate`) and `Access-Control-Max-Age:
+    600`; every other answer, errors and 429s included, carries `Access-Control-Allow-Origin` and
+    exposes `ETag`, `Location`, `RateLimit-*`, `Retry-After`, `X-Request-Id`, `Idempotent-Replayed`,
+    `Content-Disposition` and `Allow`. Another origin gets no `Access-Control-Allow-*` headers, so the
+    browser refuses. Credentials are never allowed: send the key in `Authorization`. The operator's
+    origins (FUNDAMENT_CORS_OPERATOR_ORIGINS) are allowed on every tenant besides these. The list given
+    replaces the one before (an empty list allows none); every instance applies it within about a
+    second, and a browser may reuse a preflight answered before for up to 600 s. An origin that is not
+    exact (`*`, a path, a scheme other than http/https, `null`, a bad host or port) is refused with 422
+    naming it.
+
+    Args:
+        tenant (str):
+        body (CorsSettings): The browser origins allowed to call the tenant's paths (CORS).
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        CorsSettings | Problem
+    """
+
+    return sync_detailed(
+        tenant=tenant,
+        client=client,
+        body=body,
+    ).parsed
+
+
+async def asyncio_detailed(
+    tenant: str,
+    *,
+    client: AuthenticatedClient,
+    body: CorsSettings,
+) -> Response[CorsSettings | Problem]:
+    """Replace the tenant's allowed browser origins (CORS)
+
+     The browser origins (CORS) allowed to call this tenant's paths, `/v1/tenants/{tenant}` and below,
+    from a web page. For an allowed `Origin`, a preflight (`OPTIONS`, which needs no key) answers 204
+    with `Access-Control-Allow-Origin: <that origin>` (never `*`), `Vary: Origin`, the path's methods,
+    the request headers a client may send (`Authorization`, `Content-Type`, `Idempotency-Key`, `If-
+    Match`, `If-None-Match`, `X-Request-Id`, `traceparent`, `tracestate`) and `Access-Control-Max-Age:
+    600`; every other answer, errors and 429s included, carries `Access-Control-Allow-Origin` and
+    exposes `ETag`, `Location`, `RateLimit-*`, `Retry-After`, `X-Request-Id`, `Idempotent-Replayed`,
+    `Content-Disposition` and `Allow`. Another origin gets no `Access-Control-Allow-*` headers, so the
+    browser refuses. Credentials are never allowed: send the key in `Authorization`. The operator's
+    origins (FUNDAMENT_CORS_OPERATOR_ORIGINS) are allowed on every tenant besides these. The list given
+    replaces the one before (an empty list allows none); every instance applies it within about a
+    second, and a browser may reuse a preflight answered before for up to 600 s. An origin that is not
+    exact (`*`, a path, a scheme other than http/https, `null`, a bad host or port) is refused with 422
+    naming it.
+
+    Args:
+        tenant (str):
+        body (CorsSettings): The browser origins allowed to call the tenant's paths (CORS).
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[CorsSettings | Problem]
+    """
+
+    kwargs = _get_kwargs(
+        tenant=tenant,
+        body=body,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    tenant: str,
+    *,
+    client: AuthenticatedClient,
+    body: CorsSettings,
+) -> CorsSettings | Problem | None:
+    """Replace the tenant's allowed browser origins (CORS)
+
+     The browser origins (CORS) allowed to call this tenant's paths, `/v1/tenants/{tenant}` and below,
+    from a web page. For an allowed `Origin`, a preflight (`OPTIONS`, which needs no key) answers 204
+    with `Access-Control-Allow-Origin: <that origin>` (never `*`), `Vary: Origin`, the path's methods,
+    the request headers a client may send (`Authorization`, `Content-Type`, `Idempotency-Key`, `If-
+    Match`, `If-None-Match`, `X-Request-Id`, `traceparent`, `tracestate`) and `Access-Control-Max-Age:
+    600`; every other answer, errors and 429s included, carries `Access-Control-Allow-Origin` and
+    exposes `ETag`, `Location`, `RateLimit-*`, `Retry-After`, `X-Request-Id`, `Idempotent-Replayed`,
+    `Content-Disposition` and `Allow`. Another origin gets no `Access-Control-Allow-*` headers, so the
+    browser refuses. Credentials are never allowed: send the key in `Authorization`. The operator's
+    origins (FUNDAMENT_CORS_OPERATOR_ORIGINS) are allowed on every tenant besides these. The list given
+    replaces the one before (an empty list allows none); every instance applies it within about a
+    second, and a browser may reuse a preflight answered before for up to 600 s. An origin that is not
+    exact (`*`, a path, a scheme other than http/https, `null`, a bad host or port) is refused with 422
+    naming it.
+
+    Args:
+        tenant (str):
+        body (CorsSettings): The browser origins allowed to call the tenant's paths (CORS).
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        CorsSettings | Problem
+    """
+
+    return (
+        await asyncio_detailed(
+            tenant=tenant,
+            client=client,
+            body=body,
+        )
+    ).parsed

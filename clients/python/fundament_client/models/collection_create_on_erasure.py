@@ -1,0 +1,9 @@
+from enum import StrEnum
+
+
+class CollectionCreateOnErasure(StrEnum):
+    ANONYMIZE = "anonymize"
+    DELETE = "delete"
+
+    def __str__(self) -> str:
+        return str(self.value)

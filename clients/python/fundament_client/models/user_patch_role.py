@@ -1,0 +1,11 @@
+from enum import StrEnum
+
+
+class UserPatchRole(StrEnum):
+    ADMIN = "admin"
+    MEMBER = "member"
+    OWNER = "owner"
+    VIEWER = "viewer"
+
+    def __str__(self) -> str:
+        return str(self.value)
