@@ -28,6 +28,7 @@ from fundament import (
     audit,
     cells,
     events,
+    gateway,
     identity,
     jobs,
     limits,
@@ -130,6 +131,8 @@ class Services:
     events: events.Events
     expected_migration: str
     known_migrations: frozenset[str]
+    #: The strangler-fig gateway in front of this app, when FUNDAMENT_GATEWAY_CONFIG is set.
+    gateway: gateway.Gateway | None = None
     #: Set on the first SIGTERM/SIGINT and at shutdown: /readyz answers 503 from then on.
     shutting_down: bool = False
 
@@ -148,9 +151,10 @@ if TYPE_CHECKING:
         metering.Needs,
         ops.Needs,
         events.Needs,
+        gateway.Needs,
     ]:
         """Never run: mypy proves here that the one services object is every module's port."""
-        return s, s, s, s, s, s, s, s, s
+        return s, s, s, s, s, s, s, s, s, s
 
 
 class FundamentApp(FastAPI):
@@ -219,6 +223,8 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
         gc.freeze()
         stop_worker = jobs.start_in_background(services.job_worker) if settings.worker else None
         change_events.start(deliver=settings.worker and settings.webhook_delivery)
+        if services.gateway is not None:
+            services.gateway.start()
         try:
             yield
         finally:
@@ -227,6 +233,8 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
             services.shutting_down = True
             if stop_worker is not None:
                 await _bounded("job worker", stop_worker())
+            if services.gateway is not None:
+                await _bounded("gateway", services.gateway.close())
             await _bounded("events", change_events.close())
             await _bounded("audit sealer", sealer.close())
             if meter is not None:
@@ -268,6 +276,7 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
     catalogue = tenancy.load_plans(settings.plans, default_plan=settings.default_plan)
     tenancy.install(app)
     cells.install(app)
+    gateway.install(app)
     identity.install(app)
     records_state = records.install(
         app,
@@ -366,6 +375,10 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
     )
     if provider is not None:
         app.front = ops.TracingMiddleware(app.front, provider, sample_ratio=settings.trace_sample_ratio)
+    if settings.gateway_config is not None:
+        # In front of everything: what goes to legacy pays for none of Fundament's layers.
+        services.gateway = gateway.from_file(settings.gateway_config, inner=app.front)
+        app.front = services.gateway
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -49,6 +49,11 @@ cells_cli = typer.Typer(
     no_args_is_help=True, help="Cells: the PostgreSQL clusters tenants are placed on, by region."
 )
 cli.add_typer(cells_cli, name="cells")
+gateway_cli = typer.Typer(
+    invoke_without_command=True,
+    help="The strangler-fig gateway in front of a legacy application (docs/gateway.md).",
+)
+cli.add_typer(gateway_cli, name="gateway")
 
 
 def _print_version(value: bool) -> None:
@@ -829,6 +834,70 @@ def bench_capacity(
             dsn, settings, p99_ms=p99_ms, step_seconds=seconds, max_connections=max_connections
         )
     typer.echo(json.dumps(result, indent=2))
+
+
+@gateway_cli.callback()
+def gateway_serve(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="The gateway's TOML route table (watched: edits apply within a second)."),
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Interface to bind.", show_default="FUNDAMENT_HOST")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port.", show_default="FUNDAMENT_PORT")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes.", show_default="FUNDAMENT_WORKERS")
+    ] = None,
+) -> None:
+    """Serve the gateway: `fundament serve` with FUNDAMENT_GATEWAY_CONFIG set to --config, on one port."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if config is None:
+        raise _fail("give the route table: fundament gateway --config gateway.toml (or see --help)")
+    from fundament.gateway import ConfigError, load_config
+
+    try:
+        load_config(config)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    # Workers are new processes: they read the setting from the environment, as serve's DSN.
+    os.environ["FUNDAMENT_GATEWAY_CONFIG"] = str(config.resolve())
+    serve(host=host, port=port, workers=workers)
+
+
+@gateway_cli.command("report")
+def gateway_report(
+    url: Annotated[str, typer.Option(help="The gateway's base URL.")] = "http://127.0.0.1:8000",
+    key: Annotated[
+        str | None, typer.Option(envvar="FUNDAMENT_OPERATOR_KEY", help="An operator key.", show_default=False)
+    ] = None,
+    format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """Per route: mode, traffic share, mismatches with examples, p50/p99 of each side."""
+    import httpx
+
+    from fundament.gateway import render_table
+
+    if format not in ("table", "json"):
+        raise typer.BadParameter("use table or json", param_hint="--format")
+    if not key:
+        raise _fail("an operator key is needed: --key or FUNDAMENT_OPERATOR_KEY")
+    try:
+        r = httpx.get(
+            url.rstrip("/") + "/v1/gateway/routes", headers={"Authorization": f"Bearer {key}"}, timeout=10
+        )
+    except httpx.HTTPError as exc:
+        raise _fail(f"cannot reach {url}: {exc}", 1) from None
+    if r.status_code != 200:
+        is_json = r.headers.get("content-type", "").endswith("json")
+        detail = r.json().get("detail", r.text) if is_json else r.text
+        raise _fail(f"{url} answered {r.status_code}: {detail}", 1)
+    if format == "json":
+        typer.echo(json.dumps(r.json(), indent=2))
+    else:
+        typer.echo(render_table(r.json()), nl=False)
 
 
 def main() -> None:

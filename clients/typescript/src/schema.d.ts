@@ -145,6 +145,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/gateway/routes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The gateway's routes, with the evidence to flip them
+         * @description Each route of the strangler-fig gateway's table in its order, then `(unmatched)` (what no route matched, sent to legacy): its mode, its share of the traffic, shadow comparisons and mismatches (beyond ignored and learned noise) with the latest examples, redacted of personal fields, and the p50/p99 of each side. The counts are this process's since it started. One page: `next_cursor` is always null. 404 when this server runs no gateway (`FUNDAMENT_GATEWAY_CONFIG`; docs/gateway.md).
+         */
+        get: operations["gateway_routes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tenants/{tenant}/api-keys": {
         parameters: {
             query?: never;
@@ -1228,6 +1248,129 @@ export interface components {
             capacity_measurement?: {
                 [key: string]: unknown;
             };
+        };
+        /** GatewayDifference */
+        GatewayDifference: {
+            /**
+             * Path
+             * @description `status`, `header:NAME`, or a JSON Pointer into the body (`` : the whole body).
+             */
+            path: string;
+            /**
+             * Legacy
+             * @description Legacy's value there (`(absent)`: none; personal: `[redacted]`).
+             */
+            legacy: unknown;
+            /**
+             * Fundament
+             * @description Fundament's value there, the same way.
+             */
+            fundament: unknown;
+        };
+        /**
+         * GatewayExample
+         * @description One mismatching request, redacted of personal fields.
+         */
+        GatewayExample: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Method */
+            method: string;
+            /** Path */
+            path: string;
+            /** Legacy Status */
+            legacy_status: number;
+            /** Fundament Status */
+            fundament_status: number;
+            /** Differences */
+            differences: components["schemas"]["GatewayDifference"][];
+        };
+        /**
+         * GatewayRoute
+         * @description One route of the gateway's table, with the evidence to flip it (this process's
+         *     counts since it started; a reload keeps them).
+         */
+        GatewayRoute: {
+            /**
+             * Match
+             * @description `METHODS PATH` as configured; `(unmatched)`: what no route matched (legacy).
+             * @example GET /api/customers/{id}
+             */
+            match: string;
+            /**
+             * Mode
+             * @enum {string}
+             */
+            mode: "legacy" | "fundament" | "shadow";
+            /** Requests */
+            requests: number;
+            /**
+             * Share
+             * @description This route's part of all requests the gateway served.
+             */
+            share: number;
+            /**
+             * Compared
+             * @description Shadow comparisons made.
+             */
+            compared: number;
+            /**
+             * Mismatches
+             * @description Comparisons that differed beyond ignored and learned noise.
+             */
+            mismatches: number;
+            /** Mismatch Rate */
+            mismatch_rate: number | null;
+            /**
+             * Dropped
+             * @description Shadow requests not sent: too many under way, or too large.
+             */
+            dropped: number;
+            /**
+             * Failed
+             * @description Shadow requests Fundament did not answer (error, timeout).
+             */
+            failed: number;
+            /**
+             * Noise
+             * @description Paths learned as noise: they differ between two legacy answers.
+             */
+            noise: string[];
+            /**
+             * Legacy P50 Ms
+             * @description Milliseconds; null before the first sample.
+             */
+            legacy_p50_ms: number | null;
+            /**
+             * Legacy P99 Ms
+             * @description Milliseconds; null before the first sample.
+             */
+            legacy_p99_ms: number | null;
+            /**
+             * Fundament P50 Ms
+             * @description Milliseconds; null before the first sample.
+             */
+            fundament_p50_ms: number | null;
+            /**
+             * Fundament P99 Ms
+             * @description Milliseconds; null before the first sample.
+             */
+            fundament_p99_ms: number | null;
+            /**
+             * Examples
+             * @description The latest mismatches, newest last.
+             */
+            examples: components["schemas"]["GatewayExample"][];
+        };
+        /** GatewayRouteList */
+        GatewayRouteList: {
+            /** Items */
+            items: components["schemas"]["GatewayRoute"][];
+            /** Next Cursor */
+            next_cursor: string | null;
         };
         /** Health */
         Health: {
@@ -2915,6 +3058,119 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CellList"];
+                };
+            };
+            /** @description Malformed request: a body that is not I-JSON (`invalid-json`: malformed, not UTF-8, a duplicate key, a lone surrogate, nested deeper than 64 levels), an unknown or invalid query parameter (`bad-request`), a bad filter (`invalid-filter`) or cursor (`invalid-cursor`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown, expired or revoked API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role is too small, or its tenant is suspended. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this tenant (also for other tenants' resources). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Method not allowed on this path. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body failed validation; `errors` lists each problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit of the tenant's plan reached (`…/rate-limited`, with `RateLimit-*` headers), or too many failed authentications from this address or with this key's id (`…/authentication-throttled`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Database unavailable or overloaded; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    gateway_routes: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The last `Fundament-Consistency` a write answered (several, comma-separated: the latest counts; empty: none yet): the read then sees that write. Malformed: 400 `invalid-consistency-token`. */
+                "Fundament-Consistency"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayRouteList"];
                 };
             };
             /** @description Malformed request: a body that is not I-JSON (`invalid-json`: malformed, not UTF-8, a duplicate key, a lone surrogate, nested deeper than 64 levels), an unknown or invalid query parameter (`bad-request`), a bad filter (`invalid-filter`) or cursor (`invalid-cursor`). */

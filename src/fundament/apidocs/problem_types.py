@@ -204,6 +204,22 @@ CATALOGUE: tuple[ProblemType, ...] = (
         "Narrow the request (a tighter filter, a smaller `limit`, a declared index) and retry.",
     ),
     ProblemType(
+        T.BAD_GATEWAY,
+        502,
+        "Bad gateway",
+        "The gateway (docs/gateway.md) sent the request on to an upstream, legacy or Fundament, "
+        "that refused the connection or broke off its answer.",
+        "Retry; if it lasts, the upstream that `detail` names is down.",
+    ),
+    ProblemType(
+        T.GATEWAY_TIMEOUT,
+        504,
+        "Gateway timeout",
+        "The upstream the gateway sent the request on to did not connect or answer within the "
+        "timeouts its configuration sets.",
+        "Retry later; an operator raises the upstream's timeouts if its answers are slow by nature.",
+    ),
+    ProblemType(
         T.INTERNAL,
         500,
         "Internal server error",

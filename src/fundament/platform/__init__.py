@@ -35,10 +35,12 @@ from fundament.platform.db import Database, Tx, WriteEvent, insert_rows, notify_
 from fundament.platform.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from fundament.platform.errors import (
     AuthenticationThrottled,
+    BadGateway,
     BadRequest,
     Conflict,
     FieldError,
     Forbidden,
+    GatewayTimeout,
     InvalidCursor,
     InvalidFilter,
     InvalidJSON,
@@ -51,6 +53,7 @@ from fundament.platform.errors import (
     TooManyRequests,
     Unauthenticated,
     ValidationFailed,
+    problem_response,
 )
 from fundament.platform.http import (
     EXCEPTION_HANDLERS,
@@ -113,6 +116,7 @@ __all__ = [
     "Admission",
     "AuthenticationThrottled",
     "Authenticator",
+    "BadGateway",
     "BadRequest",
     "Cell",
     "Cells",
@@ -127,6 +131,7 @@ __all__ = [
     "Exchange",
     "FieldError",
     "Forbidden",
+    "GatewayTimeout",
     "Instant",
     "InvalidCursor",
     "InvalidFilter",
@@ -197,6 +202,7 @@ __all__ = [
     "parse_origin",
     "parse_origin_list",
     "parse_rfc3339",
+    "problem_response",
     "refuse_removal",
     "request_fingerprint",
     "require_role",

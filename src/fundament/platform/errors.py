@@ -58,6 +58,8 @@ class T:
     QUOTA_WEBHOOKS = PROBLEM_BASE + "quota-max-webhooks"
     UNAVAILABLE = PROBLEM_BASE + "service-unavailable"
     TIMEOUT = PROBLEM_BASE + "timeout"
+    BAD_GATEWAY = PROBLEM_BASE + "bad-gateway"
+    GATEWAY_TIMEOUT = PROBLEM_BASE + "gateway-timeout"
     INTERNAL = PROBLEM_BASE + "internal-error"
 
 
@@ -250,6 +252,22 @@ class ServiceUnavailable(Problem):
 class Timeout(ServiceUnavailable):
     type = T.TIMEOUT
     title = "Request took too long"
+
+
+class BadGateway(Problem):
+    """An upstream the gateway sends a request on to failed or could not be reached."""
+
+    status = 502
+    type = T.BAD_GATEWAY
+    title = "Bad gateway"
+
+
+class GatewayTimeout(Problem):
+    """An upstream the gateway sends a request on to did not answer in time."""
+
+    status = 504
+    type = T.GATEWAY_TIMEOUT
+    title = "Gateway timeout"
 
 
 PROBLEM_JSON = "application/problem+json"

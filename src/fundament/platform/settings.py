@@ -341,6 +341,11 @@ class Settings(BaseSettings):
         default=None,
         description="OTLP/HTTP collector base URL (e.g. http://otel:4318). Set: traces are exported.",
     )
+    gateway_config: Path | None = Field(
+        default=None,
+        description="TOML route table of the strangler-fig gateway (docs/gateway.md). Set: this server "
+        "proxies to the legacy application what its own paths and the table's Fundament routes are not.",
+    )
 
     @field_validator(
         "database_url",
@@ -356,6 +361,7 @@ class Settings(BaseSettings):
         "plans",
         "cost_model",
         "otlp_endpoint",
+        "gateway_config",
         mode="before",
     )
     @classmethod

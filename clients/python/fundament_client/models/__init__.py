@@ -42,6 +42,11 @@ from .finops_report_features import FinopsReportFeatures
 from .finops_report_resources_item import FinopsReportResourcesItem
 from .finops_report_teams import FinopsReportTeams
 from .finops_report_tenants_item import FinopsReportTenantsItem
+from .gateway_difference import GatewayDifference
+from .gateway_example import GatewayExample
+from .gateway_route import GatewayRoute
+from .gateway_route_list import GatewayRouteList
+from .gateway_route_mode import GatewayRouteMode
 from .health import Health
 from .offboarding_accepted import OffboardingAccepted
 from .operator_key import OperatorKey
@@ -146,6 +151,11 @@ __all__ = (
     "FinopsReportResourcesItem",
     "FinopsReportTeams",
     "FinopsReportTenantsItem",
+    "GatewayDifference",
+    "GatewayExample",
+    "GatewayRoute",
+    "GatewayRouteList",
+    "GatewayRouteMode",
     "Health",
     "OffboardingAccepted",
     "OperatorKey",

@@ -1,0 +1,398 @@
+"""The two upstreams: a streaming reverse proxy over HTTP (httpx), or this process's own
+Fundament app called in place (no hop).
+
+One shared :class:`httpx.AsyncClient` per upstream holds its bounded connection pool;
+a request allocates no client. Bodies are streamed both ways in the chunks they arrive in
+(``aiter_raw``: an encoded answer passes as it was encoded), so memory per request is a
+chunk, not a body; a request or answer is captured whole only for a shadow comparison,
+and only up to its limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+
+from fundament.gateway.compare import Answer
+from fundament.gateway.config import Upstream
+from fundament.platform import BadGateway, GatewayTimeout, Problem
+from fundament.platform import problem_response as render_problem
+
+log = logging.getLogger("fundament.gateway")
+
+ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
+RawHeaders = list[tuple[bytes, bytes]]
+
+#: RFC 9110 §7.6.1: meaningful for one connection only; never forwarded. Host is the
+#: upstream's (httpx sets it), the client's goes on as X-Forwarded-Host.
+_HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"host",
+    }
+)
+#: Written by this server itself (uvicorn adds its own Date and Server).
+_OWN_RESPONSE_HEADERS = _HOP_BY_HOP | {b"date", b"server"}
+#: An answer longer than this (or of unknown length) is streamed with a watch on the client:
+#: uvicorn drops what is sent to a client that left, so without one the upstream's whole
+#: body would still be read.
+_WATCH_OVER = 1 << 20
+
+
+class Capture:
+    """What a shadowed request and its legacy answer were, up to ``limit`` bytes each."""
+
+    __slots__ = ("headers", "limit", "over", "request", "response", "seconds", "status")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.over = False
+        self.request = bytearray()
+        self.response = bytearray()
+        self.status = 0
+        self.headers: dict[str, str] = {}
+        self.seconds = 0.0
+
+    def add(self, buffer: bytearray, chunk: bytes) -> None:
+        if self.over:
+            return
+        if len(buffer) + len(chunk) > self.limit:
+            self.over = True
+            buffer.clear()
+        else:
+            buffer += chunk
+
+    def answer(self) -> Answer:
+        body = bytes(self.response)
+        # The client got legacy's answer as legacy encoded it; compared is what it says.
+        if self.headers.get("content-encoding", "").strip().lower() in ("gzip", "deflate"):
+            with contextlib.suppress(zlib.error):
+                body = zlib.decompress(body, wbits=47)
+        return Answer(self.status, self.headers, body, self.seconds)
+
+
+def upstream_problem(exc: BaseException, name: str) -> Problem:
+    if isinstance(exc, httpx.TimeoutException | TimeoutError):
+        return GatewayTimeout(f"The {name} upstream did not answer in time.")
+    return BadGateway(f"The {name} upstream could not be reached or broke off its answer.")
+
+
+def request_headers(scope: Any, extra: RawHeaders, drop: frozenset[bytes] = frozenset()) -> RawHeaders:
+    """The client's headers less hop-by-hop ones (and those its Connection names), with
+    X-Forwarded-For/-Proto/-Host and a traceparent for this hop."""
+    out: RawHeaders = []
+    host = b""
+    forwarded_for = b""
+    named: frozenset[bytes] = frozenset()
+    for name, value in scope["headers"]:
+        if name == b"connection":
+            named = frozenset(v.strip().lower() for v in value.split(b","))
+        elif name == b"host":
+            host = value
+        elif name == b"x-forwarded-for":
+            forwarded_for = value
+    for name, value in scope["headers"]:
+        if name in _HOP_BY_HOP or name in named or name in drop:
+            continue
+        if name in (b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"traceparent"):
+            continue
+        out.append((name, value))
+    client = scope.get("client")
+    if client:
+        address = client[0].encode()
+        forwarded_for = forwarded_for + b", " + address if forwarded_for else address
+    if forwarded_for:
+        out.append((b"x-forwarded-for", forwarded_for))
+    out.append((b"x-forwarded-proto", scope.get("scheme", "http").encode()))
+    if host:
+        out.append((b"x-forwarded-host", host))
+    out.append((b"traceparent", _traceparent(scope)))
+    out.extend(extra)
+    return out
+
+
+def _traceparent(scope: Any) -> bytes:
+    """W3C Trace Context: the client's trace goes on with this hop as its parent; a request
+    without one starts a trace (sampled: the gateway is where it entered)."""
+    span = os.urandom(8).hex().encode()
+    for name, value in scope["headers"]:
+        if name == b"traceparent":
+            parts: list[bytes] = value.split(b"-")
+            if len(parts) == 4 and parts[0] == b"00" and len(parts[1]) == 32 and len(parts[3]) == 2:
+                return b"00-" + parts[1] + b"-" + span + b"-" + parts[3]
+    return b"00-" + os.urandom(16).hex().encode() + b"-" + span + b"-01"
+
+
+def response_headers(raw: RawHeaders) -> RawHeaders:
+    return [(name, value) for name, value in raw if name.lower() not in _OWN_RESPONSE_HEADERS]
+
+
+class ClientGone(Exception):
+    """The client went away while its request body was being sent on."""
+
+
+async def _request_body(receive: Any, capture: Capture | None) -> AsyncIterator[bytes]:
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk = message.get("body", b"")
+        more = message.get("more_body", False)
+        if chunk:
+            if capture is not None:
+                capture.add(capture.request, chunk)
+            yield chunk
+
+
+class HttpUpstream:
+    """An upstream over HTTP, with its own pool and timeouts."""
+
+    def __init__(self, name: str, config: Upstream) -> None:
+        assert config.url is not None
+        self.name = name
+        self.base = httpx.URL(config.url.rstrip("/"))
+        self.base_path = self.base.raw_path.rstrip(b"/")
+        self.total = config.total_timeout
+        self.client = httpx.AsyncClient(
+            timeout=httpx.Timeout(
+                connect=config.connect_timeout,
+                read=config.read_timeout,
+                write=config.read_timeout,
+                pool=config.connect_timeout,
+            ),
+            limits=httpx.Limits(
+                max_connections=config.max_connections,
+                max_keepalive_connections=config.max_keepalive_connections,
+            ),
+            follow_redirects=False,
+            trust_env=False,
+        )
+
+    def url(self, path: bytes, query: bytes) -> httpx.URL:
+        raw = self.base_path + path + (b"?" + query if query else b"")
+        return self.base.copy_with(raw_path=raw)
+
+    async def proxy(
+        self,
+        scope: Any,
+        receive: Any,
+        send: Any,
+        *,
+        path: bytes,
+        query: bytes,
+        headers: RawHeaders,
+        capture: Capture | None = None,
+    ) -> int:
+        """Send the request on and stream the answer back; the status the client got (a
+        502 or 504 problem when the upstream fails before answering)."""
+        started = time.perf_counter()
+        first = await receive()
+        body: Any = first.get("body", b"")
+        if first.get("more_body", False):
+            if capture is not None:
+                capture.add(capture.request, body)
+            body = _chain(body, _request_body(receive, capture))
+        elif capture is not None:
+            capture.add(capture.request, body)
+        request = self.client.build_request(
+            scope["method"], self.url(path, query), headers=headers, content=body
+        )
+        response: httpx.Response | None = None
+        started_answer = False
+        watch: asyncio.Task[None] | None = None
+        gone = asyncio.Event()
+        try:
+            async with asyncio.timeout(self.total):
+                response = await self.client.send(request, stream=True)
+                out = response_headers(response.headers.raw)
+                if capture is not None:
+                    capture.status = response.status_code
+                    capture.headers = {k: v for k, v in response.headers.items()}
+                await send({"type": "http.response.start", "status": response.status_code, "headers": out})
+                started_answer = True
+                length = response.headers.get("content-length")
+                if length is None or not length.isdigit() or int(length) > _WATCH_OVER:
+                    watch = asyncio.create_task(_watch_disconnect(receive, gone))
+                async for chunk in response.aiter_raw():
+                    if gone.is_set():
+                        return response.status_code
+                    if capture is not None:
+                        capture.add(capture.response, chunk)
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                if capture is not None:
+                    capture.seconds = time.perf_counter() - started
+                return response.status_code
+        except ClientGone:
+            return 499
+        except (httpx.HTTPError, TimeoutError, OSError) as exc:
+            if started_answer:
+                # Too late for a problem: the client sees the connection close (its answer
+                # is shorter than announced), which is what a proxy can say then.
+                log.warning("gateway: %s upstream broke off an answer: %r", self.name, exc)
+                return 502
+            problem = upstream_problem(exc, self.name)
+            log.warning("gateway: %s upstream failed: %r", self.name, exc)
+            await render_problem(problem)(scope, receive, send)
+            return problem.status
+        finally:
+            if watch is not None:
+                watch.cancel()
+            if response is not None:
+                await response.aclose()
+
+    async def fetch(
+        self, method: str, path: bytes, query: bytes, headers: RawHeaders, body: bytes, limit: int
+    ) -> Answer | None:
+        """One exchange read whole (for a comparison); None when the answer exceeds ``limit``."""
+        started = time.perf_counter()
+        async with asyncio.timeout(self.total):
+            request = self.client.build_request(method, self.url(path, query), headers=headers, content=body)
+            response = await self.client.send(request, stream=True)
+            try:
+                data = bytearray()
+                async for chunk in response.aiter_bytes():
+                    data += chunk
+                    if len(data) > limit:
+                        return None
+                return Answer(
+                    response.status_code,
+                    dict(response.headers.items()),
+                    bytes(data),
+                    time.perf_counter() - started,
+                )
+            finally:
+                await response.aclose()
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+async def _chain(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if first:
+        yield first
+    async for chunk in rest:
+        yield chunk
+
+
+async def _watch_disconnect(receive: Any, gone: asyncio.Event) -> None:
+    with contextlib.suppress(Exception):
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        gone.set()
+
+
+class AppUpstream:
+    """This process's Fundament, called in place with the rewritten request."""
+
+    name = "fundament"
+
+    def __init__(self, app: ASGIApp, total_timeout: float) -> None:
+        self.app = app
+        self.total = total_timeout
+
+    @staticmethod
+    def _scope(scope: Any, method: str, path: bytes, query: bytes, headers: RawHeaders) -> Any:
+        sub = dict(scope)
+        sub["method"] = method
+        sub["path"] = path.decode("ascii", "replace")
+        sub["raw_path"] = path
+        sub["query_string"] = query
+        sub["headers"] = headers
+        return sub
+
+    async def proxy(
+        self,
+        scope: Any,
+        receive: Any,
+        send: Any,
+        *,
+        path: bytes,
+        query: bytes,
+        headers: RawHeaders,
+        capture: Capture | None = None,
+    ) -> int:
+        status = 0
+
+        async def sending(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        await self.app(self._scope(scope, scope["method"], path, query, headers), receive, sending)
+        return status
+
+    async def fetch(
+        self,
+        method: str,
+        path: bytes,
+        query: bytes,
+        headers: RawHeaders,
+        body: bytes,
+        limit: int,
+        scope: Any = None,
+    ) -> Answer | None:
+        started = time.perf_counter()
+        done = asyncio.Event()
+        sent = False
+        status = 0
+        out_headers: dict[str, str] = {}
+        data = bytearray()
+
+        async def receive() -> Any:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await done.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: Any) -> None:
+            nonlocal status, out_headers
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                out_headers = {
+                    k.decode("latin-1").lower(): v.decode("latin-1") for k, v in message["headers"]
+                }
+            elif message["type"] == "http.response.body":
+                data.extend(message.get("body", b""))
+                if not message.get("more_body", False):
+                    done.set()
+
+        base = scope or {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "scheme": "http",
+            "server": ("127.0.0.1", 0),
+            "client": ("127.0.0.1", 0),
+            "root_path": "",
+            "headers": [],
+        }
+        async with asyncio.timeout(self.total):
+            await self.app(self._scope(base, method, path, query, headers), receive, send)
+        done.set()
+        if len(data) > limit:
+            return None
+        return Answer(status, out_headers, bytes(data), time.perf_counter() - started)
+
+    async def aclose(self) -> None:
+        pass
