@@ -85,13 +85,13 @@ def npm_ci() -> None:
     (TS_MODULES / STAMP).write_text(_digest(TS_LOCK))
 
 
-def generate_python(target: Path) -> None:
+def generate_python(target: Path, document: Path) -> None:
     """The generated package, written to ``target`` (a directory that does not exist yet)."""
     generator = python_generator()
     # Its post hooks run the ruff of its own virtualenv, found on PATH.
     env = {**os.environ, "PATH": f"{generator.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     done = subprocess.run(
-        [str(generator), "generate", "--path", str(DOCUMENT), "--meta", "none",
+        [str(generator), "generate", "--path", str(document), "--meta", "none",
          "--config", str(PY_CONFIG), "--output-path", str(target)],
         env=env, capture_output=True, text=True, check=False,
     )
@@ -106,10 +106,10 @@ def generate_python(target: Path) -> None:
 TS_OPTIONS = ["--default-non-nullable=false"]
 
 
-def generate_typescript(target: Path) -> None:
+def generate_typescript(target: Path, document: Path) -> None:
     npm_ci()
     done = subprocess.run(
-        ["node", str(TS_MODULES / "openapi-typescript" / "bin" / "cli.js"), str(DOCUMENT),
+        ["node", str(TS_MODULES / "openapi-typescript" / "bin" / "cli.js"), str(document),
          "--output", str(target), *TS_OPTIONS],
         capture_output=True, text=True, check=False,
     )
@@ -154,6 +154,9 @@ def main() -> int:
     mode.add_argument("--check", action="store_true", help="compare instead of writing; exit 1 on drift")
     mode.add_argument("--setup", action="store_true", help="only install the generators")
     parser.add_argument("--only", choices=("python", "typescript"), help="one client only")
+    parser.add_argument(
+        "--document", type=Path, default=DOCUMENT, help="another OpenAPI document than docs/openapi.json"
+    )
     args = parser.parse_args()
 
     clients = [args.only] if args.only else ["python", "typescript"]
@@ -169,10 +172,10 @@ def main() -> int:
         for client in clients:
             if client == "python":
                 committed, fresh = PY_PACKAGE, Path(tmp) / "fundament_client"
-                generate_python(fresh)
+                generate_python(fresh, args.document.resolve())
             else:
                 committed, fresh = TS_SCHEMA, Path(tmp) / "schema.d.ts"
-                generate_typescript(fresh)
+                generate_typescript(fresh, args.document.resolve())
             if args.check:
                 stale += differences(committed, fresh)
             elif fresh.is_dir():
@@ -181,7 +184,7 @@ def main() -> int:
             else:
                 shutil.copyfile(fresh, committed)
     if stale:
-        print("The generated clients do not match docs/openapi.json; run `python3 clients/generate.py`:")
+        print(f"The generated clients do not match {args.document}; run `python3 clients/generate.py`:")
         print("\n".join(stale))
         return 1
     return 0
