@@ -3,7 +3,9 @@ docs/clients.md, and the consistency token echoed on the wire."""
 
 from __future__ import annotations
 
+import http.server
 import re
+import threading
 import uuid
 from typing import Any
 
@@ -158,3 +160,32 @@ async def test_the_async_client_echoes_the_token(server: Server, operator_key: s
         tenant = expect(await tenants_create.asyncio_detailed(client=operator, body=body))
         expect(await tenants_get.asyncio_detailed(tenant.id, client=operator))
     assert sent == [None, operator.consistency.token]
+
+
+class _Proxy502(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b"<html>bad gateway</html>"
+        self.send_response(502)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_an_answer_that_is_no_problem_document_is_raised_too() -> None:
+    """A status the document does not list (a proxy's 502 page) still raises, with its text."""
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Proxy502)
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{proxy.server_address[1]}"
+        with Session(base_url=base, token="fdk_x") as fd, pytest.raises(ProblemError) as raised:
+            expect(tenants_get.sync_detailed("tnt_x", client=fd))
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert raised.value.status == 502 and raised.value.type == "about:blank"
+    assert "bad gateway" in raised.value.problem.detail

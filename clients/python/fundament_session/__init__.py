@@ -63,7 +63,9 @@ class Session(AuthenticatedClient):
     that echoes the consistency token.
 
     ``Session(base_url="http://127.0.0.1:8000", token="fdk_…")``; ``session.consistency.token``
-    is the last token seen. Clients copied with ``with_headers`` and the like share it.
+    is the last token seen. Clients copied with ``with_headers`` and the like share it. An
+    httpx client handed over with ``set_httpx_client`` is used as it is: add
+    ``consistency.on_request`` and ``on_response`` to its event hooks yourself.
     """
 
     consistency: Consistency = field(factory=Consistency, kw_only=True)
