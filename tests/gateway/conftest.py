@@ -74,6 +74,7 @@ def served(app: Any, port: int | None = None) -> Iterator[str]:
         lifespan="on",
         log_level="warning",
         timeout_graceful_shutdown=1,
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
