@@ -10,7 +10,8 @@ violation, a script error, or a request to anything but the server under test.
 
 Fixtures:
 - ``console``: the server (``console.base``, ``console.operator_key``, ``console.api(...)``).
-- ``tenant_a``, ``tenant_b``: two tenants, each with a key per role (``.keys["admin"]``).
+- ``tenant_a``, ``tenant_b``: two tenants, each with a key per role (``.keys["admin"]``);
+  ``new_tenant(label)`` makes a fresh one.
 - ``signed_in(page, key)``: signs ``page`` in with ``key`` through the sign-in form.
 - ``axe_check(page)``: runs axe-core on the page; fails on a serious or critical violation.
 """
@@ -91,6 +92,12 @@ def make_console_tenant(console: ConsoleServer, label: str) -> ConsoleTenant:
         assert r.status_code == 201, r.text
         tenant.keys[role] = r.json()["key"]
     return tenant
+
+
+@pytest.fixture
+def new_tenant(console: ConsoleServer) -> Callable[[str], ConsoleTenant]:
+    """A fresh tenant per call (a key per role), for tests that change what they look at."""
+    return lambda label="t": make_console_tenant(console, label)
 
 
 @pytest.fixture(scope="session")

@@ -386,7 +386,7 @@ class Console:
         return RedirectResponse(self.url(path, **query), status_code=303)
 
 
-def _problem(status: int, title: str, detail: str) -> dict[str, Any]:
+def page_problem(status: int, title: str, detail: str) -> dict[str, Any]:
     return {"title": title, "status": status, "detail": detail}
 
 
@@ -395,16 +395,16 @@ async def read_form(request: Request) -> dict[str, str]:
     # and the console posts only small url-encoded forms (no uploads).
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype != "application/x-www-form-urlencoded":
-        raise PageError(415, _problem(415, "Unsupported form", "Post the page's form."))
+        raise PageError(415, page_problem(415, "Unsupported form", "Post the page's form."))
     raw = b""
     async for chunk in request.stream():
         raw += chunk
         if len(raw) > MAX_FORM_BYTES:
-            raise PageError(413, _problem(413, "Form too large", "The form is too large."))
+            raise PageError(413, page_problem(413, "Form too large", "The form is too large."))
     try:
         pairs = parse_qsl(raw.decode(), keep_blank_values=True, strict_parsing=False, max_num_fields=200)
     except (UnicodeDecodeError, ValueError):
-        raise PageError(400, _problem(400, "Bad form", "The form could not be read.")) from None
+        raise PageError(400, page_problem(400, "Bad form", "The form could not be read.")) from None
     return dict(pairs)
 
 
@@ -462,7 +462,7 @@ def build_routes(page_sets: Iterable[Pages], assets: BaseRoute) -> list[BaseRout
 
 
 async def _not_found(c: Console) -> Response:
-    raise PageError(404, {"title": "Not found", "status": 404, "detail": "No such page."})
+    raise PageError(404, page_problem(404, "Not found", "No such page."))
 
 
 def _endpoint(declared: _Declared, nav: list[NavItem]) -> Callable[[Request], Awaitable[Response]]:
@@ -502,7 +502,7 @@ async def _run(declared: _Declared, c: Console) -> Response:
             return c.redirect("/", next=c.request.url.path, notice="sign-in")
         raise SignInAgain("Sign in first.")
     if declared.area == "operator" and not s.is_operator:
-        raise PageError(404, {"title": "Not found", "status": 404, "detail": "No such page."})
+        raise PageError(404, page_problem(404, "Not found", "No such page."))
     if c.request.method not in ("GET", "HEAD"):
         await _check_csrf(c)
     return await declared.fn(c)
