@@ -312,7 +312,7 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
     cost_model = metering.install(app, db=db, cost_model=settings.cost_model)
     job_worker = jobs.Worker(
         db,
-        privacy.handlers(master),
+        {**privacy.handlers(master), cells.MOVE_JOB: cells.Mover(admin_dsn, cell_router).handler()},
         lease=timedelta(seconds=settings.job_lease_seconds),
         max_attempts=settings.job_max_attempts,
         poll_seconds=settings.job_poll_seconds,

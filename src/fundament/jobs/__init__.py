@@ -41,6 +41,20 @@ class Job:
 Handler = Callable[[Tx, Job, datetime], Awaitable[datetime | None]]
 
 
+@dataclass(frozen=True)
+class Detached:
+    """A handler that opens its own transactions: for work that is long and spans several
+    databases (a tenant move), which must not hold one transaction open throughout, nor
+    pass its tenant's write gate (the move freezes that very gate). ``run`` returns what a
+    :data:`Handler` returns; the worker marks the job done or due again afterwards."""
+
+    run: Callable[[Job, datetime], Awaitable[datetime | None]]
+
+
+_DONE = "UPDATE jobs SET done_at = $2 WHERE id = $1"
+_AGAIN = "UPDATE jobs SET run_at = $2, locked_until = NULL, attempts = 0 WHERE id = $1"
+
+
 async def enqueue(
     tx: Tx, kind: str, ref: str, *, run_at: datetime | None = None, sooner: bool = False
 ) -> None:
@@ -88,7 +102,7 @@ class Worker:
     def __init__(
         self,
         db: Database,
-        handlers: dict[str, Handler],
+        handlers: dict[str, Handler | Detached],
         *,
         clock: Clock = utcnow,
         lease: timedelta = timedelta(minutes=5),
@@ -137,17 +151,20 @@ class Worker:
         try:
             if handler is None:
                 raise LookupError(f"no handler for job kind {job.kind!r}")
-            # On the cell whose queue held the job, where the job's rows are.
-            async with db.transaction(ctx, tenant_id=job.tenant_id, routed=False) as tx:
+            if isinstance(handler, Detached):
+                again = await handler.run(job, now)
+                async with db.pool.acquire() as conn:
+                    await conn.execute(*((_DONE, job.id, now) if again is None else (_AGAIN, job.id, again)))
+                return
+            # On the cell whose queue held the job, where the job's rows are; through the
+            # tenant's write gate, so a job waits out a move's freeze and never writes to
+            # a cell its tenant has left (it fails there, and its copy runs on the new cell).
+            async with db.on_cell(ctx, job.tenant_id, read_only=False) as tx:
                 again = await handler(tx, job, now)
                 if again is None:
-                    await tx.conn.execute("UPDATE jobs SET done_at = $2 WHERE id = $1", job.id, now)
+                    await tx.conn.execute(_DONE, job.id, now)
                 else:  # periodic: the same row runs again later
-                    await tx.conn.execute(
-                        "UPDATE jobs SET run_at = $2, locked_until = NULL, attempts = 0 WHERE id = $1",
-                        job.id,
-                        again,
-                    )
+                    await tx.conn.execute(_AGAIN, job.id, again)
         except Exception as exc:
             log.exception("job %s (%s) failed", job.id, job.kind)
             retry = now + timedelta(seconds=min(3600, 2**job.attempts))
@@ -197,4 +214,4 @@ async def queue_depth(db: Database) -> int:
     return value
 
 
-__all__ += ["Handler", "enqueue_many", "queue_depth", "start_in_background"]
+__all__ += ["Detached", "Handler", "enqueue_many", "queue_depth", "start_in_background"]

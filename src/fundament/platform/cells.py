@@ -53,6 +53,12 @@ class Cell:
     created_at: datetime | None
 
 
+async def _has_gate(db: Database) -> bool:
+    async with db.pool.acquire() as conn:
+        found = await conn.fetchval("SELECT to_regprocedure('fundament_write_gate(text)') IS NOT NULL")
+    return bool(found)
+
+
 class Cells:
     """The cells this instance knows, a Database per cell, and the placement cache."""
 
@@ -105,6 +111,10 @@ class Cells:
         if db is None:
             raise ServiceUnavailable(f"The tenant's cell {name!r} is not reachable from this instance.")
         return db
+
+    def forget(self, tenant_id: str) -> None:
+        """Drop the tenant's placement here (its write found it gone from the cell)."""
+        self._placement.invalidate(tenant_id)
 
     def remember(self, tenant_id: str, db: Database) -> None:
         """Hold a placement decided here before it commits (a new tenant): what runs for the
@@ -163,6 +173,10 @@ class Cells:
                 continue
             self._dbs[name] = db
         self.control.router = self if len(self._dbs) > 1 else None
+        # With cells a tenant can move: its writes on every cell pass its write gate (once
+        # each cell has the migration that makes it; until then there is nothing to gate).
+        for db in self._dbs.values():
+            db.gated = self.control.router is not None and await _has_gate(db)
 
     def _invalidate(self, message: str) -> None:
         if message.startswith("tenant:"):

@@ -50,6 +50,25 @@ _BROKEN = (
 )
 
 _SET_SCOPE = "SELECT set_config('fundament.tenant_id', $1, true), set_config('fundament.operator', $2, true)"
+#: A tenant's write on a cell passes the tenant's write gate in the same statement (no
+#: round trip of its own): it waits while a move freezes the tenant, and answers the cell
+#: the tenant has left for, if it has (migration 0014).
+_SET_SCOPE_GATED = (
+    "SELECT fundament_write_gate($1),"
+    " set_config('fundament.tenant_id', $1, true), set_config('fundament.operator', $2, true)"
+)
+#: How often a write follows a tenant that has moved before it gives up (503): a move
+#: switches the directory before it lets the writers it froze go, so once is the rule.
+_REROUTES = 4
+
+
+class TenantDeparted(ServiceUnavailable):
+    """The tenant has moved off this cell: its write must run on the cell it went to."""
+
+    def __init__(self, tenant_id: str, cell: str) -> None:
+        super().__init__(f"The tenant has moved to the cell {cell!r}; try again.")
+        self.tenant_id = tenant_id
+        self.cell = cell
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +242,9 @@ class Database:
         #: Set on the control database once a cell besides it exists: a transaction scoped
         #: to a tenant then runs on the tenant's cell (None costs the hot path nothing).
         self.router: Cells | None = None
+        #: Set on every cell's Database once there are cells (a tenant can move): a
+        #: tenant's write transaction here passes its write gate (see ``_SET_SCOPE_GATED``).
+        self.gated = False
         #: Streaming replicas that read-only transactions may use; None without any.
         self.replicas: ReplicaSet | None = (
             ReplicaSet(
@@ -353,20 +375,38 @@ class Database:
         """
         tenant = tenant_id if tenant_id is not None else ctx.tenant_id
         router = self.router
-        if router is not None and routed and tenant:
-            cell = router.cached(tenant)
-            if cell is None:
-                return self._routed(router, ctx, tenant, read_only, primary)
-            if cell is not self:
-                return cell.transaction(
-                    ctx, tenant_id=tenant, read_only=read_only, primary=primary, routed=False
-                )
-        operator = ctx.principal is not None and ctx.principal.is_operator
         exchange = current_exchange.get()
         if read_only is None:
             read_only = exchange is not None and exchange.method in READ_METHODS
+        if router is not None and routed and tenant:
+            cell = router.cached(tenant)
+            if cell is None or not read_only:  # a write follows the tenant if it moves
+                return self._routed(router, ctx, tenant, read_only, primary)
+            if cell is not self:
+                return cell.transaction(ctx, tenant_id=tenant, read_only=True, primary=primary, routed=False)
+        return self.on_cell(ctx, tenant, read_only=read_only, primary=primary, gate=False)
+
+    def on_cell(
+        self,
+        ctx: RequestContext,
+        tenant: str | None,
+        *,
+        read_only: bool,
+        primary: bool = False,
+        gate: bool = True,
+    ) -> AbstractAsyncContextManager[Tx]:
+        """A transaction on this database, which is where ``tenant``'s rows are (routing
+        decided, or the caller knows: the job worker runs a job on the cell whose queue held
+        it). ``gate``: a write passes the tenant's write gate (waits out a move's freeze,
+        and raises :class:`TenantDeparted` if the tenant has left this cell); the control
+        plane's own writes (the registry, usage) pass ``gate=False`` through
+        :meth:`transaction` with ``routed=False``."""
+        operator = ctx.principal is not None and ctx.principal.is_operator
+        exchange = current_exchange.get()
         if not read_only:
-            return self._scoped(ctx, tenant, operator, publish=exchange)
+            return self._scoped(
+                ctx, tenant, operator, publish=exchange, gate=gate and self.gated and bool(tenant)
+            )
         if self.replicas is None or primary:
             return self._scoped(ctx, tenant, operator, read_only=True)
         floor = exchange.consistency if exchange is not None else 0
@@ -376,12 +416,26 @@ class Database:
     async def _routed(
         self, router: Cells, ctx: RequestContext, tenant: str, read_only: bool | None, primary: bool
     ) -> AsyncIterator[Tx]:
-        """A tenant's transaction whose placement this instance does not hold yet."""
-        with map_db_errors():
-            cell = await router.database_of(tenant)
-        async with cell.transaction(
-            ctx, tenant_id=tenant, read_only=read_only, primary=primary, routed=False
-        ) as tx:
+        """A tenant's transaction whose placement this instance does not hold yet, or a
+        write: one that finds the tenant gone from the cell (a move switched it while the
+        write waited at the gate, or this instance has not seen the switch) drops the
+        placement and runs on the tenant's new cell. It has not begun its work then: the
+        gate is its first statement."""
+        async with contextlib.AsyncExitStack() as stack:
+            for attempt in range(_REROUTES):
+                with map_db_errors():
+                    cell = await router.database_of(tenant)
+                try:
+                    tx = await stack.enter_async_context(
+                        cell.on_cell(ctx, tenant, read_only=bool(read_only), primary=primary)
+                    )
+                    break
+                except TenantDeparted:
+                    router.forget(tenant)
+                    if attempt:  # the directory's commit may be a moment behind the departure's
+                        await asyncio.sleep(0.05 * attempt)
+            else:
+                raise ServiceUnavailable("The tenant is being moved between cells; try again.")
             yield tx
 
     def operator_transaction(self, reason: str) -> AbstractAsyncContextManager[Tx]:
@@ -405,6 +459,7 @@ class Database:
         *,
         read_only: bool = False,
         publish: Exchange | None = None,
+        gate: bool = False,
     ) -> AsyncIterator[Tx]:
         began = time.perf_counter()
         with map_db_errors():
@@ -413,7 +468,12 @@ class Database:
             conn = await self.pool.acquire()
             try:
                 async with conn.transaction(readonly=read_only):
-                    await conn.execute(_SET_SCOPE, tenant or "", "on" if operator else "")
+                    if gate:
+                        gone = await conn.fetchval(_SET_SCOPE_GATED, tenant, "on" if operator else "")
+                        if gone is not None:
+                            raise TenantDeparted(tenant or "", gone)
+                    else:
+                        await conn.execute(_SET_SCOPE, tenant or "", "on" if operator else "")
                     wrap = self.wrap_connection
                     tx = Tx(conn if wrap is None else wrap(conn), ctx, tenant)
                     yield tx

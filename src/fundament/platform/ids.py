@@ -12,7 +12,7 @@ import secrets
 from ulid import ULID
 
 PREFIXES = frozenset(
-    {"tnt", "key", "opk", "usr", "col", "rec", "req", "evt", "exp", "era", "job", "whk", "dlv"}
+    {"tnt", "key", "opk", "usr", "col", "rec", "req", "evt", "exp", "era", "job", "whk", "dlv", "mov"}
 )
 _ID_RE = re.compile(r"^[a-z]{3}_[0-9A-HJKMNP-TV-Z]{26}$")
 

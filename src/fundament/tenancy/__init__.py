@@ -23,6 +23,7 @@ from fundament.tenancy.service import (
     find_tenant_id,
     get_tenant,
     hold_tenants,
+    switch_cell,
     tenants_created_before,
 )
 
@@ -47,6 +48,7 @@ __all__ = [
     "hold_tenants",
     "install",
     "load_plans",
+    "switch_cell",
     "tenants_created_before",
 ]
 

@@ -20,6 +20,7 @@ from fundament.platform import (
     keyset_page,
     looks_like_id,
     new_id,
+    notify_invalidation,
     refuse_removal,
     set_scope,
     utcnow,
@@ -143,6 +144,24 @@ async def cell_of_tenant(tx: Tx, tenant_id: str) -> str | None:
         return None
     cell: str | None = await tx.conn.fetchval("SELECT cell FROM tenants WHERE id = $1", tenant_id)
     return cell
+
+
+async def switch_cell(conn: asyncpg.Connection, tenant_id: str, *, from_cell: str, to_cell: str) -> bool:
+    """Move the tenant's placement from ``from_cell`` to ``to_cell`` in the directory, in
+    ``conn``'s open transaction (an admin connection to the control database), and tell
+    every instance when it commits; False if the tenant is not on ``from_cell`` (any more)."""
+    await set_scope(conn, operator=True)
+    status = await conn.execute(
+        f"UPDATE tenants SET cell = $2, updated_at = now()"
+        f" WHERE id = $1 AND coalesce(cell, '{CONTROL_CELL}') = $3",
+        tenant_id,
+        None if to_cell == CONTROL_CELL else to_cell,
+        from_cell,
+    )
+    if status != "UPDATE 1":
+        return False
+    await notify_invalidation(conn, f"tenant:{tenant_id}")
+    return True
 
 
 async def count_by_cell(tx: Tx) -> dict[str, int]:
