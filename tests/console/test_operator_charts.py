@@ -1,0 +1,88 @@
+"""The console's SVG charts, without a browser: figures, accessibility, escaping, CSP-safety."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from fundament.console.charts import Series, bar_chart, line_chart, nice_ticks, stacked_bars
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def parts(markup: str) -> tuple[ET.Element, list[list[str]]]:
+    """The chart's SVG element and its data table's rows (as text), from the markup."""
+    svg = ET.fromstring(re.search(r"<svg.*</svg>", markup, re.S).group(0))  # type: ignore[union-attr]
+    table = ET.fromstring(re.search(r"<table>.*</table>", markup, re.S).group(0))  # type: ignore[union-attr]
+    rows = [["".join(cell.itertext()) for cell in tr] for tr in table.iter("tr")]
+    return svg, rows
+
+
+def test_bar_chart_has_a_title_a_description_and_its_figures_as_a_table() -> None:
+    html = bar_chart("Cost per team (EUR)", ["data", "unassigned"], [Series("cost", [12.5, 0])], ident="t")
+    svg, rows = parts(html)
+    assert svg.get("role") == "img" and svg.get("aria-labelledby") == "t-t t-d"
+    assert svg.find(f"{SVG}title").text == "Cost per team (EUR)"  # type: ignore[union-attr]
+    assert rows == [["item", "cost"], ["data", "12.50"], ["unassigned", "0"]]
+    bars = [r for r in svg.iter(f"{SVG}rect") if r.get("class") == "series-0"]
+    assert len(bars) == 2
+    # Proportional: the zero bar is a hairline, the other spans the plot to its value.
+    assert float(bars[1].get("width")) < 1 < float(bars[0].get("width"))  # type: ignore[arg-type]
+    assert "<details" in html and "Data: Cost per team (EUR)" in html
+
+
+def test_negative_values_grow_left_of_zero() -> None:
+    svg, rows = parts(bar_chart("Margin", ["a", "b"], [Series("margin", [100, -50])]))
+    axis = next(line for line in svg.iter(f"{SVG}line") if line.get("class") == "chart-axis")
+    zero = float(axis.get("x1"))  # type: ignore[arg-type]
+    a, b = [r for r in svg.iter(f"{SVG}rect") if r.get("class") == "series-0"]
+    assert float(a.get("x")) == pytest.approx(zero, abs=0.1)  # type: ignore[arg-type]
+    assert float(b.get("x")) + float(b.get("width")) == pytest.approx(zero, abs=0.2)  # type: ignore[arg-type]
+    assert float(a.get("width")) == pytest.approx(2 * float(b.get("width")), rel=0.01)  # type: ignore[arg-type]
+    assert rows[2] == ["b", "-50"]
+
+
+def test_stacked_bars_add_a_total_and_refuse_negative_parts() -> None:
+    html = stacked_bars("Cost", ["acme"], [Series("db", [3]), Series("cpu", [1.5])])
+    _, rows = parts(html)
+    assert rows == [["item", "db", "cpu", "total"], ["acme", "3", "1.50", "4.50"]]
+    with pytest.raises(ValueError, match=">= 0"):
+        stacked_bars("Cost", ["acme"], [Series("db", [-1])])
+
+
+def test_line_chart_draws_every_point_and_an_area() -> None:
+    html = line_chart("Requests", ["00", "01", "02"], [Series("requests", [0, 5, 2])], area=True)
+    svg, rows = parts(html)
+    assert len(list(svg.iter(f"{SVG}circle"))) == 3
+    assert len(list(svg.iter(f"{SVG}polygon"))) == 1
+    assert rows[1:] == [["00", "0"], ["01", "5"], ["02", "2"]]
+
+
+def test_text_is_escaped_and_nothing_needs_inline_script_or_style() -> None:
+    evil = '<script>alert(1)</script>" onload="x'
+    html = str(bar_chart(evil, [evil], [Series(evil, [1])]))
+    assert "<script" not in html and 'onload="x' not in html
+    assert "style=" not in html
+    parts(html)  # still well-formed XML
+
+
+def test_mismatched_or_non_finite_series_are_refused() -> None:
+    with pytest.raises(ValueError, match="2 values for 1 labels"):
+        bar_chart("x", ["a"], [Series("s", [1, 2])])
+    with pytest.raises(ValueError, match="finite"):
+        line_chart("x", ["a"], [Series("s", [float("nan")])])
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "expected"),
+    [(0, 576.04, [0, 200, 400, 600]), (-576.04, 576.04, None), (0, 0, [0, 0.2, 0.4, 0.6, 0.8, 1])],
+)
+def test_nice_ticks_cover_the_range_with_round_steps(low: float, high: float, expected: list[float] | None) -> None:
+    ticks = nice_ticks(low, high)
+    if expected is not None:
+        assert ticks == pytest.approx(expected)
+    assert ticks[0] <= low and ticks[-1] >= high
+    if low < 0 < high:
+        assert 0 in ticks
