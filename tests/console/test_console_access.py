@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from console_session import Browserless
 
 
 async def test_sign_in_with_a_tenant_key_shows_the_tenants_pages(
@@ -58,26 +59,6 @@ async def test_every_answer_carries_the_security_headers(console: Any) -> None:
             assert r.headers["x-content-type-options"] == "nosniff"
         r = await client.get("/console")
         assert r.status_code == 308 and r.headers["location"] == "/console/"
-
-
-class Browserless:
-    """Plain HTTP with the session cookie carried by hand: Python's cookie jar never sends a
-    Secure cookie over http://, even to 127.0.0.1 (browsers do)."""
-
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-        self.cookie = ""
-
-    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        headers = {"Cookie": f"fundament_console={self.cookie}"} if self.cookie else {}
-        r = await self.client.request(method, path, headers=headers, **kwargs)
-        for line in r.headers.get_list("set-cookie"):
-            if line.startswith("fundament_console="):
-                self.cookie = line.split(";")[0].split("=", 1)[1]
-        return r
-
-    async def csrf(self, path: str) -> str:
-        return (await self.request("GET", path)).text.split('name="csrf" value="')[1].split('"')[0]
 
 
 async def test_a_post_without_the_csrf_token_is_refused(console: Any, tenant_a: Any) -> None:

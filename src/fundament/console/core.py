@@ -350,7 +350,9 @@ class Console:
 
     def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         s = self.session
-        tenant = self.request.path_params.get("tenant") or s.tenant_id
+        # A tenant key's nav is its own tenant's, whatever the path asked for; an operator's
+        # follows the tenant it is looking at.
+        tenant = self.request.path_params.get("tenant") if s.is_operator else s.tenant_id
         nav = []
         current = self.request.url.path
         for item in self.nav:
