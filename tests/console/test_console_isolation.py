@@ -10,8 +10,9 @@ import time
 from typing import Any
 
 import httpx
-from console_session import Browserless
 from playwright.async_api import expect
+
+from console_session import Browserless
 
 SCHEMA = {"type": "object", "properties": {"email": {"type": "string"}}, "required": ["email"]}
 
