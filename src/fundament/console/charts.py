@@ -4,7 +4,7 @@ Hand-written rather than a chart library because the console's CSP allows no inl
 and no inline style, and must load nothing from elsewhere: a JavaScript chart library would
 draw in the browser (and most set ``style=``), a Python one (matplotlib, pygal) would add a
 large dependency for a few rectangles and polylines. Colours and fonts come from classes in
-``static/charts.css`` (``series-0`` … ``series-7``), never ``style=``.
+``static/charts.css`` (``series-0`` … ``series-9``), never ``style=``.
 
 Every chart is a ``<figure>`` with an SVG (``role="img"``, its ``<title>`` and ``<desc>``
 named by ``aria-labelledby``) followed by the same figures as a ``<table>`` inside a
@@ -23,7 +23,7 @@ from markupsafe import Markup, escape
 __all__ = ["Series", "bar_chart", "line_chart", "nice_ticks", "stacked_bars"]
 
 #: How many series classes charts.css colours (more series reuse them in turn).
-PALETTE_SIZE = 8
+PALETTE_SIZE = 10
 WIDTH = 720
 Format = Callable[[float], str]
 
