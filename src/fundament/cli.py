@@ -49,6 +49,8 @@ cells_cli = typer.Typer(
     no_args_is_help=True, help="Cells: the PostgreSQL clusters tenants are placed on, by region."
 )
 cli.add_typer(cells_cli, name="cells")
+tenants_cli = typer.Typer(no_args_is_help=True, help="Tenants: moving one to another cell of its region.")
+cli.add_typer(tenants_cli, name="tenants")
 gateway_cli = typer.Typer(
     invoke_without_command=True,
     help="The strangler-fig gateway in front of a legacy application (docs/gateway.md).",
@@ -780,6 +782,45 @@ def cells_list(
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
     for line in table:
         typer.echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+
+
+@tenants_cli.command("move")
+def tenants_move(
+    tenant: Annotated[str, typer.Argument(help="The tenant's id (tnt_…) or slug.")],
+    to: Annotated[str, typer.Option("--to", help="The cell to move it to, of the tenant's region.")],
+    wait: Annotated[bool, typer.Option(help="Wait until the move is done or failed.")] = False,
+    timeout: Annotated[float, typer.Option(help="With --wait: stop waiting after this many seconds.")] = 600,
+) -> None:
+    """Move a tenant to another cell of its region, online: its writes wait (at most about a
+    second) while it switches, none is refused. A running instance's job worker does the
+    move (`fundament serve` or `fundament worker`); this prints the move as JSON and, with
+    --wait, each status until it ends (exit 1 if it failed or did not end in time). Exit 2
+    for a refused move (unknown tenant or cell, the tenant's own cell, another region, a
+    move already running)."""
+    import msgspec
+
+    from fundament.cells import request_move, watch_move
+    from fundament.platform import Problem
+
+    settings = Settings()
+
+    def said(move: Any) -> None:
+        typer.echo(f"{move.id}: {move.status}" + (f" ({move.error})" if move.error else ""), err=True)
+
+    def as_json(move: Any) -> str:
+        body = msgspec.to_builtins(move)
+        return json.dumps({**body, "from": body.pop("from_cell"), "to": body.pop("to_cell")}, default=str)
+
+    with admin_database(settings, migrate_now=False) as dsn:
+        try:
+            move = asyncio.run(request_move(dsn, tenant, to, control_region=settings.default_region))
+        except Problem as exc:
+            raise _fail(f"not moved: {exc.detail}") from None
+        if wait:
+            move = asyncio.run(watch_move(dsn, move.id, seconds=timeout, seen=said))
+    typer.echo(as_json(move))
+    if wait and move.status != "done":
+        raise typer.Exit(1)
 
 
 @cli.command("plan")

@@ -280,6 +280,33 @@ async def test_refused_moves_are_clear_problems(
     await moves.worker.run_once()
 
 
+
+async def test_the_cli_moves_a_tenant_and_waits(
+    http: httpx.AsyncClient, operator_key: str, cells_env: CellsEnv, moves: Moves
+) -> None:
+    t = await make_tenant(http, operator_key, region=EU)
+    await _populate(t, http, 2)
+    cli = asyncio.create_task(
+        asyncio.to_thread(fundament, cells_env.control, "tenants", "move", t.slug, "--to", "eu2", "--wait", "--timeout", "60")
+    )
+    for _ in range(200):  # bounded: the worker a running instance would have
+        if await moves.worker.run_once():
+            break
+        await asyncio.sleep(0.1)
+    done = await cli
+    assert done.returncode == 0, done.stderr
+    job = json.loads(done.stdout)
+    assert (job["status"], job["tenant"], job["from"], job["to"]) == ("done", t.id, "main", "eu2"), job
+    assert f"{job['id']}: done" in done.stderr
+    assert await _cell_of(http, t, operator_key) == "eu2"
+    for args, said in (
+        ((t.slug, "--to", "us1"), "region"),
+        ((t.slug, "--to", "eu2"), "already"),
+        (("no-such-tenant", "--to", "eu2"), "No tenant"),
+    ):
+        refused = await asyncio.to_thread(fundament, cells_env.control, "tenants", "move", *args)
+        assert refused.returncode == 2 and said in refused.stderr, (args, refused.stderr)
+
 # --- under load ------------------------------------------------------------------------------
 WRITERS, PER_WRITER, LOAD_SECONDS = 4, 150, 40.0
 

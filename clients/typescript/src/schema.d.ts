@@ -145,6 +145,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tenants/{tenant}/move": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Move a tenant to another cell of its region (online)
+         * @description Starts a move, answered as a job to poll at `Location`. The tenant keeps serving throughout: its rows are copied to the target cell, then caught up; its writes wait (they are not refused) for at most about a second while the last changes are copied, the target's row counts and audit chain are verified and the directory switches; every instance then sends its requests to the target, and the source's rows are deleted. A move that fails leaves the tenant whole on the source. 422 for a cell that does not exist, the tenant's own cell, or a cell of another region (residency); 409 if a move of the tenant is running. CLI: `fundament tenants move TENANT --to CELL [--wait]`.
+         */
+        post: operations["tenants_move"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenant}/moves/{move_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A tenant's move */
+        get: operations["tenants_moves_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/gateway/routes": {
         parameters: {
             query?: never;
@@ -1380,6 +1417,14 @@ export interface components {
              */
             status: "ok";
         };
+        /** MoveRequest */
+        MoveRequest: {
+            /**
+             * To
+             * @description The cell to move the tenant to, of the tenant's region.
+             */
+            to: string;
+        };
         /** OffboardingAccepted */
         OffboardingAccepted: {
             /** Id */
@@ -1695,6 +1740,57 @@ export interface components {
             items: components["schemas"]["Tenant"][];
             /** Next Cursor */
             next_cursor: string | null;
+        };
+        /**
+         * TenantMove
+         * @description A move of a tenant to another cell of its region: a job to poll.
+         */
+        TenantMove: {
+            /**
+             * Id
+             * @example mov_01JD0000000000000000000000
+             */
+            id: string;
+            /**
+             * Status
+             * @description `copying` the tenant's rows to the target, `catching_up` with what changed meanwhile, `switching` (its writes wait, at most about a second, while the last changes are copied, the target is verified and the directory switches), then `done` (the source's rows are deleted) or `failed` (the tenant is whole on the source, serving; see `error`).
+             * @enum {string}
+             */
+            status: "pending" | "copying" | "catching_up" | "switching" | "done" | "failed";
+            /** Tenant */
+            tenant: string;
+            /**
+             * From
+             * @description The cell the tenant was on.
+             */
+            from: string;
+            /**
+             * To
+             * @description The cell it moves to (of the same region).
+             */
+            to: string;
+            /**
+             * Error
+             * @description Why the move failed (null unless `failed`).
+             */
+            error: string | null;
+            /**
+             * Freeze Ms
+             * @description How long the tenant's writes waited, once it has switched.
+             */
+            freeze_ms: number | null;
+            /**
+             * Rows Copied
+             * @description Rows copied so far, catch-up passes included.
+             */
+            rows_copied: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Finished At */
+            finished_at: string | null;
         };
         /**
          * TenantPatch
@@ -3124,6 +3220,249 @@ export interface operations {
                 };
             };
             /** @description Body failed validation; `errors` lists each problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit of the tenant's plan reached (`…/rate-limited`, with `RateLimit-*` headers), or too many failed authentications from this address or with this key's id (`…/authentication-throttled`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Database unavailable or overloaded; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    tenants_move: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MoveRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    /** @description Where this write committed. Send it back as `Fundament-Consistency` on later reads to read your writes (a replica serves them only once it has replayed this). */
+                    "Fundament-Consistency"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantMove"];
+                };
+            };
+            /** @description Malformed request: a body that is not I-JSON (`invalid-json`: malformed, not UTF-8, a duplicate key, a lone surrogate, nested deeper than 64 levels), an unknown or invalid query parameter (`bad-request`), a bad filter (`invalid-filter`) or cursor (`invalid-cursor`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown, expired or revoked API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role is too small, or its tenant is suspended. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description See the problem document. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Method not allowed on this path. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit of the tenant's plan reached (`…/rate-limited`, with `RateLimit-*` headers), or too many failed authentications from this address or with this key's id (`…/authentication-throttled`); see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Database unavailable or overloaded; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    tenants_moves_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The last `Fundament-Consistency` a write answered (several, comma-separated: the latest counts; empty: none yet): the read then sees that write. Malformed: 400 `invalid-consistency-token`. */
+                "Fundament-Consistency"?: string;
+            };
+            path: {
+                tenant: string;
+                move_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantMove"];
+                };
+            };
+            /** @description Malformed request: a body that is not I-JSON (`invalid-json`: malformed, not UTF-8, a duplicate key, a lone surrogate, nested deeper than 64 levels), an unknown or invalid query parameter (`bad-request`), a bad filter (`invalid-filter`) or cursor (`invalid-cursor`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown, expired or revoked API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role is too small, or its tenant is suspended. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this tenant (also for other tenants' resources). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Method not allowed on this path. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -9,7 +9,17 @@ from typing import Protocol
 
 from fundament.cells.admin import AddCellError, cell_dsns, check_new_cell, register_cell, tenant_cell_dsn
 from fundament.cells.moves import JOB_KIND as MOVE_JOB
-from fundament.cells.moves import MOVED, STAYS, MoveFailed, Mover, MoveRow, get_move, start_move
+from fundament.cells.moves import (
+    MOVED,
+    STAYS,
+    MoveFailed,
+    Mover,
+    MoveRow,
+    get_move,
+    request_move,
+    start_move,
+    watch_move,
+)
 from fundament.cells.service import Placement, holdings, summaries
 from fundament.platform import Cells
 
@@ -29,9 +39,11 @@ __all__ = [
     "holdings",
     "install",
     "register_cell",
+    "request_move",
     "start_move",
     "summaries",
     "tenant_cell_dsn",
+    "watch_move",
 ]
 
 

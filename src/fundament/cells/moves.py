@@ -47,6 +47,7 @@ from fundament.platform import (
     Conflict,
     FieldError,
     NotFound,
+    RequestContext,
     Tx,
     ValidationFailed,
     new_id,
@@ -203,6 +204,49 @@ async def get_move(tx: Tx, tenant_id: str, move_id: str) -> MoveRow:
     if rec is None:
         raise NotFound("No such move of this tenant.")
     return MoveRow(**dict(rec))
+
+
+# --- the CLI's side: through an admin connection to the control database ----------------------
+async def request_move(control_dsn: str, tenant_ref: str, to_cell: str, *, control_region: str) -> MoveRow:
+    """:func:`start_move` for the tenant whose id or slug is ``tenant_ref``; a running
+    instance's job worker does the move. NotFound if there is no such tenant."""
+    conn = await asyncpg.connect(control_dsn)
+    try:
+        tenant_id = await tenancy.find_tenant_id(conn, tenant_ref)
+        if tenant_id is None:
+            raise NotFound(f"No tenant has the id or slug {tenant_ref!r}.")
+        regions = {CONTROL_CELL: control_region}
+        regions |= {r["name"]: r["region"] for r in await conn.fetch("SELECT name, region FROM cells")}
+        async with conn.transaction():
+            await set_scope(conn, tenant_id=tenant_id, operator=True)
+            tx = Tx(conn, RequestContext(request_id="cli-tenants-move"), tenant_id)
+            return await start_move(tx, regions, tenant_id, to_cell)
+    finally:
+        await conn.close()
+
+
+async def watch_move(
+    control_dsn: str, move_id: str, *, seconds: float, seen: Callable[[MoveRow], None]
+) -> MoveRow:
+    """Poll the move until it is done or failed (or ``seconds`` pass: the last state seen);
+    ``seen`` is called with each new status."""
+    conn = await asyncpg.connect(control_dsn)
+    try:
+        deadline = time.monotonic() + seconds
+        status = None
+        while True:
+            async with conn.transaction():
+                await set_scope(conn, operator=True)
+                rec = await conn.fetchrow(f"SELECT {_MOVE_COLUMNS} FROM tenant_moves WHERE id = $1", move_id)
+            move = MoveRow(**dict(rec))
+            if move.status != status:
+                status = move.status
+                seen(move)
+            if move.status in ("done", "failed") or time.monotonic() > deadline:
+                return move
+            await asyncio.sleep(0.5)
+    finally:
+        await conn.close()
 
 
 # --- the mover ---------------------------------------------------------------------------------

@@ -48,6 +48,7 @@ from .gateway_route import GatewayRoute
 from .gateway_route_list import GatewayRouteList
 from .gateway_route_mode import GatewayRouteMode
 from .health import Health
+from .move_request import MoveRequest
 from .offboarding_accepted import OffboardingAccepted
 from .operator_key import OperatorKey
 from .operator_key_create import OperatorKeyCreate
@@ -83,6 +84,8 @@ from .tenant_create import TenantCreate
 from .tenant_create_plan import TenantCreatePlan
 from .tenant_events_stream_response_200 import TenantEventsStreamResponse200
 from .tenant_list import TenantList
+from .tenant_move import TenantMove
+from .tenant_move_status import TenantMoveStatus
 from .tenant_patch import TenantPatch
 from .tenant_patch_plan import TenantPatchPlan
 from .tenant_patch_status import TenantPatchStatus
@@ -157,6 +160,7 @@ __all__ = (
     "GatewayRouteList",
     "GatewayRouteMode",
     "Health",
+    "MoveRequest",
     "OffboardingAccepted",
     "OperatorKey",
     "OperatorKeyCreate",
@@ -192,6 +196,8 @@ __all__ = (
     "TenantCreatePlan",
     "TenantEventsStreamResponse200",
     "TenantList",
+    "TenantMove",
+    "TenantMoveStatus",
     "TenantPatch",
     "TenantPatchPlan",
     "TenantPatchStatus",
