@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Sequence
@@ -110,15 +111,25 @@ def percentile(histogram: Sequence[int], q: float) -> float | None:
     return float(LATENCY_BOUNDS_MS[-1])
 
 
+@functools.lru_cache(maxsize=1024)
+def _name_segment(route: str) -> tuple[int, int]:
+    """Where a route's ``{name}`` under ``/collections/`` is (segment index, segment count);
+    (-1, 0) for other routes. Cached: routes are few, requests many."""
+    if "/collections/{name}" not in route:
+        return -1, 0
+    template = route.split("/")
+    return template.index("{name}"), len(template)
+
+
 def _collection(route: str | None, path: str) -> str:
     """The collection named by a request to a route under ``/collections/{name}`` ("" else)."""
-    if route is None or "/collections/{name}" not in route:
+    if route is None:
         return ""
-    template = route.split("/")
+    index, count = _name_segment(route)
+    if index < 0:
+        return ""
     parts = path.split("/")
-    if len(parts) != len(template):
-        return ""
-    return parts[template.index("{name}")]
+    return parts[index] if len(parts) == count else ""
 
 
 class UsageMeter:
