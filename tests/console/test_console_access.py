@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from playwright.async_api import expect
 
 from console_session import Browserless
 
@@ -36,10 +37,53 @@ async def test_sign_in_with_a_tenant_key_shows_the_tenants_pages(
     async with page.expect_navigation():
         await page.get_by_role("button", name="Sign out").click()
     assert page.url == f"{console.url}/?notice=signed-out"
-    assert "fundament_console" not in {c["name"] for c in await page.context.cookies()} or True
+    # The sign-in form's fresh (anonymous) session replaced the signed-in one.
+    assert session["value"] not in {c["value"] for c in await page.context.cookies()}
     await page.goto(f"{console.url}/t/{tenant_a.id}/keys")
     assert await page.get_by_label("API key").is_visible()
     assert "Sign in to see that page." in await page.get_by_role("status").inner_text()
+
+
+async def test_revoking_the_sessions_key_ends_the_session(
+    page: Any, signed_in: Any, console: Any, tenant_a: Any
+) -> None:
+    r = console.api("POST", f"/v1/tenants/{tenant_a.id}/api-keys", json={"name": "short-lived", "role": "admin"})
+    key, key_id = r.json()["key"], r.json()["id"]
+    await signed_in(page, key)
+    await page.get_by_role("link", name="Keys").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("API keys")
+    assert console.api("DELETE", f"/v1/tenants/{tenant_a.id}/api-keys/{key_id}").status_code == 204
+    await page.get_by_role("link", name="Users").click()
+    await expect(page.get_by_label("API key")).to_be_visible()
+    await expect(page.get_by_role("status")).to_contain_text("sign in again")
+    await page.get_by_role("link", name="Fundament console").click()
+    await expect(page.get_by_label("API key")).to_be_visible()
+
+
+async def test_signing_in_and_moving_around_by_keyboard_alone(
+    page: Any, console: Any, tenant_a: Any
+) -> None:
+    await page.goto(console.url + "/")
+    # The first Tab reaches the skip link, the next ones the form, in order.
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    await page.keyboard.press("Tab")
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_label("API key")).to_be_focused()
+    await page.keyboard.type(tenant_a.keys["admin"])
+    async with page.expect_navigation():
+        await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", level=1)).to_have_text(tenant_a.name)
+    keys = page.get_by_role("navigation", name="Main").get_by_role("link", name="Keys")
+    for _ in range(10):
+        await page.keyboard.press("Tab")
+        if await keys.evaluate("link => link === document.activeElement"):
+            break
+    await expect(keys).to_be_focused()
+    async with page.expect_navigation():
+        await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("API keys")
+    await expect(keys).to_have_attribute("aria-current", "page")
 
 
 async def test_a_wrong_key_is_refused_on_the_form(page: Any, signed_in: Any, axe_check: Any) -> None:

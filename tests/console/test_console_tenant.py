@@ -134,6 +134,12 @@ async def test_the_schema_editor_shows_the_apis_errors_next_to_the_field(
     await expect(page.get_by_role("status")).to_have_text("Collection saved.")
     got = console.api("GET", f"/v1/tenants/{tenant.id}/collections/people", tenant.keys["admin"]).json()
     assert got["schema"] == SCHEMA and got["retention_days"] == 30
+    # A schema the stored records would fail: the API's 409, naming the record, by the schema.
+    record_id = record(console, tenant, {"email": "x@example.com"}, name="people")
+    stricter = {**SCHEMA, "required": ["email", "score"]}
+    await page.get_by_label("Schema", exact=False).fill(json.dumps(stricter))
+    await page.get_by_role("button", name="Save collection").click()
+    await expect(page.locator("#e-schema")).to_contain_text(record_id)
 
 
 async def test_the_records_browser_filters_and_shows_a_bad_filters_problem(

@@ -190,12 +190,12 @@ class Answer:
         for error in problem.get("errors") or ():
             path = str(error.get("path", ""))
             message = str(error.get("message", ""))
-            name = ""
+            name, where = "", path if path not in ("", "/") else ""
             for prefix, field_name in fields.items():
                 if path == prefix or path.startswith(prefix + "/"):
-                    name = field_name
+                    # Within the field, say where (a schema's /properties/seats/type).
+                    name, where = field_name, path[len(prefix) :]
                     break
-            where = path if name == "" and path not in ("", "/") else None
             out.setdefault(name, []).append(f"{where}: {message}" if where else message)
         return out
 
@@ -298,6 +298,18 @@ templates = Environment(
     lstrip_blocks=True,
 )
 templates.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False)
+
+
+def _at(value: Any) -> Markup:
+    """An RFC 3339 time as ``<time>``: read to the second (UTC), exact in its attribute."""
+    if not value:
+        return Markup("")
+    text = str(value)
+    shown = text[:19].replace("T", " ") + (" UTC" if text.endswith(("Z", "+00:00")) else "")
+    return Markup('<time datetime="{}">{}</time>').format(text, shown)
+
+
+templates.filters["at"] = _at
 
 
 @dataclass(frozen=True, slots=True)
