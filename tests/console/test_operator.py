@@ -149,7 +149,7 @@ async def test_operator_sees_the_months_cost_per_tenant_feature_and_team(
     assert shown == pytest.approx(capacity["idle_share"] * 100, abs=0.02)
     assert (await page.locator("#suggestion").inner_text()).split(":")[0] == capacity["suggestion"].split(":")[0]
     idle = await table_rows(page, "finops-idle")
-    assert money(idle["compute this month"][1]) == pytest.approx(money(capacity["idle_cost_eur"]), abs=0.02)
+    assert money(idle["compute this month"][1]) == pytest.approx(money(capacity["idle_cost_eur"]), abs=Decimal("0.02"))
     await axe_check(page)
     await shoot(page, "operator-finops")
 
@@ -190,6 +190,15 @@ async def test_operator_tenants_and_usage_charts(
     assert shown == usage["totals"]["requests"] - 1
     await axe_check(page)
     await shoot(page, "operator-usage")
+
+    # One feature over time: its own figures in each hour.
+    await page.get_by_label("Feature (charts over time)").select_option(RECORD)
+    async with page.expect_navigation():
+        await page.get_by_role("button", name="Show usage").click()
+    hours = await table_rows(page, "usage-requests")
+    assert sum(int(v[0].replace(",", "")) for v in hours.values()) == feature["requests"]
+    assert sum(int(v[1].replace(",", "")) for v in hours.values()) == feature["errors"]
+    assert RECORD in (await page.locator("#usage-requests figcaption").inner_text())
 
     await page.get_by_label("Buckets").select_option("day")
     async with page.expect_navigation():

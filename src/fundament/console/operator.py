@@ -111,9 +111,13 @@ def _bucket_points(usage: Mapping[str, Any], granularity: str) -> tuple[list[str
     return labels, buckets
 
 
-def _usage_charts(usage: Mapping[str, Any], granularity: str) -> list[Markup]:
+def _usage_charts(usage: Mapping[str, Any], granularity: str, feature: str) -> list[Markup]:
     labels, buckets = _bucket_points(usage, granularity)
     unit = "hour" if granularity == "hour" else "day"
+    if feature:
+        # One feature's figures in each bucket (a bucket lists the features used in it).
+        buckets = [next((f for f in b.get("features", ()) if f["feature"] == feature), {}) for b in buckets]
+        unit = f"{unit}, {feature}"
 
     def values(name: str) -> list[float]:
         return [float(b.get(name) or 0) for b in buckets]
@@ -189,15 +193,19 @@ async def usage(c: Console) -> Response:
     tenant = next((t for t in everyone if t["id"] == chosen), None)
     charts: list[Markup] = []
     answer = None
+    feature = c.query.get("feature", "")
     if tenant is not None:
         answer = await c.api.get(f"/v1/tenants/{tenant['id']}/usage", {"granularity": granularity})
-        charts = _usage_charts(answer, granularity)
+        if feature not in {f["feature"] for f in answer["features"]}:
+            feature = ""
+        charts = _usage_charts(answer, granularity, feature)
     return c.render(
         "operator_usage.html",
         title="Usage",
         tenants=everyone,
         chosen=tenant,
         granularity=granularity,
+        feature=feature,
         usage=answer,
         charts=charts,
     )
