@@ -267,3 +267,36 @@ def test_the_cli_refuses_a_broken_table(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "[legacy] url" in result.output
     assert CliRunner().invoke(cli, ["gateway"]).exit_code == 2
     time.sleep(0)
+
+
+async def test_an_upstream_closing_idle_connections_fails_no_request(
+    tmp_path: Path, settings: Settings, admin_dsn: str
+) -> None:
+    """An upstream that closes a kept-alive connection while it sits idle in the pool (as
+    servers do after their keep-alive timeout): the next request takes a new connection."""
+    connections = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}")
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        writer.close()  # idle: closed without a word, the way keep-alive timeouts do
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    config = tmp_path / "gateway.toml"
+    write_config(config, f'[legacy]\nurl = "http://127.0.0.1:{port}"\n')
+    try:
+        with served(gateway_app(settings, admin_dsn, config)) as base:
+            async with httpx.AsyncClient(base_url=base) as client:
+                for _ in range(3):
+                    r = await client.get("/anything")
+                    assert r.status_code == 200 and r.json() == {}
+                    await asyncio.sleep(0.2)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert connections == 3
