@@ -2,13 +2,14 @@
 tenant, feature and team, idle share) and the capacity planner, from real metered requests.
 
 Charts are read through their data tables (each chart's <details>), and compared with what the
-API answers for the same month. ``FUNDAMENT_CONSOLE_SCREENSHOTS=docs/console`` also saves the
-screenshots docs/console.md shows.
+API answers for the same month. The screenshots docs/console.md shows are taken here too
+(``FUNDAMENT_CONSOLE_SCREENSHOTS=1`` copies them into docs/console/).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -18,20 +19,23 @@ import httpx
 import pytest
 
 RECORD = "GET /v1/tenants/{tenant}/collections/{name}/records/{record_id}"
-SCREENSHOTS = os.environ.get("FUNDAMENT_CONSOLE_SCREENSHOTS")
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "console"
 READS = 12
 
 
-def screenshot_path(name: str) -> str:
-    assert SCREENSHOTS
-    Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
-    return str(Path(SCREENSHOTS) / f"{name}.png")
+def keep(path: Path) -> None:
+    """A real PNG of a rendered page; copied into docs/console/ with FUNDAMENT_CONSOLE_SCREENSHOTS=1."""
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+    if os.environ.get("FUNDAMENT_CONSOLE_SCREENSHOTS") == "1":
+        DOCS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, DOCS / path.name)
 
 
-async def shoot(page: Any, name: str) -> None:
-    if SCREENSHOTS:
-        await page.set_viewport_size({"width": 1280, "height": 900})
-        await page.screenshot(path=screenshot_path(name), full_page=True)
+async def shoot(page: Any, tmp_path: Path, name: str) -> None:
+    await page.set_viewport_size({"width": 1280, "height": 860})
+    path = tmp_path / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=True)
+    keep(path)
 
 
 async def table_rows(page: Any, chart_id: str) -> dict[str, list[str]]:
@@ -92,7 +96,7 @@ def metered(console: Any, tenant_a: Any, paying: Any) -> Any:
 
 
 async def test_operator_sees_the_months_cost_per_tenant_feature_and_team(
-    page: Any, signed_in: Any, console: Any, metered: Any, paying: Any, axe_check: Any
+    page: Any, signed_in: Any, console: Any, metered: Any, paying: Any, axe_check: Any, tmp_path: Path
 ) -> None:
     await signed_in(page, console.operator_key)
     nav = page.get_by_role("navigation", name="Main")
@@ -151,11 +155,11 @@ async def test_operator_sees_the_months_cost_per_tenant_feature_and_team(
     idle = await table_rows(page, "finops-idle")
     assert money(idle["compute this month"][1]) == pytest.approx(money(capacity["idle_cost_eur"]), abs=Decimal("0.02"))
     await axe_check(page)
-    await shoot(page, "operator-finops")
+    await shoot(page, tmp_path, "operator-finops")
 
 
 async def test_operator_tenants_and_usage_charts(
-    page: Any, signed_in: Any, console: Any, metered: Any, axe_check: Any
+    page: Any, signed_in: Any, console: Any, metered: Any, axe_check: Any, tmp_path: Path
 ) -> None:
     await signed_in(page, console.operator_key)
     await page.goto(f"{console.url}/operator")
@@ -168,9 +172,9 @@ async def test_operator_tenants_and_usage_charts(
             await page.get_by_role("link", name="Next page").click()
     cells = [await c.inner_text() for c in await row.locator("td").all()]
     tenant = console.api("GET", f"/v1/tenants/{metered.id}").json()
-    assert cells[2:6] == [tenant["plan"], tenant["status"], tenant["region"], tenant["cell"] or "control"]
+    assert cells[2:6] == [tenant["plan"], tenant["status"], tenant["region"], tenant["cell"] or "–"]
     await axe_check(page)
-    await shoot(page, "operator-tenants")
+    await shoot(page, tmp_path, "operator-tenants")
 
     async with page.expect_navigation():
         await row.get_by_role("link", name=f"Usage of {metered.name}").click()
@@ -189,7 +193,7 @@ async def test_operator_tenants_and_usage_charts(
     # The page's own call to the usage route is metered too, after the page read it.
     assert shown == usage["totals"]["requests"] - 1
     await axe_check(page)
-    await shoot(page, "operator-usage")
+    await shoot(page, tmp_path, "operator-usage")
 
     # One feature over time: its own figures in each hour.
     await page.get_by_label("Feature (charts over time)").select_option(RECORD)
@@ -208,7 +212,7 @@ async def test_operator_tenants_and_usage_charts(
 
 
 async def test_capacity_planner_draws_instances_and_cost_against_users(
-    page: Any, signed_in: Any, console: Any, axe_check: Any
+    page: Any, signed_in: Any, console: Any, axe_check: Any, tmp_path: Path
 ) -> None:
     await signed_in(page, console.operator_key)
     await page.goto(f"{console.url}/operator/capacity")
@@ -229,7 +233,7 @@ async def test_capacity_planner_draws_instances_and_cost_against_users(
     cost = await table_rows(page, "capacity-cost")
     assert money(cost["50,000"][0]) == money(plan["monthly_cost_eur"])
     await axe_check(page)
-    await shoot(page, "operator-capacity")
+    await shoot(page, tmp_path, "operator-capacity")
 
     # A mistake is shown next to its field, and nothing is planned.
     await page.get_by_label("Users", exact=True).fill("0")
