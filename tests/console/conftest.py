@@ -9,7 +9,8 @@ storage of its own) through ``page``; this conftest makes every page fail its te
 violation, a script error, or a request to anything but the server under test.
 
 Fixtures:
-- ``console``: the server (``console.base``, ``console.operator_key``, ``console.api(...)``).
+- ``console``: the server, on a database of its own (``console.base``, ``console.url``,
+  ``console.operator_key``, ``console.api(method, path, key=operator, json=...)``).
 - ``tenant_a``, ``tenant_b``: two tenants, each with a key per role (``.keys["admin"]``);
   ``new_tenant(label)`` makes a fresh one.
 - ``signed_in(page, key)``: signs ``page`` in with ``key`` through the sign-in form.
@@ -18,6 +19,7 @@ Fixtures:
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import uuid
@@ -26,9 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
+from sqlalchemy.engine import make_url
 
+from fundament.identity import create_operator_key
+from fundament.migrations import migrate
 from servers import Server, server_env
 
 CHROMIUM = os.environ.get("FUNDAMENT_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -66,18 +72,47 @@ class ConsoleTenant:
 
 
 @pytest.fixture(scope="session")
+def console_dsn(server_dsn: str) -> Iterator[str]:
+    """A database of the console server's own: its job worker (on, for privacy requests)
+    must not run other tests' jobs, and its tenants must not show in their lists."""
+    name = f"fundament_console_{uuid.uuid4().hex[:10]}"
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(server_dsn)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    dsn = make_url(server_dsn).set(database=name).render_as_string(hide_password=False)
+    migrate(dsn)
+    yield dsn
+    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+async def console_operator_key(console_dsn: str) -> str:
+    conn = await asyncpg.connect(console_dsn)
+    try:
+        _, key = await create_operator_key(conn, name="console-tests")
+    finally:
+        await conn.close()
+    return key
+
+
+@pytest.fixture(scope="session")
 def console(
-    admin_dsn: str, operator_key: str, tmp_path_factory: pytest.TempPathFactory
+    console_dsn: str, console_operator_key: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ConsoleServer]:
-    key = operator_key
-    env = server_env(admin_dsn, PLANS)
+    env = server_env(console_dsn, PLANS)
     # The worker runs privacy exports and erasures, which the privacy page shows finished.
-    env.update(FUNDAMENT_WORKER="true", FUNDAMENT_JOB_POLL_SECONDS="0.2", FUNDAMENT_POOL_MAX_SIZE="4")
-    env.update(FUNDAMENT_POOL_MIN_SIZE="1")
+    env.update(FUNDAMENT_WORKER="true", FUNDAMENT_JOB_POLL_SECONDS="0.2")
+    env.update(FUNDAMENT_POOL_MIN_SIZE="1", FUNDAMENT_POOL_MAX_SIZE="4")
     server = Server("console", env, tmp_path_factory.mktemp("console"))
     try:
         server.wait_ready()
-        yield ConsoleServer(server, key)
+        yield ConsoleServer(server, console_operator_key)
     finally:
         server.stop()
 
