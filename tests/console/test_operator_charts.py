@@ -60,6 +60,15 @@ def test_line_chart_draws_every_point_and_an_area() -> None:
     assert rows[1:] == [["00", "0"], ["01", "5"], ["02", "2"]]
 
 
+def test_a_gap_breaks_the_line_and_reads_as_a_dash() -> None:
+    html = line_chart("p99", ["00", "01", "02", "03"], [Series("p99", [5, float("nan"), 7, 8])])
+    svg, rows = parts(html)
+    lines = [p for p in svg.iter(f"{SVG}polyline")]
+    assert len(lines) == 1 and len(lines[0].get("points", "").split()) == 2  # 02-03; 00 stands alone
+    assert len(list(svg.iter(f"{SVG}circle"))) == 3
+    assert rows[2] == ["01", "–"]
+
+
 def test_text_is_escaped_and_nothing_needs_inline_script_or_style() -> None:
     evil = '<script>alert(1)</script>" onload="x'
     html = str(bar_chart(evil, [evil], [Series(evil, [1])]))
@@ -72,7 +81,9 @@ def test_mismatched_or_non_finite_series_are_refused() -> None:
     with pytest.raises(ValueError, match="2 values for 1 labels"):
         bar_chart("x", ["a"], [Series("s", [1, 2])])
     with pytest.raises(ValueError, match="finite"):
-        line_chart("x", ["a"], [Series("s", [float("nan")])])
+        bar_chart("x", ["a"], [Series("s", [float("nan")])])
+    with pytest.raises(ValueError, match="finite"):
+        line_chart("x", ["a"], [Series("s", [float("inf")])])
 
 
 @pytest.mark.parametrize(

@@ -83,11 +83,15 @@ def _figure(ident: str, title: str, desc: str, svg_body: str, height: int, table
     )
 
 
+def _cell(value: float, fmt: Format) -> str:
+    return "–" if math.isnan(value) else fmt(value)
+
+
 def _table(title: str, head: str, labels: Sequence[str], series: Sequence[Series], fmt: Format) -> str:
     cols = "".join(f'<th scope="col" class="num">{escape(s.name)}</th>' for s in series)
     rows = "".join(
         f'<tr><th scope="row">{escape(label)}</th>'
-        + "".join(f'<td class="num">{escape(fmt(s.values[i]))}</td>' for s in series)
+        + "".join(f'<td class="num">{escape(_cell(s.values[i], fmt))}</td>' for s in series)
         + "</tr>"
         for i, label in enumerate(labels)
     )
@@ -112,11 +116,11 @@ def _line(cls: str, x1: float, x2: float, y1: float, y2: float) -> str:
     return f'<line class="{cls}" x1="{x1:.1f}" x2="{x2:.1f}" y1="{y1:.1f}" y2="{y2:.1f}"/>'
 
 
-def _check(labels: Sequence[str], series: Sequence[Series]) -> None:
+def _check(labels: Sequence[str], series: Sequence[Series], *, gaps: bool = False) -> None:
     for s in series:
         if len(s.values) != len(labels):
             raise ValueError(f"series {s.name!r} has {len(s.values)} values for {len(labels)} labels")
-        if not all(math.isfinite(v) for v in s.values):
+        if not all(math.isfinite(v) or (gaps and math.isnan(v)) for v in s.values):
             raise ValueError(f"series {s.name!r} has a value that is not a finite number")
 
 
@@ -235,6 +239,18 @@ def stacked_bars(
     )  # fmt: skip
 
 
+def _runs(values: Sequence[float]) -> list[list[int]]:
+    """The indexes of ``values`` in unbroken runs between NaN gaps."""
+    runs: list[list[int]] = [[]]
+    for i, v in enumerate(values):
+        if math.isnan(v):
+            if runs[-1]:
+                runs.append([])
+        else:
+            runs[-1].append(i)
+    return [r for r in runs if r]
+
+
 def line_chart(
     title: str,
     points: Sequence[str],
@@ -247,9 +263,10 @@ def line_chart(
     ident: str = "",
 ) -> Markup:
     """Values over time (``points`` are the x labels, in order), one line per series;
-    ``area`` fills under each line (series are drawn, not stacked)."""
-    _check(points, series)
-    values = [v for s in series for v in s.values] or [0.0]
+    ``area`` fills under each line (series are drawn, not stacked). A NaN value is a gap
+    (nothing measured then, as a p99 of no requests): the line breaks, the table shows "–"."""
+    _check(points, series, gaps=True)
+    values = [v for s in series for v in s.values if not math.isnan(v)] or [0.0]
     ticks = nice_ticks(min(0.0, *values), max(0.0, *values))
     lo, hi = ticks[0], ticks[-1]
     left, right, top = 64, WIDTH - 16, 8 + _legend_height(series)
@@ -276,13 +293,16 @@ def line_chart(
     parts.append(_line("chart-axis", left, right, y(0), y(0)))
     for si, s in enumerate(series):
         cls = f"series-{si % PALETTE_SIZE}"
-        coords = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(s.values))
-        if area and n > 1:
-            base = f"{x(0):.1f},{y(0):.1f} {coords} {x(n - 1):.1f},{y(0):.1f}"
-            parts.append(f'<polygon class="{cls} chart-area" points="{base}"/>')
-        if n > 1:
-            parts.append(f'<polyline class="{cls} chart-line" points="{coords}"/>')
+        for run in _runs(s.values):
+            coords = " ".join(f"{x(i):.1f},{y(s.values[i]):.1f}" for i in run)
+            if area and len(run) > 1:
+                base = f"{x(run[0]):.1f},{y(0):.1f} {coords} {x(run[-1]):.1f},{y(0):.1f}"
+                parts.append(f'<polygon class="{cls} chart-area" points="{base}"/>')
+            if len(run) > 1:
+                parts.append(f'<polyline class="{cls} chart-line" points="{coords}"/>')
         for i, v in enumerate(s.values):
+            if math.isnan(v):
+                continue
             parts.append(
                 f'<circle class="{cls}" cx="{x(i):.1f}" cy="{y(v):.1f}" r="3">'
                 f"<title>{escape(f'{points[i]}, {s.name}: {fmt(v)}')}</title></circle>"

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from math import nan
 from typing import Any, TypeVar
 
 from markupsafe import Markup
@@ -133,7 +134,8 @@ def _usage_charts(usage: Mapping[str, Any], granularity: str, feature: str) -> l
         line_chart(
             f"p99 server time per {unit} (ms)",
             labels,
-            [Series("p99 ms", values("p99_ms"))],
+            # No requests, no p99: a gap, not a zero.
+            [Series("p99 ms", [nan if b.get("p99_ms") is None else float(b["p99_ms"]) for b in buckets])],
             fmt=_ms,
             ident="usage-p99",
         ),
