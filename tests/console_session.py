@@ -18,7 +18,7 @@ class Browserless:
         self.cookie = ""
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        headers = {"Cookie": f"{COOKIE}={self.cookie}"} if self.cookie else {}
+        headers = {**kwargs.pop("headers", {}), **({"Cookie": f"{COOKIE}={self.cookie}"} if self.cookie else {})}
         r = await self.client.request(method, path, headers=headers, **kwargs)
         for line in r.headers.get_list("set-cookie"):
             if line.startswith(COOKIE + "="):

@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 import httpx
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -336,10 +336,15 @@ class Console:
     new_session: Session | Literal[False] | None = False
     _form: dict[str, str] | None = field(default=None)
 
+    def param(self, name: str) -> str:
+        """A path parameter, percent-encoded again: safe to put in an API or console path
+        (Starlette decodes ``%2F``, ``%3F`` and ``%00``, which would change or break it)."""
+        return quote(str(self.request.path_params[name]), safe="")
+
     @property
     def tenant(self) -> str:
         """The ``{tenant}`` of the path; the API decides whether the key may see it."""
-        return str(self.request.path_params["tenant"])
+        return self.param("tenant")
 
     def url(self, path: str, **query: str) -> str:
         """A console URL (``path`` relative to the console), with the query's non-empty values."""

@@ -77,7 +77,7 @@ async def keys(c: Console) -> Response:
 
 @pages.page("/t/{tenant}/keys/{key_id}/revoke", methods=("POST",))
 async def revoke_key(c: Console) -> Response:
-    key_id = c.request.path_params["key_id"]
+    key_id = c.param("key_id")
     answer = await c.api.call("DELETE", _api(c, f"/api-keys/{key_id}"))
     if not answer.ok:
         return await _keys_page(c, status=answer.status, problem=answer.problem)
@@ -116,7 +116,7 @@ async def users(c: Console) -> Response:
 
 @pages.page("/t/{tenant}/users/{user_id}/delete", methods=("POST",))
 async def delete_user(c: Console) -> Response:
-    answer = await c.api.call("DELETE", _api(c, f"/users/{c.request.path_params['user_id']}"))
+    answer = await c.api.call("DELETE", _api(c, f"/users/{c.param('user_id')}"))
     if not answer.ok:
         return await _users_page(c, status=answer.status, problem=answer.problem)
     return c.redirect(f"/t/{c.tenant}/users", notice="user-deleted")
@@ -245,7 +245,7 @@ async def _collection_page(
 async def collection(c: Console) -> Response:
     """The schema editor: the API's 422 (or 409 for records the new schema would refuse)
     shown next to the field it is about."""
-    name = c.request.path_params["name"]
+    name = c.param("name")
     if c.request.method == "GET":
         return await _collection_page(c, name)
     form = await c.form()
@@ -268,7 +268,7 @@ async def collection(c: Console) -> Response:
 
 @pages.page("/t/{tenant}/collections/{name}/delete", methods=("POST",))
 async def delete_collection(c: Console) -> Response:
-    name = c.request.path_params["name"]
+    name = c.param("name")
     answer = await c.api.call("DELETE", _api(c, f"/collections/{name}"))
     if not answer.ok:
         return await _collection_page(c, name, status=answer.status, problem=answer.problem)
@@ -316,7 +316,7 @@ async def _records_page(c: Console, name: str, *, status: int = 200, **extra: An
 
 @pages.page("/t/{tenant}/collections/{name}/records", methods=("GET", "POST"))
 async def records(c: Console) -> Response:
-    name = c.request.path_params["name"]
+    name = c.param("name")
     if c.request.method == "GET":
         return await _records_page(c, name)
     form = await c.form()
@@ -339,7 +339,7 @@ async def records(c: Console) -> Response:
 
 @pages.page("/t/{tenant}/collections/{name}/records/{record_id}/delete", methods=("POST",))
 async def delete_record(c: Console) -> Response:
-    name, record_id = c.request.path_params["name"], c.request.path_params["record_id"]
+    name, record_id = c.param("name"), c.param("record_id")
     answer = await c.api.call("DELETE", _api(c, f"/collections/{name}/records/{record_id}"))
     if not answer.ok:
         return await _records_page(c, name, status=answer.status, data_problem=answer.problem)
@@ -416,10 +416,10 @@ async def privacy(c: Console) -> Response:
 
 @pages.page("/t/{tenant}/privacy/{kind}/{request_id}")
 async def privacy_request(c: Console) -> Response:
-    kind = c.request.path_params["kind"]
+    kind = c.param("kind")
     if kind not in KINDS:
         raise PageError(404, page_problem(404, "Not found", "No such page."))
-    request_id = c.request.path_params["request_id"]
+    request_id = c.param("request_id")
     found = await c.api.get(_api(c, f"/privacy/{kind}/{request_id}"))
     return c.render(
         "tenant_privacy_request.html",
@@ -432,7 +432,7 @@ async def privacy_request(c: Console) -> Response:
 
 @pages.page("/t/{tenant}/privacy/exports/{request_id}/download")
 async def privacy_download(c: Console) -> Response:
-    request_id = c.request.path_params["request_id"]
+    request_id = c.param("request_id")
     answer = await c.api.call("GET", _api(c, f"/privacy/exports/{request_id}/download"))
     if not answer.ok:
         raise PageError(answer.status, answer.problem or {})
