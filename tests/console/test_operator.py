@@ -18,6 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
+from console_session import Browserless
+
 RECORD = "GET /v1/tenants/{tenant}/collections/{name}/records/{record_id}"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "console"
 READS = 12
@@ -261,3 +263,37 @@ async def test_a_tenant_key_cannot_open_operator_pages(
                                                   "p99_ms": "200"},
     )
     assert answer.status == 404
+
+
+async def test_bad_input_to_operator_pages_gets_a_page_never_a_500(console: Any, tenant_a: Any) -> None:
+    async with httpx.AsyncClient(base_url=console.base, timeout=30) as client:
+        s = Browserless(client)
+        await s.sign_in(console.operator_key)
+        for path in (
+            "/console/operator/usage?tenant=%00&granularity=minute&feature=%ff",
+            "/console/operator/usage?tenant=tnt_nothere",
+            "/console/operator/finops?month=1969-01",
+            "/console/operator/finops?month=2026-13",
+            "/console/operator/finops?month=%00",
+            "/console/operator/tenants?cursor=garbage",
+        ):
+            r = await s.request("GET", path)
+            assert 200 <= r.status_code < 500, (path, r.status_code, r.text[:300])
+            assert "content-security-policy" in r.headers
+            if "tnt_nothere" in path:
+                assert "No such tenant" in r.text
+        for form in (
+            {"users": "abc", "requests_per_user_per_minute": "6", "p99_ms": "200"},
+            {"users": "1e3", "requests_per_user_per_minute": "inf", "p99_ms": "nan"},
+            {"users": "9" * 40, "requests_per_user_per_minute": "-1", "p99_ms": "0"},
+            {"users": "10"},
+            {},
+        ):
+            r = await s.post("/console/operator/capacity", form)
+            assert r.status_code == 422, (form, r.status_code, r.text[:300])
+            assert 'aria-invalid="true"' in r.text and "capacity-instances" not in r.text
+        r = await s.request("POST", "/console/operator/capacity", data={"users": "10"})  # no CSRF token
+        assert r.status_code == 403
+        r = await s.post("/console/operator/capacity", {"users": "10", "requests_per_user_per_minute": "6",
+                                                        "p99_ms": "200"})
+        assert r.status_code == 200 and 'id="capacity-instances"' in r.text
