@@ -16,6 +16,7 @@ CONTRACT_PATHS = {
     "/v1/tenants/{tenant}": {"get", "patch", "delete"},
     "/v1/tenants/{tenant}/cors": {"get", "put"},
     "/v1/cells": {"get"},
+    "/v1/gateway/routes": {"get"},
     "/v1/tenants/{tenant}/api-keys": {"get", "post"},
     "/v1/tenants/{tenant}/api-keys/{key_id}": {"delete"},
     # not in the contract, which is silent on managing operator keys (docs/api-decisions.md)
