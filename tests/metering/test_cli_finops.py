@@ -48,6 +48,13 @@ def test_import_focus_replaces_the_estimate(admin_dsn: str) -> None:
     assert _report(admin_dsn, month)["total_cost_eur"] == after["total_cost_eur"]
     table = _run(admin_dsn, "finops", "report", "--month", month).stdout
     assert "margin" in table.lower()
+    # Cost per team, in the JSON and as the table's "Teams" section, the imported bill included.
+    teams = after["teams"]
+    assert {"unassigned", "(shared)"} <= set(teams)
+    assert sum(int(t["cost_eur"].replace(".", "")) for t in teams.values()) == int(
+        after["total_cost_eur"].replace(".", "")
+    )
+    assert "\nTeams\nteam " in table and "\n(shared) " in table
     csv = _run(admin_dsn, "finops", "report", "--month", month, "--format", "csv").stdout
     assert csv.splitlines()[0].count(",") >= 3
 
