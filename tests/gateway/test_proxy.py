@@ -300,3 +300,47 @@ async def test_an_upstream_closing_idle_connections_fails_no_request(
         server.close()
         await server.wait_closed()
     assert connections == 3
+
+
+async def test_fundament_routes_by_prefix_stream_as_they_are_and_heads_pass(
+    tmp_path: Path,
+    legacy: str,
+    tenant_key: tuple[str, Any],
+    settings: Settings,
+    admin_dsn: str,
+    http: httpx.AsyncClient,
+) -> None:
+    env, tenant = tenant_key
+    r = await http.get(
+        f"{tenant.base}/collections/customers/records?filter=customer_id eq 3", headers=tenant.h()
+    )
+    record = r.json()["items"][0]
+    routes = """
+[[routes]]
+match = "GET /records/*"
+mode = "fundament"
+[routes.fundament]
+path = "/v1/tenants/{tenant}/collections/customers/records/"
+
+[[routes]]
+match = "POST /api/customers"
+mode = "fundament"
+[routes.fundament]
+path = "/v1/tenants/{tenant}/collections/customers/records"
+pick = "/data"
+"""
+    config = tmp_path / "gateway.toml"
+    write_config(config, gateway_config(legacy, tenant.id, env, routes, shadow="max_body_bytes = 64"))
+    with served(gateway_app(settings, admin_dsn, config)) as base:
+        async with httpx.AsyncClient(base_url=base) as client:
+            # A prefix's remainder is appended; without pick, Fundament's answer as it is.
+            r = await client.get(f"/records/{record['id']}")
+            assert r.status_code == 200 and r.json()["data"]["customer_id"] == 3 and "etag" in r.headers
+            # A body a picked route must read whole, over its limit: 413, nothing sent on.
+            r = await client.post("/api/customers", json={"data": {"name": "x" * 100}})
+            assert r.status_code == 413 and r.headers["content-type"] == "application/problem+json"
+            # HEAD through the proxy: legacy's headers, no body.
+            r = await client.head("/api/customers/1")
+            assert (
+                r.status_code == 200 and r.content == b"" and r.headers["content-type"] == "application/json"
+            )

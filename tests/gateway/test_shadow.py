@@ -4,6 +4,7 @@ the client's path; learned noise is not a mismatch, a renamed field is."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from pathlib import Path
@@ -107,6 +108,7 @@ async def test_personal_fields_are_redacted_in_examples(
     admin_dsn: str,
     operator_key: str,
     http: httpx.AsyncClient,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     env, tenant = key_env
     # Fundament's copy of customer 1 has another e-mail address: a mismatch on a personal field.
@@ -126,16 +128,31 @@ async def test_personal_fields_are_redacted_in_examples(
     )
     with served(gateway_app(settings, admin_dsn, config)) as base:
         async with httpx.AsyncClient(base_url=base, timeout=10) as client:
-            assert (await client.get("/api/customers/1")).status_code == 200
+            caplog.set_level(logging.WARNING, logger="fundament.gateway")
+            legacy_token = {"Authorization": "Bearer legacy-session-secret"}
+            assert (await client.get("/api/customers/1", headers=legacy_token)).status_code == 200
 
             async def mismatched() -> Any:
                 row = (await report(client, operator_key))["GET /api/customers/{id}"]
                 return row if row["compared"] == 1 else None
 
             row = await await_for(mismatched)
+            metrics = (await client.get("/metrics", headers=bearer(operator_key))).text
     assert row["mismatches"] == 1
     [difference] = row["examples"][0]["differences"]
     assert difference == {"path": "/email", "legacy": "[redacted]", "fundament": "[redacted]"}
+    # The mismatch is counted per route, and a sample is logged, redacted.
+    assert (
+        'fundament_gateway_shadow_comparisons_total{outcome="mismatch",route="GET /api/customers/{id}"}'
+        in (metrics)
+        or 'fundament_gateway_shadow_comparisons_total{route="GET /api/customers/{id}",outcome="mismatch"}'
+        in metrics
+    )
+    [sample] = [r for r in caplog.records if r.name == "fundament.gateway" and "differ" in r.getMessage()]
+    assert sample.gateway_route == "GET /api/customers/{id}"  # type: ignore[attr-defined]
+    assert sample.request_headers["authorization"] == "[redacted]"  # type: ignore[attr-defined]
+    assert sample.differences == [{"path": "/email", "legacy": "[redacted]", "fundament": "[redacted]"}]  # type: ignore[attr-defined]
+    assert "other@example.com" not in repr(sample.__dict__) and "ada@example.com" not in repr(sample.__dict__)
 
 
 async def test_writes_are_not_shadowed_unless_the_route_allows(

@@ -45,7 +45,7 @@ from fundament.gateway.upstream import (
     request_headers,
     upstream_problem,
 )
-from fundament.platform import NotFound
+from fundament.platform import NotFound, PayloadTooLarge
 from fundament.platform import problem_response as render_problem
 
 log = logging.getLogger("fundament.gateway")
@@ -273,6 +273,12 @@ class Gateway:
             return
         # The legacy resource is a part of Fundament's answer: that answer is read whole.
         body = await _read_body(receive, self.config.shadow.max_body_bytes)
+        if body is None:
+            too_large = PayloadTooLarge(
+                f"A body larger than {self.config.shadow.max_body_bytes} bytes cannot be sent to this route."
+            )
+            await render_problem(too_large)(scope, receive, send)
+            return
         try:
             answer = await self._fetch_fundament(scope["method"], path, query, headers, body, scope)
         except Exception as exc:
@@ -454,7 +460,8 @@ def _redacted_headers(scope: Any, redact: list[str]) -> dict[str, str]:
     }
 
 
-async def _read_body(receive: Any, limit: int) -> bytes:
+async def _read_body(receive: Any, limit: int) -> bytes | None:
+    """The request body whole; None when it is larger than ``limit``."""
     data = bytearray()
     more = True
     while more:
@@ -464,7 +471,7 @@ async def _read_body(receive: Any, limit: int) -> bytes:
         data += message.get("body", b"")
         more = message.get("more_body", False)
         if len(data) > limit:
-            break
+            return None
     return bytes(data)
 
 
