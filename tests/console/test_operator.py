@@ -147,6 +147,11 @@ async def test_operator_sees_the_months_cost_per_tenant_feature_and_team(
     assert await svg.get_attribute("role") == "img"
     assert await page.locator("#finops-teams-t").text_content() == f"Cost per team ({report['currency']})"
     assert await page.locator("#finops-teams svg rect.series-0").count() == len(teams)  # one bar each
+    # Each tenant's cost by team adds up to its cost (the table's last column is the total).
+    by_team = await table_rows(page, "finops-tenant-teams")
+    if metered.slug in by_team:
+        assert money(by_team[metered.slug][-1]) == money(mine["cost_eur"])
+        assert [money(v) for v in by_team[metered.slug][:-1]] == [money(v) for v in mine["teams"].values()]
 
     capacity = report["capacity"]
     assert capacity["known"]

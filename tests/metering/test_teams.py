@@ -248,3 +248,33 @@ def test_the_worked_example_of_docs_finops_per_team():
     assert teams[SHARED_TEAM]["cost_eur"] == report["features"]["(shared)"]["cost_eur"] == "168.61"
     text = (ROOT / "docs" / "finops.md").read_text()
     assert "data           1200000     475  407.43          0.34         2" in text
+
+
+@given(st.lists(feature_rows, min_size=1, max_size=4))
+def test_each_tenants_cost_by_team_adds_up_to_its_cost_and_to_the_teams(rows):
+    model = dataclasses.replace(
+        DEFAULT_MODEL, teams=(*DEFAULT_MODEL.teams, Team("billing", collections=("invoices",)))
+    )
+    tenants = [TenantUsage(f"t{i}", f"s{i}", "pro", Decimal(99), list(r)) for i, r in enumerate(rows)]
+    report = build_report("2026-03", model, tenants)
+    for t in report["tenants"]:
+        assert list(t["teams"]) == [*(team.name for team in model.teams), UNASSIGNED_TEAM, SHARED_TEAM]
+        assert sum(cents(c) for c in t["teams"].values()) == cents(t["cost_eur"])
+    # Summed over tenants, each team is the report's figure within a cent per tenant and resource.
+    slack = len(tenants) * len(model.resources)
+    for name, team in report["teams"].items():
+        summed = sum(cents(t["teams"][name]) for t in report["tenants"])
+        assert abs(summed - cents(team["cost_eur"])) <= slack, name
+
+
+def test_a_tenants_cost_by_team_follows_its_own_use(tmp_path):
+    model = model_from(tmp_path, MINIMAL + TEAMS)
+    tenants = [
+        TenantUsage("t1", "one", "pro", Decimal(10), [usage(GET_RECORD, 1, 300.0, "invoices")]),
+        TenantUsage("t2", "two", "pro", Decimal(10), [usage(GET_RECORD, 1, 100.0, "orders")]),
+    ]
+    report = build_report("2026-01", model, tenants)
+    one, two = report["tenants"]
+    # Servers (100.00 by server time) 75 : 25; the even 10.00 is 5.00 each, no team's.
+    assert one["teams"] == {"records": "0.00", "billing": "75.00", UNASSIGNED_TEAM: "0.00", SHARED_TEAM: "5.00"}
+    assert two["teams"] == {"records": "25.00", "billing": "0.00", UNASSIGNED_TEAM: "0.00", SHARED_TEAM: "5.00"}

@@ -235,6 +235,10 @@ def _finops_charts(report: Mapping[str, Any]) -> dict[str, Markup]:
         feature_labels.append("(shared)")
         feature_costs.append(_money(report["features"]["(shared)"]["cost_eur"]))
     teams = report.get("teams") or {}
+    by_team = [
+        Series(name, [sum(_money(t.get("teams", {}).get(name, 0)) for t in group) for _, group in groups])
+        for name in teams
+    ]
     capacity = report["capacity"]
     compute = sum(_money(r["cost_eur"]) for r in report["resources"] if r["kind"] == "compute")
     idle_cost = _money(capacity.get("idle_cost_eur") or 0)
@@ -275,6 +279,16 @@ def _finops_charts(report: Mapping[str, Any]) -> dict[str, Markup]:
             desc="Cost of each owning team's features (the cost model's teams); 'unassigned' is what "
             "no team claims, '(shared)' what no feature causes.",
             ident="finops-teams",
+        ),
+        "tenant_teams": stacked_bars(
+            f"Each tenant's cost by team ({currency})",
+            labels,
+            by_team,
+            fmt=_eur,
+            head="tenant",
+            desc="Each tenant's cost split by the teams whose features it used; '(shared)' is its share "
+            "of costs no feature causes.",
+            ident="finops-tenant-teams",
         ),
     }
     if capacity.get("known"):

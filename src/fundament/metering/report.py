@@ -322,6 +322,7 @@ def build_report(
                     "stored_bytes": t.stored_bytes,
                 },
                 "costs": {r.name: _eur(shares[t.tenant_id][r.name]) for r, _ in lines},
+                "teams": _tenant_teams(model, t, shares[t.tenant_id], lines),
                 "cost_eur": _eur(cost),
                 "revenue_eur": _eur(revenue),
                 "margin_eur": _eur(margin),
@@ -390,6 +391,32 @@ def build_report(
         teams=teams,
         capacity=_capacity(model, hours_in_month, used_requests, capacity_rps_per_worker, compute_cents),
     )
+
+
+def _tenant_teams(
+    model: CostModel, tenant: TenantUsage, shares: dict[str, int], lines: list[tuple[Resource, int]]
+) -> dict[str, str]:
+    """One tenant's cost by owning team: its share of each feature-driven cost split by its
+    own use of each team's features, the rest "(shared)". Adds up to the tenant's cost to the
+    cent; over all tenants each team comes to the report's team figure within rounding."""
+    names = [*(t.name for t in model.teams), UNASSIGNED_TEAM]
+    use = {n: dict.fromkeys(_FEATURE_DRIVERS.values(), Fraction(0)) for n in names}
+    for f in tenant.features:
+        agg = use[model.team_of(f.feature, f.collection)]
+        agg["requests"] += f.requests
+        agg["server_ms"] += Fraction(f.server_ms)
+        agg["db_ms"] += Fraction(f.db_ms)
+    cents = dict.fromkeys([*names, SHARED_TEAM], 0)
+    for resource, _ in lines:
+        share = shares.get(resource.name, 0)
+        measure = _FEATURE_DRIVERS.get(resource.driver)
+        weights = {n: agg[measure] for n, agg in use.items()} if measure else {}
+        if sum(weights.values()):
+            for name, part in allocate(share, weights).items():
+                cents[name] += part
+        else:
+            cents[SHARED_TEAM] += share
+    return {name: _eur(c) for name, c in cents.items()}
 
 
 def _teams(model: CostModel, tenants: list[TenantUsage], lines: list[tuple[Resource, int]]) -> dict[str, Any]:
