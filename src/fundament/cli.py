@@ -188,11 +188,17 @@ def _checked_settings() -> Settings:
     a traceback from every worker process."""
     from pydantic import ValidationError
 
+    from fundament.gateway import ConfigError, load_config
     from fundament.tenancy import PlansError, load_plans
 
     try:
         settings = Settings()
         load_plans(settings.plans, default_plan=settings.default_plan)
+        if settings.gateway_config is not None:
+            load_config(settings.gateway_config)
+    except ConfigError as exc:
+        typer.echo(f"error: FUNDAMENT_GATEWAY_CONFIG: {exc}", err=True)
+        raise typer.Exit(2) from None
     except ValidationError as exc:
         problems = "; ".join(
             f"FUNDAMENT_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()

@@ -84,7 +84,7 @@ class RouteStats:
         self.noise: set[tuple[str, ...]] = set()
         self.legacy_ms: deque[float] = deque(maxlen=_WINDOW)
         self.fundament_ms: deque[float] = deque(maxlen=_WINDOW)
-        self.examples: deque[GatewayExample] = deque(maxlen=max(examples, 1))
+        self.examples: deque[GatewayExample] = deque(maxlen=examples)
         self._counters: dict[str, Any] = {}
         self._timers: dict[str, Any] = {}
 
