@@ -90,3 +90,12 @@ async def test_sign_in_redirects_only_inside_the_console(console: Any, tenant_a:
         # A cookie that does not open is no session: sign in first.
         r = await client.get(f"/console/t/{tenant_a.id}/keys", headers={"Cookie": "fundament_console=forged"})
         assert r.status_code == 303 and r.headers["location"].startswith("/console/?")
+
+
+async def test_the_sign_in_page_warns_when_the_browser_would_drop_the_cookie(console: Any) -> None:
+    async with httpx.AsyncClient(base_url=console.base, timeout=30) as client:
+        assert "plain http" not in (await client.get("/console/")).text
+        r = await client.get("/console/", headers={"Host": "console.example.com"})
+        assert "plain http" in r.text
+        r = await client.get("/console/", headers={"Host": "localhost:8000"})
+        assert "plain http" not in r.text

@@ -48,6 +48,7 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"cross-origin-resource-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),
 )
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 #: A form body is a few fields; a schema or a record is the largest thing a page posts.
 MAX_FORM_BYTES = 256 * 1024
 
@@ -398,9 +399,18 @@ class Console:
             tenant=tenant,
             fragment=self.request.headers.get("hx-request") == "true",
             notice=NOTICES.get(self.query.get("notice", ""), ""),
+            cookie_dropped=self.cookie_dropped,
             **context,
         )
         return HTMLResponse(page, status_code=status)
+
+    @property
+    def cookie_dropped(self) -> bool:
+        """Plain http to anything but this machine: the browser drops the Secure session
+        cookie (only http://localhost and 127.0.0.1 are secure contexts), so sign-in would
+        seem to do nothing. The sign-in page says so instead."""
+        url = self.request.url
+        return url.scheme == "http" and (url.hostname or "") not in LOCAL_HOSTS
 
     def redirect(self, path: str, **query: str) -> RedirectResponse:
         """303 to a console page (POST → redirect → GET)."""
