@@ -97,3 +97,16 @@ def test_nice_ticks_cover_the_range_with_round_steps(low: float, high: float, ex
     assert ticks[0] <= low and ticks[-1] >= high
     if low < 0 < high:
         assert 0 in ticks
+
+
+def test_the_largest_rows_are_drawn_and_the_rest_summed_as_one() -> None:
+    from fundament.console.operator import TOP, _largest
+
+    rows = [{"slug": f"t{i}", "cost": float(i)} for i in range(TOP + 5)]
+    groups = _largest(rows, lambda r: r["cost"], lambda r: r["slug"], "tenants")
+    assert [label for label, _ in groups][:2] == [f"t{TOP + 4}", f"t{TOP + 3}"]
+    assert groups[-1][0] == "5 other tenants" and len(groups) == TOP + 1
+    assert sum(len(g) for _, g in groups) == len(rows)
+    # One more row than TOP is drawn as itself, not as "1 other".
+    few = _largest(rows[: TOP + 1], lambda r: r["cost"], lambda r: r["slug"], "tenants")
+    assert len(few) == TOP + 1 and all(len(g) == 1 for _, g in few)

@@ -24,7 +24,8 @@ from fundament.console.core import Console, Pages
 pages = Pages("operator")
 Row = TypeVar("Row")
 
-#: Charts show the largest this many rows and one "others" row; their tables show every row.
+#: Charts (and their data tables) show the largest this many rows and one "N other …" row;
+#: the FinOps page's tenant table below them lists every tenant.
 TOP = 10
 _MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 # The planner draws this many points from users/N to users.
