@@ -110,3 +110,30 @@ def test_the_largest_rows_are_drawn_and_the_rest_summed_as_one() -> None:
     # One more row than TOP is drawn as itself, not as "1 other".
     few = _largest(rows[: TOP + 1], lambda r: r["cost"], lambda r: r["slug"], "tenants")
     assert len(few) == TOP + 1 and all(len(g) == 1 for _, g in few)
+
+
+def test_the_finops_charts_of_many_tenants_add_up() -> None:
+    from decimal import Decimal
+
+    import msgspec
+
+    from fundament.console.operator import _finops_charts
+    from fundament.metering.costmodel import DEFAULT_MODEL
+    from fundament.metering.report import FeatureUsage, TenantUsage, build_report
+
+    get = "GET /v1/tenants/{tenant}/collections/{name}/records/{record_id}"
+    tenants = [
+        TenantUsage(f"t{i:02d}", f"s{i:02d}", "pro", Decimal(99), [FeatureUsage(get, 10 * i, i, 5.0 * i, i, 0, 0)])
+        for i in range(1, 16)
+    ]
+    report = msgspec.to_builtins(build_report("2026-01", DEFAULT_MODEL, tenants, capacity_rps_per_worker=150))
+    charts = _finops_charts(report)
+    _, rows = parts(charts["tenants"])
+    assert rows[-1][0] == "5 other tenants" and len(rows) == 1 + 11
+    total = sum(Decimal(r[1].replace(",", "")) for r in rows[1:])
+    assert total == Decimal(report["total_cost_eur"])
+    _, stacked = parts(charts["tenant_teams"])
+    # Each tenant's (or group's) cost by team adds up to its cost.
+    for by_team, cost in zip(stacked[1:], rows[1:], strict=True):
+        assert Decimal(by_team[-1].replace(",", "")) == Decimal(cost[1].replace(",", ""))
+    assert "idle" in charts
