@@ -145,3 +145,40 @@ async def test_in_the_browser_another_tenants_page_is_not_found(
     await expect(page.get_by_role("alert")).to_contain_text("No such tenant")
     assert tenant_b.name not in await page.content()
     await axe_check(page)
+
+
+async def test_a_tenants_data_is_shown_as_text_and_injected_script_does_not_run(
+    page: Any, signed_in: Any, console: Any, new_tenant: Any, browser: Any
+) -> None:
+    t = new_tenant("xss")
+    schema = {"type": "object", "properties": {"email": {"type": "string"}}}
+    base = f"/v1/tenants/{t.id}"
+    assert console.api("POST", f"{base}/collections", t.keys["admin"], json={"name": "c", "schema": schema}).status_code == 201
+    payload = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
+    r = console.api("POST", f"{base}/collections/c/records", t.keys["admin"], json={"data": {"email": payload}})
+    assert r.status_code == 201
+    await signed_in(page, t.keys["admin"])
+    await page.goto(f"{console.url}/t/{t.id}/collections/c/records")
+    # Escaped by the template: the payload is text in the table, no element of it exists.
+    await expect(page.locator("#results tbody")).to_contain_text("onerror")
+    assert await page.locator("#results img, #results script").count() == 0
+    assert await page.evaluate("() => window.pwned") is None
+
+    # And were markup ever to get through, the CSP refuses inline script and handlers
+    # (a context of its own: the violations it reports are the point here).
+    context = await browser.new_context()
+    try:
+        other = await context.new_page()
+        violations: list[str] = []
+        other.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+        await other.goto(console.url + "/")
+        await other.evaluate(
+            """() => { document.body.insertAdjacentHTML('beforeend', '<img src="data:," onerror="window.pwned=1">');
+                       const s = document.createElement('script'); s.textContent = 'window.pwned=2';
+                       document.body.appendChild(s); }"""
+        )
+        await other.wait_for_timeout(200)
+        assert await other.evaluate("() => window.pwned") is None
+        assert violations, "the browser reported no CSP violation"
+    finally:
+        await context.close()
