@@ -150,8 +150,10 @@ def tenant_b(console: ConsoleServer) -> ConsoleTenant:
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "headless": True, "args": ["--no-sandbox"]}
+    # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start;
+    # --disable-dev-shm-usage: a container's small /dev/shm otherwise crashes its renderers.
+    args = ["--no-sandbox", "--disable-dev-shm-usage"]
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "headless": True, "args": args}
 
 
 @pytest.fixture(scope="session")
