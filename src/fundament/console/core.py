@@ -24,7 +24,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fundament.platform import Authenticator, Principal, Problem, b64, open_sealed, seal, services, unb64
+from fundament.platform import Authenticator, Principal, b64, open_sealed, seal, services, unb64
 
 COOKIE = "fundament_console"
 #: A session lasts this long from sign-in, whatever happens in between: the cookie holds the
@@ -298,7 +298,6 @@ templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-templates.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False)
 
 
 def _at(value: Any) -> Markup:
@@ -372,7 +371,10 @@ class Console:
         s = self.session
         # A tenant key's nav is its own tenant's, whatever the path asked for; an operator's
         # follows the tenant it is looking at.
-        tenant = self.request.path_params.get("tenant") if s.is_operator else s.tenant_id
+        if s.is_operator:
+            tenant = self.tenant if "tenant" in self.request.path_params else None
+        else:
+            tenant = s.tenant_id
         nav = []
         current = self.request.url.path
         for item in self.nav:
@@ -397,7 +399,6 @@ class Console:
             base=self.base,
             static=self.base + "/static",
             tenant=tenant,
-            fragment=self.request.headers.get("hx-request") == "true",
             notice=NOTICES.get(self.query.get("notice", ""), ""),
             cookie_dropped=self.cookie_dropped,
             **context,
@@ -583,6 +584,3 @@ class SecurityHeaders:
 
         await self.app(scope, receive, send_with_headers)
 
-
-def problem_of(exc: Problem) -> dict[str, Any]:
-    return exc.body()
