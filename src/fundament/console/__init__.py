@@ -20,7 +20,9 @@ How to add a page
            return c.render("operator_usage.html", title="Usage", report=report)
 
    Tenant pages' paths start with ``/t/{tenant}`` (``c.tenant`` is that id, ``c.tenant_url``
-   builds links under it). Operator pages answer 404 to tenant keys before they run.
+   builds links under it). Put other path parameters into API paths as ``c.param("name")``
+   (percent-encoded again: Starlette hands them decoded). Operator pages answer 404 to tenant
+   keys before they run.
    ``c.api.get`` returns the body or, on a 4xx/5xx, stops the page with the API's problem as
    the error page; ``c.api.call(method, path, json_body=..., params=...)`` returns an
    :class:`~fundament.console.core.Answer` to handle yourself (``answer.problem``,
@@ -39,7 +41,8 @@ How to add a page
    by the layout, or by a ``{% block scripts %}``), looks in ``static/console.css``; SVG
    charts use presentation attributes (``fill=``, ``height=``) and classes.
 4. A browser test in ``tests/console/`` (fixtures in its conftest: ``console`` — the server —,
-   ``page``, ``signed_in(page, key)``, ``axe_check(page)``).
+   ``page``, ``signed_in(page, key)``, ``axe_check(page)``); ``tests/console_session.py``'s
+   ``Browserless`` drives a signed-in session over plain HTTP where no browser is needed.
 """
 
 from __future__ import annotations
