@@ -233,3 +233,36 @@ async def test_privacy_export_downloads_and_erasure_erases(
     await expect(page.locator("#request")).to_contain_text("contacts: 1", timeout=20_000)
     left = console.api("GET", f"/v1/tenants/{tenant.id}/collections/contacts/records", tenant.keys["admin"]).json()
     assert [r["data"]["email"] for r in left["items"]] == ["other@example.com"]
+
+
+async def test_a_record_is_edited_and_a_stale_save_is_refused(
+    page: Any, signed_in: Any, console: Any, new_tenant: Any, axe_check: Any
+) -> None:
+    tenant = new_tenant("record")
+    collection(console, tenant)
+    record_id = record(console, tenant, {"email": "kim@example.com", "score": 1})
+    await signed_in(page, tenant.keys["admin"])
+    await page.goto(f"{console.url}/t/{tenant.id}/collections/contacts/records")
+    await page.get_by_role("link", name=record_id).click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text(f"Record {record_id}")
+    await axe_check(page)
+    data = page.get_by_label("Data (JSON)")
+    await data.fill(json.dumps({"email": "kim@example.com", "score": 2}))
+    await page.get_by_role("button", name="Save record").click()
+    await expect(page.get_by_role("status")).to_have_text("Record saved.")
+    # Someone else changes it while the page is open: the save is the API's 412.
+    url = f"/v1/tenants/{tenant.id}/collections/contacts/records/{record_id}"
+    r = console.api("PUT", url, tenant.keys["member"], json={"data": {"email": "kim@example.com", "score": 50}})
+    assert r.status_code == 200
+    await page.get_by_label("Data (JSON)").fill(json.dumps({"email": "kim@example.com", "score": 3}))
+    await page.get_by_role("button", name="Save record").click()
+    await expect(page.get_by_role("alert")).to_contain_text("412")
+    assert console.api("GET", url, tenant.keys["admin"]).json()["data"]["score"] == 50
+    # Saved again, knowingly, over the version now shown.
+    await page.get_by_role("button", name="Save record").click()
+    await expect(page.get_by_role("status")).to_have_text("Record saved.")
+    assert console.api("GET", url, tenant.keys["admin"]).json()["data"]["score"] == 3
+    # Data the schema refuses: the API's 422 by the field.
+    await page.get_by_label("Data (JSON)").fill(json.dumps({"email": 7}))
+    await page.get_by_role("button", name="Save record").click()
+    await expect(page.locator("#e-data")).to_contain_text("/email")

@@ -239,6 +239,7 @@ class Api:
         json_body: Any = None,
         params: Mapping[str, str] | None = None,
         content_type: str = "application/json",
+        headers: Mapping[str, str] | None = None,
     ) -> Answer:
         if self._session.key is None:
             raise SignInAgain("Sign in first.")
@@ -249,19 +250,19 @@ class Api:
                 client=(client.host, client.port) if client is not None else ("127.0.0.1", 0),
             )
             self._client = httpx.AsyncClient(transport=transport, base_url="http://console.internal")
-        headers = {"Authorization": f"Bearer {self._session.key}"}
+        sent = {**(headers or {}), "Authorization": f"Bearer {self._session.key}"}
         request_id = self._request.scope.get("state", {}).get("request_id")
         if request_id:
-            headers["X-Request-Id"] = request_id
+            sent["X-Request-Id"] = request_id
         if self.consistency and method == "GET":
-            headers["Fundament-Consistency"] = self.consistency
+            sent["Fundament-Consistency"] = self.consistency
         content = None
         if json_body is not None:
             content = json.dumps(json_body).encode()
-            headers["Content-Type"] = content_type
+            sent["Content-Type"] = content_type
         response = await self._client.request(
             method, path, params={k: v for k, v in (params or {}).items() if v != ""}, content=content,
-            headers=headers,
+            headers=sent,
         )
         token = response.headers.get("fundament-consistency")
         if token and method != "GET":

@@ -23,6 +23,7 @@ NOTICES.update(
         "collection-saved": "Collection saved.",
         "collection-deleted": "Collection and its records deleted.",
         "record-created": "Record created.",
+        "record-saved": "Record saved.",
         "record-deleted": "Record deleted.",
     }
 )
@@ -334,6 +335,59 @@ async def records(c: Console) -> Response:
         form=form,
         data_errors=answer.field_errors({"/data": "data"}),
         data_problem=answer.problem,
+    )
+
+
+async def _record_page(
+    c: Console, name: str, record_id: str, *, status: int = 200, form: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    answer = await c.api.call("GET", _api(c, f"/collections/{name}/records/{record_id}"))
+    if not answer.ok:
+        raise PageError(answer.status, answer.problem or {})
+    found = answer.body
+    shown = {
+        "data": json.dumps(found["data"], indent=2, ensure_ascii=False),
+        "etag": answer.headers.get("etag", ""),
+    }
+    context: dict[str, Any] = {"errors": {}, "problem": None, **extra}
+    return c.render(
+        "tenant_record.html",
+        status=status,
+        title=f"Record {found['id']}",
+        name=name,
+        found=found,
+        form={**shown, **(form or {})},
+        **context,
+    )
+
+
+@pages.page("/t/{tenant}/collections/{name}/records/{record_id}", methods=("GET", "POST"))
+async def record(c: Console) -> Response:
+    """One record's data, edited as JSON and saved with ``If-Match``: a save over someone
+    else's newer change is the API's 412, shown with the record as it is now."""
+    name, record_id = c.param("name"), c.param("record_id")
+    if c.request.method == "GET":
+        return await _record_page(c, name, record_id)
+    form = await c.form()
+    try:
+        data = json.loads(form.get("data", ""))
+    except ValueError as exc:
+        not_json = {"data": [f"Not JSON: {exc}"]}
+        return await _record_page(c, name, record_id, status=422, form=form, errors=not_json)
+    headers = {"If-Match": form["etag"]} if form.get("etag") else {}
+    answer = await c.api.call(
+        "PUT", _api(c, f"/collections/{name}/records/{record_id}"), json_body={"data": data}, headers=headers
+    )
+    if answer.ok:
+        return c.redirect(f"/t/{c.tenant}/collections/{name}/records/{record_id}", notice="record-saved")
+    if answer.status == 412:
+        # Shown with the record as it is now (its new version), keeping what was typed.
+        return await _record_page(c, name, record_id, status=412, form={"data": form.get("data", "")},
+                                  problem=answer.problem)
+    return await _record_page(
+        c, name, record_id, status=answer.status, form=form,
+        errors=answer.field_errors({"/data": "data"}), problem=answer.problem,
     )
 
 
