@@ -192,7 +192,7 @@ def main() -> None:
         ]
     legacy = f"http://127.0.0.1:{up_port}"
     config = work / "gateway.toml"
-    config.write_text(f'[legacy]\nurl = "{legacy}"\nmax_connections = 256\nmax_keepalive_connections = 256\n')
+    config.write_text(f'[legacy]\nurl = "{legacy}"\nmax_connections = 256\n')
     with database(server) as dsn, process(up_cmd, base_env, work / "upstream.log") as up:
         env = {
             **base_env,

@@ -40,8 +40,8 @@ class Upstream(Struct, forbid_unknown_fields=True, frozen=True):
     read_timeout: float = 30.0
     #: The whole exchange, first byte out to last byte in.
     total_timeout: float = 120.0
+    #: Connections to the upstream at most, per process (kept alive between requests).
     max_connections: int = 100
-    max_keepalive_connections: int = 50
 
 
 class FundamentUpstream(Upstream, forbid_unknown_fields=True, frozen=True):
@@ -263,7 +263,7 @@ def check(config: GatewayConfig, path: Path) -> None:
         raise ConfigError(f"{path}: [fundament] url is an http:// or https:// URL (or absent: this process)")
     for name, up in (("legacy", config.legacy), ("fundament", config.fundament)):
         timeouts = (up.connect_timeout, up.read_timeout, up.total_timeout)
-        if min(timeouts) <= 0 or up.max_connections < 1 or up.max_keepalive_connections < 0:
+        if min(timeouts) <= 0 or up.max_connections < 1:
             raise ConfigError(f"{path}: [{name}] timeouts are > 0 and max_connections ≥ 1")
     if config.fundament.key_env is not None and not os.environ.get(config.fundament.key_env):
         raise ConfigError(f"{path}: [fundament] key_env names {config.fundament.key_env}, which is not set")
