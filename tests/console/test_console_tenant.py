@@ -82,8 +82,17 @@ async def test_users_are_added_and_deleted(page: Any, signed_in: Any, new_tenant
     await page.get_by_label("Name (optional)").fill("Ada")
     await page.get_by_role("button", name="Add user").click()
     await expect(page.get_by_role("status")).to_have_text("User created.")
-    await expect(page.get_by_role("row").filter(has_text="ada@example.com")).to_contain_text("member")
+    row = page.get_by_role("row").filter(has_text="ada@example.com")
+    await expect(row.get_by_label("Role of ada@example.com")).to_have_value("member")
     await axe_check(page)
+    await row.get_by_label("Role of ada@example.com").select_option("admin")
+    await row.get_by_role("button", name="Change the role of ada@example.com").click()
+    await expect(page.get_by_role("status")).to_have_text("User's role changed.")
+    await expect(row.get_by_label("Role of ada@example.com")).to_have_value("admin")
+    # Above the admin's own role: the API's 403, shown.
+    await row.get_by_label("Role of ada@example.com").select_option("owner")
+    await row.get_by_role("button", name="Change the role of ada@example.com").click()
+    await expect(page.get_by_role("alert").first).to_contain_text("403")
     # The API's 422 about the email lands next to the email field (an address the browser's
     # own check lets through but the API's 254-character limit refuses).
     await page.get_by_label("Email").fill("a" * 64 + "@" + ".".join(c * 63 for c in "bcd"))

@@ -19,6 +19,7 @@ NOTICES.update(
         "key-revoked": "Key revoked.",
         "user-created": "User created.",
         "user-deleted": "User deleted.",
+        "user-changed": "User's role changed.",
         "collection-created": "Collection created.",
         "collection-saved": "Collection saved.",
         "collection-deleted": "Collection and its records deleted.",
@@ -113,6 +114,20 @@ async def users(c: Console) -> Response:
         return c.redirect(f"/t/{c.tenant}/users", notice="user-created")
     errors = answer.field_errors({"/email": "email", "/name": "name", "/role": "role"})
     return await _users_page(c, status=answer.status, form=form, errors=errors, problem=answer.problem)
+
+
+@pages.page("/t/{tenant}/users/{user_id}", methods=("POST",))
+async def change_user(c: Console) -> Response:
+    form = await c.form()
+    answer = await c.api.call(
+        "PATCH",
+        _api(c, f"/users/{c.param('user_id')}"),
+        json_body={"role": form.get("role", "")},
+        content_type="application/merge-patch+json",
+    )
+    if not answer.ok:
+        return await _users_page(c, status=answer.status, problem=answer.problem)
+    return c.redirect(f"/t/{c.tenant}/users", notice="user-changed")
 
 
 @pages.page("/t/{tenant}/users/{user_id}/delete", methods=("POST",))
