@@ -84,6 +84,10 @@ async def test_users_are_added_and_deleted(page: Any, signed_in: Any, new_tenant
     await expect(page.get_by_role("status")).to_have_text("User created.")
     row = page.get_by_role("row").filter(has_text="ada@example.com")
     await expect(row.get_by_label("Role of ada@example.com")).to_have_value("member")
+    # Times are <time> elements, read to the second.
+    created = row.locator("time")
+    await expect(created).to_have_count(1)
+    assert (await created.get_attribute("datetime") or "").startswith(str(await created.inner_text())[:10])
     await axe_check(page)
     await row.get_by_label("Role of ada@example.com").select_option("admin")
     await row.get_by_role("button", name="Change the role of ada@example.com").click()

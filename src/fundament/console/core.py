@@ -307,9 +307,9 @@ def _at(value: Any) -> Markup:
         return Markup("")
     text = str(value)
     shown = text[:19].replace("T", " ") + (" UTC" if text.endswith(("Z", "+00:00")) else "")
-    # Concatenated rather than Markup.format, which costs ~30 µs a call (a page of 50 rows
-    # has 100 of these).
-    return Markup('<time datetime="' + escape(text) + '">' + escape(shown) + "</time>")  # noqa: S704
+    # An f-string of escaped parts rather than Markup.format, which costs ~30 µs a call (a
+    # page of 50 rows has 100 of these).
+    return Markup(f'<time datetime="{escape(text)}">{escape(shown)}</time>')  # noqa: S704 (escaped parts)
 
 
 templates.filters["at"] = _at
