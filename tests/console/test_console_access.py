@@ -11,8 +11,9 @@ from console_session import Browserless
 
 
 async def test_sign_in_with_a_tenant_key_shows_the_tenants_pages(
-    page: Any, signed_in: Any, console: Any, tenant_a: Any, axe_check: Any
+    page: Any, signed_in: Any, console: Any, new_tenant: Any, axe_check: Any
 ) -> None:
+    tenant_a = new_tenant("a")
     await signed_in(page, tenant_a.keys["admin"])
     assert page.url == f"{console.url}/t/{tenant_a.id}/"
     assert await page.get_by_role("heading", level=1).inner_text() == tenant_a.name
@@ -45,8 +46,9 @@ async def test_sign_in_with_a_tenant_key_shows_the_tenants_pages(
 
 
 async def test_revoking_the_sessions_key_ends_the_session(
-    page: Any, signed_in: Any, console: Any, tenant_a: Any
+    page: Any, signed_in: Any, console: Any, new_tenant: Any
 ) -> None:
+    tenant_a = new_tenant("a")
     r = console.api("POST", f"/v1/tenants/{tenant_a.id}/api-keys", json={"name": "short-lived", "role": "admin"})
     key, key_id = r.json()["key"], r.json()["id"]
     await signed_in(page, key)
@@ -61,8 +63,9 @@ async def test_revoking_the_sessions_key_ends_the_session(
 
 
 async def test_signing_in_and_moving_around_by_keyboard_alone(
-    page: Any, console: Any, tenant_a: Any
+    page: Any, console: Any, new_tenant: Any
 ) -> None:
+    tenant_a = new_tenant("a")
     await page.goto(console.url + "/")
     # The first Tab reaches the skip link, the next ones the form, in order.
     await page.keyboard.press("Tab")
@@ -106,7 +109,8 @@ async def test_every_answer_carries_the_security_headers(console: Any) -> None:
         assert r.status_code == 308 and r.headers["location"] == "/console/"
 
 
-async def test_a_post_without_the_csrf_token_is_refused(console: Any, tenant_a: Any) -> None:
+async def test_a_post_without_the_csrf_token_is_refused(console: Any, new_tenant: Any) -> None:
+    tenant_a = new_tenant("a")
     # Plain HTTP (not the browser): a forged cross-site form is exactly a POST without the token.
     async with httpx.AsyncClient(base_url=console.base) as client:
         b = Browserless(client)

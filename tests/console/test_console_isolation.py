@@ -140,8 +140,10 @@ async def test_a_viewer_reads_but_cannot_act_as_an_admin(console: Any, new_tenan
 
 
 async def test_in_the_browser_another_tenants_page_is_not_found(
-    page: Any, signed_in: Any, console: Any, tenant_a: Any, tenant_b: Any, axe_check: Any
+    page: Any, signed_in: Any, console: Any, new_tenant: Any, axe_check: Any
 ) -> None:
+    tenant_a = new_tenant("a")
+    tenant_b = new_tenant("b")
     await signed_in(page, tenant_a.keys["admin"])
     answer = await page.goto(f"{console.url}/t/{tenant_b.id}/keys")
     assert answer.status == 404

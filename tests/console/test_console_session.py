@@ -34,7 +34,8 @@ def test_a_sealed_session_opens_only_untouched_under_its_master_key_and_before_i
     assert open_session(MASTER, seal_session(MASTER, session)) is None
 
 
-async def test_bad_input_gets_a_page_or_a_redirect_never_a_500(console: Any, tenant_a: Any) -> None:
+async def test_bad_input_gets_a_page_or_a_redirect_never_a_500(console: Any, new_tenant: Any) -> None:
+    tenant_a = new_tenant("a")
     t = f"/console/t/{tenant_a.id}"
     async with httpx.AsyncClient(base_url=console.base, timeout=30) as client:
         s = Browserless(client)
@@ -74,7 +75,8 @@ async def test_bad_input_gets_a_page_or_a_redirect_never_a_500(console: Any, ten
         assert (await s.request("GET", f"{t}/keys")).status_code == 200
 
 
-async def test_sign_in_redirects_only_inside_the_console(console: Any, tenant_a: Any) -> None:
+async def test_sign_in_redirects_only_inside_the_console(console: Any, new_tenant: Any) -> None:
+    tenant_a = new_tenant("a")
     async with httpx.AsyncClient(base_url=console.base, timeout=30) as client:
         for target, expected in (
             (f"/console/t/{tenant_a.id}/users", f"/console/t/{tenant_a.id}/users"),
