@@ -46,11 +46,17 @@ async def overview(c: Console) -> Response:
 
 
 async def _keys_page(c: Console, *, status: int = 200, **extra: object) -> Response:
-    listing = await c.api.get(_api(c, "/api-keys"), {"limit": "200"})
+    listing = await c.api.get(_api(c, "/api-keys"), {"limit": "200", "cursor": c.query.get("cursor", "")})
     context: dict[str, object] = {"form": {}, "errors": {}, "created": None, "problem": None}
     context.update(extra)
     return c.render(
-        "tenant_keys.html", status=status, title="API keys", keys=listing["items"], roles=ROLES, **context
+        "tenant_keys.html",
+        status=status,
+        title="API keys",
+        keys=listing["items"],
+        next_cursor=listing["next_cursor"],
+        roles=ROLES,
+        **context,
     )
 
 
