@@ -312,8 +312,8 @@ async def _records_page(c: Console, name: str, *, status: int = 200, **extra: An
     next_cursor = None
     if answer.ok:
         items, next_cursor = answer.body["items"], answer.body["next_cursor"]
-    elif answer.status == 404:
-        raise PageError(404, answer.problem or {})
+    elif answer.status in (403, 404):
+        raise PageError(answer.status, answer.problem or {})
     else:
         # A bad filter or sort is the API's 400, shown on the form (never a 500 page).
         problem = answer.problem or {}
