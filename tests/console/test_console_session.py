@@ -101,3 +101,15 @@ async def test_the_sign_in_page_warns_when_the_browser_would_drop_the_cookie(con
         assert "plain http" in r.text
         r = await client.get("/console/", headers={"Host": "localhost:8000"})
         assert "plain http" not in r.text
+
+
+async def test_a_suspended_tenants_key_sees_that_it_is_suspended(console: Any, new_tenant: Any) -> None:
+    t = new_tenant("suspended")
+    async with httpx.AsyncClient(base_url=console.base, timeout=30) as client:
+        s = Browserless(client)
+        await s.sign_in(t.keys["admin"])
+        assert (await s.request("GET", f"/console/t/{t.id}/keys")).status_code == 200
+        assert console.api("PATCH", f"/v1/tenants/{t.id}", json={"status": "suspended"}).status_code == 200
+        for path in ("/keys", "/collections", "/collections/c/records", "/audit"):
+            r = await s.request("GET", f"/console/t/{t.id}{path}")
+            assert r.status_code == 403 and "suspended" in r.text, (path, r.status_code)
