@@ -107,6 +107,11 @@ async def test_every_answer_carries_the_security_headers(console: Any) -> None:
             assert r.headers["x-content-type-options"] == "nosniff"
         r = await client.get("/console")
         assert r.status_code == 308 and r.headers["location"] == "/console/"
+        # The router's own refusals carry them too.
+        for method, path in (("DELETE", "/console/"), ("POST", "/console/static/console.css")):
+            r = await client.request(method, path)
+            assert r.status_code == 405 and "GET" in r.headers["allow"]
+            assert "script-src 'self'" in r.headers["content-security-policy"]
 
 
 async def test_a_post_without_the_csrf_token_is_refused(console: Any, new_tenant: Any) -> None:

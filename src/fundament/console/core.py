@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import json
 import secrets
 import time
@@ -19,6 +20,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 import httpx
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -583,5 +585,12 @@ class SecurityHeaders:
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except HTTPException as exc:
+            # The router's own refusals (a method a page does not take, a static file's
+            # wrong method): a small page with the headers, not the API's JSON problem.
+            body = f"<!doctype html><title>{exc.status_code}</title><p>{html.escape(str(exc.detail))}</p>"
+            refusal = HTMLResponse(body, status_code=exc.status_code, headers=dict(exc.headers or {}))
+            await refusal(scope, receive, send_with_headers)
 
