@@ -140,6 +140,15 @@ async def _rows_of(dsn: str, tenant_id: str, *, registry: bool) -> dict[str, int
     return {t: n for t, n in counts.items() if n}
 
 
+async def _sealed(dsn: str, tenant_id: str) -> None:
+    """Wait (5 s at most) until the audit sealer and the change sequencer have taken the
+    tenant's pending rows: row counts compared before and after a move are then stable."""
+    for _ in range(100):
+        if not await _count(dsn, "audit_pending", tenant_id) and not await _count(dsn, "event_pending", tenant_id):
+            return
+        await asyncio.sleep(0.05)
+
+
 async def _populate(t: TenantFixture, http: httpx.AsyncClient, n: int = 5) -> list[dict[str, Any]]:
     await t.collection()
     made = [await t.record({"email": f"p{i}@m.example", "score": i}) for i in range(n)]
@@ -191,6 +200,7 @@ async def test_a_move_copies_verifies_switches_and_empties_the_source(
     assert await _cell_of(http, t, operator_key) == "main"
     made = await _populate(t, http)
     await cells_app.services.meter.flush()
+    await _sealed(cells_env.control, t.id)
     before_rows = await _rows_of(cells_env.control, t.id, registry=True)
     chain_before = await _verify(http, t)
     assert chain_before["valid"] and chain_before["count"] > 0
@@ -441,6 +451,7 @@ def _fail_at(step: str) -> Callable[[str, asyncpg.Connection], Awaitable[None]]:
 
 async def _whole_on_main(http: httpx.AsyncClient, t: TenantFixture, key: str, env: CellsEnv, rows: dict[str, int]) -> None:
     assert await _cell_of(http, t, key) == "main"
+    await _sealed(env.control, t.id)
     assert await _rows_of(env.control, t.id, registry=True) == rows
     assert await _rows_of(env.cells["eu2"], t.id, registry=False) == {}
     assert await _count(env.control, "tenant_departures", t.id) == 0
@@ -454,6 +465,7 @@ async def test_a_move_failing_at_any_step_leaves_the_tenant_whole_on_the_source(
 ) -> None:
     t = await make_tenant(http, operator_key, region=EU)
     await _populate(t, http, 3)
+    await _sealed(cells_env.control, t.id)
     rows = await _rows_of(cells_env.control, t.id, registry=True)
     moves.mover.interrupt = _fail_at(step)
     job = await moves.move(t, "eu2")
@@ -468,6 +480,7 @@ async def test_a_copy_that_does_not_verify_is_not_switched(
 ) -> None:
     t = await make_tenant(http, operator_key, region=EU)
     await _populate(t, http, 3)
+    await _sealed(cells_env.control, t.id)
     rows = await _rows_of(cells_env.control, t.id, registry=True)
 
     async def lose_a_record(name: str, target: asyncpg.Connection) -> None:
@@ -489,6 +502,7 @@ async def test_an_unreachable_target_fails_the_move_cleanly(
 ) -> None:
     t = await make_tenant(http, operator_key, region=EU)
     await _populate(t, http, 2)
+    await _sealed(cells_env.control, t.id)
     rows = await _rows_of(cells_env.control, t.id, registry=True)
     conn = await asyncpg.connect(cells_env.control)
     try:

@@ -32,13 +32,17 @@ def event_hash(body: dict[str, Any]) -> bytes:
     return hashlib.sha256(canonical(body)).digest()
 
 
-def verify(tenant_id: str, events: Iterable[dict[str, Any]]) -> ChainVerification:
+def verify(
+    tenant_id: str, events: Iterable[dict[str, Any]], *, after: ChainVerification | None = None
+) -> ChainVerification:
     """Recompute the chain; report the first seq whose link, number or hash is wrong.
 
-    ``events`` are API-shaped dicts (hex hashes) in ascending ``seq`` order.
+    ``events`` are API-shaped dicts (hex hashes) in ascending ``seq`` order. ``after``: a
+    valid verification of the chain's first events; ``events`` are the ones after them (a
+    tenant move verifies the bulk before its freeze and the rest during it).
     """
-    prev = genesis(tenant_id).hex()
-    count = 0
+    prev = genesis(tenant_id).hex() if after is None or after.head is None else after.head
+    count = 0 if after is None else after.count
     for event in events:
         count += 1
         seq = event["seq"]

@@ -413,19 +413,26 @@ async def list_events(
     )
 
 
-async def iter_events(conn: asyncpg.Connection, tenant_id: str) -> AsyncIterator[dict[str, Any]]:
-    """Every sealed event of a tenant in ascending seq (inside a transaction)."""
+async def iter_events(
+    conn: asyncpg.Connection, tenant_id: str, *, after_seq: int = 0
+) -> AsyncIterator[dict[str, Any]]:
+    """Every sealed event of a tenant (after ``after_seq``) in ascending seq (inside a transaction)."""
     async for rec in conn.cursor(
-        f"SELECT {_COLUMNS} FROM audit_events WHERE tenant_id = $1 ORDER BY seq",
+        f"SELECT {_COLUMNS} FROM audit_events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq",
         tenant_id,
+        after_seq,
         prefetch=1000,
     ):
         yield _render(rec)
 
 
-async def verify_tenant(conn: asyncpg.Connection, tenant_id: str) -> ChainVerification:
-    events = [e async for e in iter_events(conn, tenant_id)]
-    return verify(tenant_id, events)
+async def verify_tenant(
+    conn: asyncpg.Connection, tenant_id: str, *, after: ChainVerification | None = None
+) -> ChainVerification:
+    """Recompute the tenant's chain; with ``after`` (a valid verification of its start),
+    only the events since."""
+    events = [e async for e in iter_events(conn, tenant_id, after_seq=0 if after is None else after.count)]
+    return verify(tenant_id, events, after=after)
 
 
 async def events_for_targets(

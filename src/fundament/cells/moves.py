@@ -263,6 +263,8 @@ class _Copy:
 
     versions: dict[str, dict[str, str]] = field(default_factory=dict)
     rows: int = 0
+    #: The versions are in the source session's ``move_versions`` too (:meth:`Mover._ship`).
+    shipped: bool = False
 
 
 class Mover:
@@ -372,7 +374,10 @@ class Mover:
                     if await self._pass(source, target, move, copy) <= self._enough:
                         break
                 await self._status(control, move, "switching", rows_copied=copy.rows)
-                freeze_ms = await self._switch(control, source, target, move, copy)
+                # The bulk of the chain before the freeze (copied events never change: the
+                # trail is append-only); the freeze verifies the events since.
+                chain = await self._chain(target, move)
+                freeze_ms = await self._switch(control, source, target, move, copy, chain)
         except Exception as exc:
             await self._fail(control, move, exc)
             return
@@ -401,19 +406,12 @@ class Mover:
         """Copy what changed on the source since the last pass; how many rows that was."""
         tables = _tables_for(move.to_cell)
         plan: list[tuple[Table, list[str], list[str]]] = []
-        seen: dict[str, dict[str, str]] = {}
         async with source.transaction(isolation="repeatable_read", readonly=True):
             await set_scope(source, tenant_id=move.tenant)
             for table in tables:
-                rows = await source.fetch(
-                    f"SELECT {_key(table)} AS k, ctid::text AS c, xmin::text AS x"
-                    f" FROM {table.name} WHERE {table.tenant_column} = $1",
-                    move.tenant,
+                changed, gone = await (self._diff_there if copy.shipped else self._diff_here)(
+                    source, table, move, copy
                 )
-                now = {r["k"]: f"{r['c']}/{r['x']}" for r in rows}
-                before = copy.versions.get(table.name, {})
-                changed = [v.split("/")[0] for k, v in now.items() if before.get(k) != v]
-                gone = [k for k in before if k not in now]
                 documents = []
                 for i in range(0, len(changed), _CHUNK):
                     documents.append(
@@ -425,7 +423,6 @@ class Mover:
                         )
                     )
                 plan.append((table, documents, gone))
-                seen[table.name] = now
                 copy.rows += len(changed) + len(gone)
         moved = 0
         async with target.transaction():
@@ -445,8 +442,63 @@ class Mover:
                 for document in documents:
                     status = await target.execute(statement, document)
                     moved += int(status.split()[-1])
-        copy.versions.update(seen)
         return moved
+
+    async def _diff_here(self, source: Conn, table: Table, move: MoveRow, copy: _Copy) -> _Diff:
+        """The rows whose version changed (their ctids) and the keys gone, compared here
+        with the versions copied before; ``copy.versions`` becomes what the source has now."""
+        rows = await source.fetch(
+            f"SELECT {_key(table)} AS k, ctid::text || '/' || xmin::text AS v"
+            f" FROM {table.name} WHERE {table.tenant_column} = $1",
+            move.tenant,
+        )
+        now = {r["k"]: r["v"] for r in rows}
+        before = copy.versions.get(table.name, {})
+        changed = [v.split("/")[0] for k, v in now.items() if before.get(k) != v]
+        gone = [k for k in before if k not in now]
+        copy.versions[table.name] = now
+        return changed, gone
+
+    async def _diff_there(self, source: Conn, table: Table, move: MoveRow, copy: _Copy) -> _Diff:
+        """:meth:`_diff_here`, compared on the source against the versions shipped there
+        (:meth:`_ship`): under the freeze only the differences cross the network."""
+        versions = copy.versions.setdefault(table.name, {})
+        changed = await source.fetch(
+            f"SELECT s.k, s.v FROM (SELECT {_key(table)} AS k, ctid::text || '/' || xmin::text AS v"
+            f" FROM {table.name} WHERE {table.tenant_column} = $1) s"
+            " WHERE NOT EXISTS (SELECT 1 FROM pg_temp.move_versions m"
+            " WHERE m.t = $2 AND m.k = s.k AND m.v = s.v)",
+            move.tenant,
+            table.name,
+        )
+        gone = await source.fetch(
+            "SELECT m.k FROM pg_temp.move_versions m WHERE m.t = $2 AND NOT EXISTS"
+            f" (SELECT 1 FROM {table.name} s"
+            f" WHERE s.{table.tenant_column} = $1 AND {_key(table, 's')} = m.k)",
+            move.tenant,
+            table.name,
+        )
+        for r in changed:
+            versions[r["k"]] = r["v"]
+        for r in gone:
+            versions.pop(r["k"], None)
+        return [r["v"].split("/")[0] for r in changed], [r["k"] for r in gone]
+
+    async def _ship(self, source: Conn, copy: _Copy) -> None:
+        """Put the versions copied so far in a temporary table of the source's session, before
+        the freeze, so the frozen pass compares there instead of reading every version here."""
+        await source.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS move_versions (t text, k text, v text);"
+            " CREATE INDEX IF NOT EXISTS move_versions_tkv ON pg_temp.move_versions (t, k, v);"
+            " TRUNCATE pg_temp.move_versions"
+        )
+        await source.copy_records_to_table(
+            "move_versions",
+            schema_name="pg_temp",
+            records=[(t, k, v) for t, versions in copy.versions.items() for k, v in versions.items()],
+        )
+        await source.execute("ANALYZE pg_temp.move_versions")
+        copy.shipped = True
 
     async def _switch(
         self,
@@ -455,9 +507,11 @@ class Mover:
         target: asyncpg.Connection,
         move: MoveRow,
         copy: _Copy,
+        chain: Any,
     ) -> float:
         """Freeze, copy the rest, verify, switch; the freeze's length in ms."""
         await self._step("freezing", target)
+        await self._ship(source, copy)
         frozen_at = await self._freeze(source, target, move, copy)
         departed = False
         spent: dict[str, float] = {}
@@ -472,7 +526,7 @@ class Mover:
             await self._align(control, target, move)
             await self._step("verifying", target)
             lap("jobs")
-            await self._verify(source, target, move)
+            await self._verify(source, target, move, chain)
             lap("verify")
             await self._step("switching", target)
             async with target.transaction():
@@ -520,6 +574,7 @@ class Mover:
                     return time.monotonic()
                 except asyncpg.LockNotAvailableError:
                     await self._pass(source, target, move, copy)
+                    await self._ship(source, copy)  # what the frozen pass compares with
             raise MoveFailed(
                 f"the tenant's writes did not pause within {self._lock_wait_ms} ms in "
                 f"{self._freeze_attempts} attempts (a long transaction of it, such as a job, held them)"
@@ -569,42 +624,40 @@ class Mover:
                         *tuple(registry),
                     )
 
-    async def _verify(self, source: asyncpg.Connection, target: asyncpg.Connection, move: MoveRow) -> None:
+    async def _chain(self, target: Conn, move: MoveRow, after: audit.ChainVerification | None = None) -> Any:
+        """The audit chain recomputed on the target (only the events since ``after``)."""
+        async with target.transaction(isolation="repeatable_read", readonly=True):
+            await set_scope(target, tenant_id=move.tenant)
+            chain = await audit.verify_tenant(target, move.tenant, after=after)
+        if not chain.valid:
+            raise MoveFailed(f"the audit chain does not verify on the target: {chain.reason}")
+        return chain
+
+    async def _verify(self, source: Conn, target: Conn, move: MoveRow, chain: Any) -> None:
         """Row counts of every table alike on both sides, and the audit chain intact on the
-        target with the source's head."""
-        counts: list[dict[str, int]] = []
-        heads: list[tuple[int, str | None]] = []
+        target (its start was verified before the freeze: ``chain``) and ending where the
+        source's does. One query a side, under the freeze."""
+        tables = _tables_for(move.to_cell)
+        counts = ", ".join(
+            f"(SELECT count(*) FROM {t.name} WHERE {t.tenant_column} = $1)" for t in tables
+        )
+        query = (
+            f"SELECT {counts}, (SELECT count(*) FROM jobs WHERE tenant_id = $1 AND done_at IS NULL"
+            " AND kind <> $2), (SELECT encode(hash, 'hex') FROM audit_events WHERE tenant_id = $1"
+            " ORDER BY seq DESC LIMIT 1)"
+        )
+        seen: list[dict[str, Any]] = []
         for conn in (source, target):
             async with conn.transaction(isolation="repeatable_read", readonly=True):
                 await set_scope(conn, tenant_id=move.tenant)
-                seen = {}
-                for table in _tables_for(move.to_cell):
-                    seen[table.name] = await conn.fetchval(
-                        f"SELECT count(*) FROM {table.name} WHERE {table.tenant_column} = $1", move.tenant
-                    )
-                seen["jobs"] = await conn.fetchval(
-                    "SELECT count(*) FROM jobs WHERE tenant_id = $1 AND done_at IS NULL AND kind <> $2",
-                    move.tenant,
-                    JOB_KIND,
-                )
-                counts.append(seen)
-                last = await conn.fetchrow(
-                    "SELECT seq, encode(hash, 'hex') AS hash FROM audit_events"
-                    " WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1",
-                    move.tenant,
-                )
-                heads.append((0, None) if last is None else (last["seq"], last["hash"]))
-                if conn is target:  # the source's chain is the one it has served: its head will do
-                    chain = await audit.verify_tenant(conn, move.tenant)
-        differ = sorted(t for t in counts[0] if counts[0][t] != counts[1][t])
+                row = await conn.fetchrow(query, move.tenant, JOB_KIND)
+            seen.append(dict(zip([*(t.name for t in tables), "jobs", "head"], row, strict=True)))
+        differ = [t for t in seen[0] if t != "head" and seen[0][t] != seen[1][t]]
         if differ:
-            detail = ", ".join(
-                f"{t}: {counts[0][t]} on the source, {counts[1][t]} on the target" for t in differ
-            )
+            detail = ", ".join(f"{t}: {seen[0][t]} on the source, {seen[1][t]} on the target" for t in differ)
             raise MoveFailed(f"the copy does not match: {detail}")
-        if not chain.valid:
-            raise MoveFailed(f"the audit chain does not verify on the target: {chain.reason}")
-        if (chain.count, chain.head) != heads[0] or heads[0] != heads[1]:
+        chain = await self._chain(target, move, after=chain)
+        if not seen[0]["head"] == seen[1]["head"] == chain.head:
             raise MoveFailed("the audit chain on the target does not end where the source's does")
 
     async def _finish(self, control: asyncpg.Connection, move: MoveRow) -> None:
@@ -648,10 +701,13 @@ def _tables_for(to_cell: str) -> tuple[Table, ...]:
     return MOVED[1:] if to_cell == CONTROL_CELL else MOVED
 
 
-def _key(table: Table) -> str:
-    return f"jsonb_build_array({', '.join(table.key)})::text"
+def _key(table: Table, alias: str = "") -> str:
+    columns = ", ".join(f"{alias}.{c}" if alias else c for c in table.key)
+    return f"jsonb_build_array({columns})::text"
 
 
+#: What changed in a table since the last pass: the ctids of the rows to copy, the keys gone.
+_Diff = tuple[list[str], list[str]]
 _COLUMNS: dict[str, list[str]] = {}
 
 
