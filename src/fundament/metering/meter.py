@@ -169,15 +169,16 @@ class UsageMeter:
         if collection:
             ckey = (tenant, hour, key[2], collection)
             crow = self._collections.get(ckey)
-            if crow is None:
-                if len(self._collections) >= _MAX_BUFFERED:
-                    self.dropped += 1
-                    return
-                crow = self._collections[ckey] = [0, 0, 0.0, 0.0]
-            crow[0] += 1
-            crow[1] += exchange.status >= 400
-            crow[2] += server_ms
-            crow[3] += db_ms
+            if crow is None and len(self._collections) >= _MAX_BUFFERED:
+                # Only the per-collection split is lost: the request and its key still count.
+                self.dropped += 1
+            else:
+                if crow is None:
+                    crow = self._collections[ckey] = [0, 0, 0.0, 0.0]
+                crow[0] += 1
+                crow[1] += exchange.status >= 400
+                crow[2] += server_ms
+                crow[3] += db_ms
         if exchange.key_id is not None:
             kkey = (tenant, hour, exchange.key_id)
             seen = self._keys.get(kkey)
