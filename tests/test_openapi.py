@@ -16,6 +16,8 @@ CONTRACT_PATHS = {
     "/v1/tenants/{tenant}": {"get", "patch", "delete"},
     "/v1/tenants/{tenant}/cors": {"get", "put"},
     "/v1/cells": {"get"},
+    "/v1/tenants/{tenant}/move": {"post"},
+    "/v1/tenants/{tenant}/moves/{move_id}": {"get"},
     "/v1/gateway/routes": {"get"},
     "/v1/tenants/{tenant}/api-keys": {"get", "post"},
     "/v1/tenants/{tenant}/api-keys/{key_id}": {"delete"},
