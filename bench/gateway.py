@@ -151,6 +151,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rate", type=float, default=0.0, help="requests/s in all (0: as fast as it goes)")
     parser.add_argument("--rounds", type=int, default=1, help="direct and gateway runs, alternating")
+    parser.add_argument(
+        "--proxy",
+        choices=("gateway", "floor"),
+        default="gateway",
+        help="what stands in front: `fundament gateway`, or bench/gateway_floor.py (the least a Python proxy adds)",
+    )
     args = parser.parse_args()
     server = os.environ.get("FUNDAMENT_DATABASE_URL")
     if not server:
@@ -218,10 +224,16 @@ def main() -> None:
             "--workers",
             "1",
         ]
+        if args.proxy == "floor":
+            env = {**base_env, "GATEWAY_FLOOR_UPSTREAM": legacy}
+            gw_cmd = [
+                sys.executable, "-m", "uvicorn", "bench.gateway_floor:app", "--port", str(gw_port),
+                "--loop", "uvloop", "--http", "httptools", "--log-level", "warning", "--no-access-log",
+            ]  # fmt: skip
         with process(gw_cmd, env, work / "gateway.log") as gw:
             gateway = f"http://127.0.0.1:{gw_port}"
             wait_up(f"{legacy}/api/customers/1", up)
-            wait_up(f"{gateway}/healthz", gw)
+            wait_up(f"{gateway}/healthz" if args.proxy == "gateway" else f"{gateway}/api/customers/1", gw)
             path = "/api/customers/1"
             for url in (legacy, gateway):  # warm both: connections, caches
                 wrk_args = argparse.Namespace(**{**vars(args), "duration": 2})
@@ -242,6 +254,7 @@ def main() -> None:
         "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
         f"load average {os.getloadavg()[0]:.1f} at the end",
         "upstream": args.upstream,
+        "proxy": args.proxy,
         "connections": args.connections,
         "duration_s": args.duration,
         "rate": args.rate or None,
@@ -253,7 +266,7 @@ def main() -> None:
     (RESULTS / "gateway.json").write_text(json.dumps(summary, indent=2) + "\n")
     print()
     print(
-        f"upstream {args.upstream}, {args.connections} connections, {args.duration} s"
+        f"{args.proxy} in front of upstream {args.upstream}, {args.connections} connections, {args.duration} s"
         + (f", paced at {args.rate:.0f} req/s" if args.rate else ", unpaced")
     )
     print("| | req/s | p50 ms | p90 ms | p99 ms |")
