@@ -75,7 +75,8 @@ async def run(server: str, sizes: list[int]) -> list[tuple[int, int, float, floa
         await asyncio.to_thread(migrate, control)
         env = {k: v for k, v in os.environ.items() if not k.startswith("FUNDAMENT_")}
         env["FUNDAMENT_DATABASE_URL"] = control
-        subprocess.run(
+        await asyncio.to_thread(
+            subprocess.run,
             [sys.executable, "-m", "fundament.cli", "cells", "add", "eu2", "--dsn", cell, "--region", "eu-central-1"],
             env=env, check=True, capture_output=True,
         )
