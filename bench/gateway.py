@@ -25,6 +25,7 @@ import os
 import platform
 import re
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -157,11 +158,41 @@ def main() -> None:
         default="gateway",
         help="what stands in front: `fundament gateway`, or bench/gateway_floor.py (the least a Python proxy adds)",
     )
+    parser.add_argument(
+        "--bars",
+        action="store_true",
+        help="issue #13's two bars in one run: p99 added paced at 400 req/s over 8 connections in front of"
+        " the asgi upstream, and throughput unpaced over 16 connections in front of the example legacy app"
+        " (--upstream, --rate and --connections are then set by the run)",
+    )
     args = parser.parse_args()
     server = os.environ.get("FUNDAMENT_DATABASE_URL")
     if not server:
         sys.exit("set FUNDAMENT_DATABASE_URL to a PostgreSQL server (the gateway's Fundament needs one)")
     RESULTS.mkdir(parents=True, exist_ok=True)
+    if not args.bars:
+        summary = measure(args, server)
+        (RESULTS / "gateway.json").write_text(json.dumps(summary, indent=2) + "\n")
+        return
+    latency = measure(
+        argparse.Namespace(**{**vars(args), "upstream": "asgi", "rate": 400.0, "connections": 8}), server
+    )
+    throughput = measure(
+        argparse.Namespace(**{**vars(args), "upstream": "flask", "rate": 0.0, "connections": 16}), server
+    )
+    (RESULTS / "gateway.json").write_text(
+        json.dumps({"latency": latency, "throughput": throughput}, indent=2) + "\n"
+    )
+    added, ratio = latency["p99_added_ms"], throughput["throughput_ratio"] or 0.0
+    print(
+        f"\nbars: p99 added {added} ms (<= 2: {'met' if added <= 2 else 'NOT met'}),"
+        f" throughput {ratio}x of direct (>= 0.8: {'met' if ratio >= 0.8 else 'NOT met'})"
+    )
+
+
+def measure(args: argparse.Namespace, server: str) -> dict[str, Any]:
+    """Direct and through the proxy, ``args.rounds`` times alternating; the best round of
+    each side (lowest p99) is the summary's, the median of the rounds beside it."""
     work = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
     up_port, gw_port = free_port(), free_port()
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("FUNDAMENT_")}
@@ -262,8 +293,11 @@ def main() -> None:
         "p99_added_ms": round((g["p99_ms"] or 0) - (d["p99_ms"] or 0), 3),
         "p50_added_ms": round((g["p50_ms"] or 0) - (d["p50_ms"] or 0), 3),
         "throughput_ratio": round(g["rps"] / d["rps"], 3) if d["rps"] else None,
+        "median_p99_added_ms": round(
+            _median(runs, "gateway", "p99_ms") - _median(runs, "direct", "p99_ms"), 3
+        ),
+        "median_throughput_ratio": round(_median(runs, "gateway", "rps") / _median(runs, "direct", "rps"), 3),
     }
-    (RESULTS / "gateway.json").write_text(json.dumps(summary, indent=2) + "\n")
     print()
     print(
         f"{args.proxy} in front of upstream {args.upstream}, {args.connections} connections, {args.duration} s"
@@ -275,8 +309,14 @@ def main() -> None:
         print(f"| {side} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p90_ms']:.2f} | {r['p99_ms']:.2f} |")
     print(
         f"\np99 added {summary['p99_added_ms']} ms, p50 added {summary['p50_added_ms']} ms, "
-        f"throughput {summary['throughput_ratio']}× of direct"
+        f"throughput {summary['throughput_ratio']}x of direct (best rounds); medians of the rounds:"
+        f" p99 added {summary['median_p99_added_ms']} ms, throughput {summary['median_throughput_ratio']}x"
     )
+    return summary
+
+
+def _median(runs: dict[str, list[dict[str, Any]]], side: str, key: str) -> float:
+    return float(statistics.median(r[key] or 0.0 for r in runs[side]))
 
 
 if __name__ == "__main__":

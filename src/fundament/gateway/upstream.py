@@ -54,6 +54,8 @@ _OWN_RESPONSE_HEADERS = _HOP_BY_HOP | {b"date", b"server"}
 #: uvicorn drops what is sent to a client that left, so without one the upstream's whole
 #: body would still be read.
 _WATCH_OVER = 1 << 20
+#: An answer of a known length up to this is read in one piece (aiohttp's own read size).
+_ONE_CHUNK = 1 << 16
 
 
 class Capture:
@@ -249,15 +251,23 @@ class HttpUpstream:
                 )
                 started_answer = True
                 length = response.content_length
-                if length is None or length > _WATCH_OVER:
-                    watch = asyncio.create_task(_watch_disconnect(receive, gone))
-                async for chunk in response.content.iter_any():
-                    if gone.is_set():
-                        return response.status
+                if length is not None and length <= _ONE_CHUNK:
+                    # As small as a chunk: read whole and sent in one message, as it would
+                    # have been streamed (one loop turn and one send fewer a request).
+                    chunk = await response.read()
                     if capture is not None:
                         capture.add(capture.response, chunk)
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                    await send({"type": "http.response.body", "body": chunk, "more_body": False})
+                else:
+                    if length is None or length > _WATCH_OVER:
+                        watch = asyncio.create_task(_watch_disconnect(receive, gone))
+                    async for chunk in response.content.iter_any():
+                        if gone.is_set():
+                            return response.status
+                        if capture is not None:
+                            capture.add(capture.response, chunk)
+                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
                 complete = True
                 if capture is not None:
                     capture.seconds = time.perf_counter() - started
