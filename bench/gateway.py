@@ -2,6 +2,7 @@
 through `fundament gateway` in front of it, in one run.
 
     python bench/gateway.py [--upstream asgi|flask] [--duration 10] [--connections 16] [--rate 0]
+    python bench/gateway.py --bars [--rounds 5]    # issue #13's two bars, in one run
 
 The upstream answers GET /api/customers/1 with a small JSON body: `asgi` is a minimal app
 on uvicorn (httptools, uvloop), the fastest legacy there could be, so the gateway's own cost
