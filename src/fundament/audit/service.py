@@ -35,7 +35,6 @@ from fundament.platform import (
     Tx,
     WriteEvent,
     b64,
-    insert_rows,
     keyset_page,
     new_data_key,
     new_id,
@@ -226,7 +225,7 @@ async def record_pending(tx: Tx, master: bytes) -> None:
     # What this adds to the tenant's stored bytes, for the quota's estimate (the details
     # carry the bulk: sealed personal values); footprint() measures it exactly.
     tx.notes[_NOTE] = sum(len(row[-1]) for row in rows)
-    await insert_rows(tx.conn, "audit_pending", tx.tenant_id, _PENDING_COLUMNS, rows)
+    tx.stage("audit_pending", _PENDING_COLUMNS, rows)
 
 
 def recorded_bytes(tx: Tx) -> int:

@@ -38,7 +38,6 @@ from fundament.platform import (
     TenantBatches,
     Tx,
     WriteEvent,
-    insert_rows,
     new_id,
     utcnow,
 )
@@ -123,7 +122,7 @@ async def record_pending(tx: Tx) -> None:
             rows.append((new_id("evt"), now, kind, collection, record_id, orjson.dumps(data).decode()))
     if not rows:
         return
-    await insert_rows(tx.conn, "event_pending", tx.tenant_id, _PENDING_COLUMNS, rows)
+    tx.stage("event_pending", _PENDING_COLUMNS, rows)
 
 
 def change_event(rec: asyncpg.Record) -> ChangeEvent:

@@ -147,7 +147,10 @@ class QuotaGuard:
         """Measure inside ``tx`` and return the state *without* this transaction's writes."""
         count, size = await records_module.footprint(tx)
         size += await audit.footprint(tx)
-        estimate = _Estimate(count - records, max(0, size - grown), time.monotonic())
+        # The records written are in the table by now; this transaction's audit rows are
+        # not (they go in with the staged rows, after every hook).
+        written = grown - audit.recorded_bytes(tx)
+        estimate = _Estimate(count - records, max(0, size - written), time.monotonic())
         self._estimates[tenant_id] = estimate
         return estimate
 

@@ -31,7 +31,7 @@ from fundament.platform.crypto import (
     unwrap_key,
     wrap_key,
 )
-from fundament.platform.db import Database, Tx, WriteEvent, insert_rows, notify_invalidation, set_scope
+from fundament.platform.db import Database, Tx, WriteEvent, notify_invalidation, set_scope
 from fundament.platform.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from fundament.platform.errors import (
     AuthenticationThrottled,
@@ -186,7 +186,6 @@ __all__ = [
     "encode",
     "encode_id_cursor",
     "format_position",
-    "insert_rows",
     "json_response",
     "json_text",
     "keyset_page",

@@ -93,6 +93,7 @@ class Tx:
     #: What a before-commit hook wants its after-commit half to know, by hook name.
     notes: dict[str, Any] = field(default_factory=dict)
     _notifications: list[str] = field(default_factory=list)
+    _staged: list[tuple[str, dict[str, str], list[tuple[Any, ...]]]] = field(default_factory=list)
 
     def emit(self, action: str, target_type: str, target_id: str, **details: Any) -> None:
         """Record a write so before-commit hooks see it."""
@@ -101,6 +102,14 @@ class Tx:
     def invalidate(self, message: str) -> None:
         """Tell every instance to drop cached state named by ``message`` once this commits."""
         self._notifications.append(message)
+
+    def stage(self, table: str, columns: dict[str, str], rows: list[tuple[Any, ...]]) -> None:
+        """Insert ``rows`` of this transaction's tenant into ``table`` once every
+        before-commit hook has run, in their order (a serial column numbers them so).
+        ``columns`` names each value of a row and its type; ``tenant_id`` fills the
+        ``tenant_id`` column. All that the hooks staged goes in one statement: a write's
+        audit event and change event cost one round trip between them, not one each."""
+        self._staged.append((table, columns, rows))
 
 
 async def set_scope(
@@ -122,31 +131,42 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     calls this."""
 
 
-async def insert_rows(
-    conn: asyncpg.Connection,
-    table: str,
-    tenant_id: str,
-    columns: dict[str, str],
-    rows: list[tuple[Any, ...]],
-) -> None:
-    """Insert ``rows`` of one tenant into ``table`` in one statement, in their order (a
-    serial column numbers them so). ``columns`` names each value of a row and its type;
-    ``tenant_id`` fills the ``tenant_id`` column. One row binds scalars (cheaper to encode
-    than arrays: the common case, one write's one event); several bind one array per
-    column."""
-    names = ", ".join(columns)
-    if len(rows) == 1:
-        values = ", ".join(f"${i}::{t}" for i, t in enumerate(columns.values(), start=2))
-        statement = f"INSERT INTO {table} (tenant_id, {names}) VALUES ($1, {values})"
-        await conn.execute(statement, tenant_id, *rows[0])
+def _staged_statement(
+    tenant_id: str, staged: list[tuple[str, dict[str, str], list[tuple[Any, ...]]]]
+) -> tuple[str, list[Any]]:
+    """One statement inserting every staged table's rows (data-modifying CTEs when there are
+    several). One row binds scalars (cheaper to encode than arrays: the common case, one
+    write's one event); several bind one array per column."""
+    args: list[Any] = [tenant_id]
+    inserts = []
+    for table, columns, rows in staged:
+        names = ", ".join(columns)
+        first = len(args) + 1
+        if len(rows) == 1:
+            values = ", ".join(f"${i}::{t}" for i, t in enumerate(columns.values(), start=first))
+            inserts.append(f"INSERT INTO {table} (tenant_id, {names}) VALUES ($1, {values})")
+            args.extend(rows[0])
+        else:
+            arrays = ", ".join(f"${i}::{t}[]" for i, t in enumerate(columns.values(), start=first))
+            inserts.append(
+                f"INSERT INTO {table} (tenant_id, {names}) SELECT $1, {names} FROM unnest({arrays})"
+                f" WITH ORDINALITY AS u ({names}, _order) ORDER BY _order"
+            )
+            args.extend(zip(*rows, strict=True))
+    if len(inserts) == 1:
+        return inserts[0], args
+    ctes = ", ".join(f"s{i} AS ({insert})" for i, insert in enumerate(inserts))
+    return f"WITH {ctes} SELECT 1", args
+
+
+async def _insert_staged(tx: Tx) -> None:
+    staged = [entry for entry in tx._staged if entry[2]]
+    if not staged:
         return
-    arrays = ", ".join(f"${i}::{t}[]" for i, t in enumerate(columns.values(), start=2))
-    await conn.execute(
-        f"INSERT INTO {table} (tenant_id, {names}) SELECT $1, {names} FROM unnest({arrays})"
-        f" WITH ORDINALITY AS u ({names}, _order) ORDER BY _order",
-        tenant_id,
-        *zip(*rows, strict=True),
-    )
+    if tx.tenant_id is None:
+        raise AssertionError("rows staged in a transaction without a tenant")
+    statement, args = _staged_statement(tx.tenant_id, staged)
+    await tx.conn.execute(statement, *args)
 
 
 async def notify_invalidation(conn: asyncpg.Connection, message: str) -> None:
@@ -479,6 +499,7 @@ class Database:
                     yield tx
                     for hook in self.before_commit:
                         await hook(tx)
+                    await _insert_staged(tx)
                     for message in tx._notifications:
                         await notify_invalidation(conn, message)
                 if publish is not None:
@@ -535,6 +556,7 @@ class Database:
                 yield tx
                 for hook in self.before_commit:
                     await hook(tx)
+                await _insert_staged(tx)
                 done = True
             finally:
                 await _end_replica_read(opened, replicas, moved, self.pool, commit=done)
