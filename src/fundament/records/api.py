@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
@@ -15,6 +15,7 @@ from fundament.platform import (
     LaneFull,
     ListParams,
     Member,
+    RequestContext,
     StoredResponse,
     TooManyRequests,
     Viewer,
@@ -291,11 +292,7 @@ async def put_record(
     ctx: Member,
     if_match: IfMatch = None,
 ) -> Response:
-    state = _state(request)
-    coll = await state.cache.get(ctx, tenant, name)
-    async with database(request).transaction(ctx) as tx:
-        row = await service.replace_record(tx, state.cache, coll, record_id, body.data, if_match=if_match)
-    return json_response(row, headers={"ETag": row.etag})
+    return await _rewrite(request, ctx, tenant, name, record_id, service.replace_record, body.data, if_match)
 
 
 @router.patch(
@@ -317,10 +314,24 @@ async def patch_record(
     patch: Annotated[RecordDataPatch, Body(media_type="application/merge-patch+json")],
     if_match: IfMatch = None,
 ) -> Response:
+    return await _rewrite(request, ctx, tenant, name, record_id, service.patch_record, patch.root, if_match)
+
+
+async def _rewrite(
+    request: Request,
+    ctx: RequestContext,
+    tenant: str,
+    name: str,
+    record_id: str,
+    write: Callable[..., Awaitable[Record]],
+    data: Any,
+    if_match: str | None,
+) -> Response:
+    """PUT and PATCH: ``write`` (replace or merge) the record in one transaction."""
     state = _state(request)
     coll = await state.cache.get(ctx, tenant, name)
     async with database(request).transaction(ctx) as tx:
-        row = await service.patch_record(tx, state.cache, coll, record_id, patch.root, if_match=if_match)
+        row = await write(tx, state.cache, coll, record_id, data, if_match=if_match)
     return json_response(row, headers={"ETag": row.etag})
 
 
