@@ -17,7 +17,7 @@ def run_migrations_online() -> None:
         try:
             context.configure(connection=connection, transaction_per_migration=True)
             with context.begin_transaction():
-                context.run_migrations(app_password=config.attributes.get("app_password"))
+                context.run_migrations()
         finally:
             connection.exec_driver_sql("SELECT pg_advisory_unlock(724201)")
             connection.commit()

@@ -21,11 +21,10 @@ def _sqlalchemy_url(dsn: str) -> str:
     return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 
 
-def _config(dsn: str, app_password: str | None) -> Config:
+def _config(dsn: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(HERE))
     cfg.set_main_option("sqlalchemy.url", _sqlalchemy_url(dsn).replace("%", "%%"))
-    cfg.attributes["app_password"] = app_password
     return cfg
 
 
@@ -51,13 +50,19 @@ def migrate(dsn: str, *, app_password: str | None = None, revision: str = "head"
     ``dsn`` is a superuser's): a password set some other way, for a
     ``FUNDAMENT_APP_DATABASE_URL`` the migrating job does not see, is left alone.
     """
-    command.upgrade(_config(dsn, None), revision)
+    command.upgrade(_config(dsn), revision)
     if app_password:
         _set_app_password(dsn, app_password, only_if_unset=False)
     else:
         derived = default_app_password(dsn)
         if derived:
             _set_app_password(dsn, derived, only_if_unset=True)
+
+
+def downgrade(dsn: str, revision: str) -> None:
+    """Take the database at ``dsn`` (an admin DSN) back to ``revision`` (``base``: empty),
+    to roll a release back. What the undone migrations created is dropped with its data."""
+    command.downgrade(_config(dsn), revision)
 
 
 def _set_app_password(dsn: str, password: str, *, only_if_unset: bool) -> None:
@@ -86,7 +91,7 @@ def _set_app_password(dsn: str, password: str, *, only_if_unset: bool) -> None:
 
 
 def current_head() -> str:
-    script = ScriptDirectory.from_config(_config("postgresql://x@localhost/x", None))
+    script = ScriptDirectory.from_config(_config("postgresql://x@localhost/x"))
     head = script.get_current_head()
     assert head is not None
     return head
@@ -94,7 +99,7 @@ def current_head() -> str:
 
 def known_revisions() -> frozenset[str]:
     """Every revision this release has a migration for."""
-    script = ScriptDirectory.from_config(_config("postgresql://x@localhost/x", None))
+    script = ScriptDirectory.from_config(_config("postgresql://x@localhost/x"))
     return frozenset(rev.revision for rev in script.walk_revisions())
 
 

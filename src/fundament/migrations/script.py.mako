@@ -12,9 +12,9 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade(app_password=None):
+def upgrade() -> None:
     ${upgrades if upgrades else "pass"}
 
 
-def downgrade():
+def downgrade() -> None:
     ${downgrades if downgrades else "pass"}
