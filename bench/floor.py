@@ -16,8 +16,8 @@ from typing import Any
 
 import asyncpg
 import orjson
-from ulid import ULID
 
+from fundament.platform.ids import new_id
 from fundament.records._slots import COLUMNS, slot_values_sql
 
 DSN = os.environ.get("FLOOR_DSN", "")
@@ -119,7 +119,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             data = orjson.loads(body)["data"]
             now = datetime.now(UTC)
             row = await conn.fetchrow(
-                CREATE, TENANT, COLLECTION, f"rec_{ULID()}", orjson.dumps(data).decode(), now, 1
+                CREATE, TENANT, COLLECTION, new_id("rec"), orjson.dumps(data).decode(), now, 1
             )
             await _send(send, 201, orjson.dumps(_record(row)))
         else:

@@ -34,10 +34,10 @@ import asyncpg
 import httpx
 import psutil
 from sqlalchemy.engine import make_url
-from ulid import ULID
 
 from fundament.app import app_dsn
 from fundament.platform import Settings
+from fundament.platform.ids import new_id
 from fundament.records._slots import assignments_sql
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -157,7 +157,7 @@ async def seed(dsn: str, base: str, operator_key: str, n: int) -> dict[str, Any]
         )
         r.raise_for_status()
     now = datetime.now(UTC)
-    ids = [f"rec_{ULID()}" for _ in range(n)]
+    ids = [new_id("rec") for _ in range(n)]
     rows = [
         (
             t["id"],

@@ -13,12 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
-from ulid import ULID
 
 from conftest import TenantFixture, bearer, make_tenant
 from fundament.app import create_app
 from fundament.identity import FailureThrottle
 from fundament.platform import AuthenticationThrottled, Settings, T, Unauthenticated
+from fundament.platform.ids import new_id
 from servers import Server, server_env
 
 PROBLEM = "application/problem+json"
@@ -136,7 +136,7 @@ async def test_one_address_trying_many_tenants_is_throttled_by_address(
         lookups = app.services.authenticator.lookups
         answers = []
         for _ in range(100):
-            made_up = f"tnt_{ULID()}"
+            made_up = new_id("tnt")
             answers.append(
                 await attacker.get(f"/v1/tenants/{made_up}/collections", headers=bearer(forged(made_up)))
             )
@@ -146,7 +146,7 @@ async def test_one_address_trying_many_tenants_is_throttled_by_address(
         # strings of no key's shape count too: they cost nothing, but could guess a token
         assert_throttled(await attacker.get("/v1/tenants", headers=bearer("not-a-key")))
         # another address is not affected: a wrong key there is still a plain 401
-        made_up = f"tnt_{ULID()}"
+        made_up = new_id("tnt")
         r = await elsewhere.get(f"/v1/tenants/{made_up}/collections", headers=bearer(forged(made_up)))
         assert r.status_code == 401
         # from the flooding address the key in use still works; a key new to this process waits
@@ -242,7 +242,7 @@ def test_behind_a_trusted_proxy_the_forwarded_address_is_throttled(admin_dsn: st
             server.wait_ready()
 
         def fail(server: Server, client: str) -> int:
-            made_up = f"tnt_{ULID()}"
+            made_up = new_id("tnt")
             headers = {**bearer(forged(made_up)), "X-Forwarded-For": f"192.0.2.7, {client}"}
             return httpx.get(f"{server.base}/v1/tenants/{made_up}/collections", headers=headers).status_code
 
