@@ -355,6 +355,35 @@ async def test_without_cells_nothing_routes(cells_env: CellsEnv, settings: Setti
         assert [c.name for c in application.services.cells.cells()] == ["main"]
 
 
+async def _listeners(server_dsn: str, database: str) -> int:
+    conn = await asyncpg.connect(server_dsn)
+    try:
+        value: int = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN %'", database
+        )
+        return value
+    finally:
+        await conn.close()
+
+
+async def test_an_instance_opens_each_cell_once_and_closes_it(cells_env: CellsEnv, settings: Settings) -> None:
+    """The start's refresh and the one the control database's first notification sets off
+    do not both open a cell: one listener per cell while the app runs, none after it."""
+    cell = make_url(cells_env.cells["ap1"]).database
+    assert cell is not None
+    before = await _listeners(cells_env.server, cell)
+    application = create_app(settings, admin_dsn=cells_env.control)
+    async with application.router.lifespan_context(application):
+        await asyncio.sleep(1.5)  # the control listener's first "*" and its refresh
+        during = await _listeners(cells_env.server, cell)
+    for _ in range(50):  # bounded: 5 s for the server to see the connections go
+        after = await _listeners(cells_env.server, cell)
+        if after == before:
+            break
+        await asyncio.sleep(0.1)
+    assert (during, after) == (before + 1, before)
+
+
 # --- operators ----------------------------------------------------------------------------
 async def test_cells_list_api_and_cli(
     http: httpx.AsyncClient, operator_key: str, cells_env: CellsEnv

@@ -80,6 +80,11 @@ class Cells:
         )
         self._refresh: asyncio.Task[None] | None = None
         self._again = False
+        # One refresh at a time: two at once (the start's, and the one the control
+        # database's first "*" sets off) would each open a cell not open yet, and the
+        # Database the second replaced would never be closed.
+        self._refreshing = asyncio.Lock()
+        self._closed = False
         control.on_invalidate(self._invalidate)
 
     # --- what routing reads ----------------------------------------------------------------
@@ -144,6 +149,11 @@ class Cells:
     async def refresh(self) -> None:
         """Read the cells table; open a Database for each cell not open yet. The control
         database routes once there is a cell besides it."""
+        async with self._refreshing:
+            if not self._closed:
+                await self._read_cells()
+
+    async def _read_cells(self) -> None:
         try:
             async with self.control.transaction(_CTX, read_only=True, primary=True, routed=False) as tx:
                 rows = await tx.conn.fetch(
@@ -188,6 +198,8 @@ class Cells:
             self._schedule_refresh()
 
     def _schedule_refresh(self) -> None:
+        if self._closed:
+            return
         if self._refresh is not None and not self._refresh.done():
             self._again = True  # a notification during a refresh may postdate its read
             return
@@ -205,15 +217,17 @@ class Cells:
                 return
 
     async def close(self) -> None:
+        self._closed = True
         if self._refresh is not None:
             self._refresh.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._refresh
-        self.control.router = None
-        for name, db in list(self._dbs.items()):
-            if db is not self.control:
-                await db.close()
-                del self._dbs[name]
+        async with self._refreshing:  # a refresh opening a cell finishes first
+            self.control.router = None
+            for name, db in list(self._dbs.items()):
+                if db is not self.control:
+                    await db.close()
+                    del self._dbs[name]
 
     def terminate(self) -> None:
         for db in self._dbs.values():
