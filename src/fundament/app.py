@@ -51,6 +51,7 @@ from fundament.platform import (
     Routes,
     Settings,
     parse_origin_list,
+    problem_components,
     shape_components,
 )
 
@@ -452,31 +453,6 @@ def _not_ready_on_signal(services: Services, delay: float) -> None:
 
 # --- OpenAPI ------------------------------------------------------------------------------
 
-PROBLEM_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "description": "RFC 9457 problem details.",
-    "required": ["type", "title", "status", "detail"],
-    "properties": {
-        "type": {
-            "type": "string",
-            "format": "uri-reference",
-            "description": "What went wrong; clients switch on it. `/problems/…`, relative to the "
-            "server, which documents each type at that URL (the list: `/problems`).",
-        },
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "instance": {"type": "string"},
-        "errors": {"type": "array", "items": {"$ref": "#/components/schemas/ProblemFieldError"}},
-    },
-}
-PROBLEM_FIELD_ERROR_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "description": "One refused part of the request: `path` is `query.NAME` for a parameter, "
-    "a JSON Pointer for a member of the body.",
-    "required": ["path", "message"],
-    "properties": {"path": {"type": "string"}, "message": {"type": "string"}},
-}
 _COMMON = {
     400: "Malformed request: a body that is not I-JSON (`invalid-json`: malformed, not UTF-8, a "
     "duplicate key, a lone surrogate, nested deeper than 64 levels), an unknown or invalid query "
@@ -530,8 +506,7 @@ def _openapi(app: FundamentApp) -> dict[str, Any]:
         raise TypeError(f"a response shape and a request model share a name: {clash}")
     # By name, as FastAPI orders the request models' schemas.
     components["schemas"] = dict(sorted({**components.get("schemas", {}), **shapes}.items()))
-    components["schemas"]["Problem"] = PROBLEM_SCHEMA
-    components["schemas"]["ProblemFieldError"] = PROBLEM_FIELD_ERROR_SCHEMA
+    components["schemas"].update(problem_components("#/components/schemas/{name}"))
     for name in ("HTTPValidationError", "ValidationError"):
         components["schemas"].pop(name, None)
     components["securitySchemes"] = {

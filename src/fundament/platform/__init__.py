@@ -96,6 +96,7 @@ from fundament.platform.pagination import (
     keyset_page,
     list_params,
 )
+from fundament.platform.problem_shape import components as problem_components
 from fundament.platform.replicas import READ_OUTCOMES as REPLICA_READ_OUTCOMES
 from fundament.platform.replicas import Observation as ReplicaObservation
 from fundament.platform.replicas import ReplicaSet, ReplicaStatus, format_position
@@ -203,6 +204,7 @@ __all__ = [
     "parse_origin",
     "parse_origin_list",
     "parse_rfc3339",
+    "problem_components",
     "problem_response",
     "refuse_removal",
     "request_fingerprint",

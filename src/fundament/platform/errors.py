@@ -13,8 +13,12 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import asyncpg
+import msgspec
 import orjson
+from msgspec import UNSET
 from starlette.responses import Response
+
+from fundament.platform import problem_shape as shape
 
 #: Relative references with the full path (RFC 9457 §3.1.1): each resolves against the
 #: server that answered, which serves the type's documentation there (docs/api-decisions.md).
@@ -97,16 +101,16 @@ class Problem(Exception):
         self.extra = dict(extra or {})
 
     def body(self, instance: str | None = None) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "type": self.type,
-            "title": self.title,
-            "status": self.status,
-            "detail": self.detail,
-        }
-        if instance:
-            out["instance"] = instance
-        if self.errors:
-            out["errors"] = [{"path": e.path, "message": e.message} for e in self.errors]
+        """The problem document: its declared members, then this problem's extensions."""
+        document = shape.Problem(
+            type=self.type,
+            title=self.title,
+            status=self.status,
+            detail=self.detail,
+            instance=instance or UNSET,
+            errors=[shape.ProblemFieldError(e.path, e.message) for e in self.errors] or UNSET,
+        )
+        out: dict[str, Any] = msgspec.to_builtins(document)
         out.update(self.extra)
         return out
 
