@@ -254,6 +254,7 @@ def create_app(settings: Settings | None = None, *, admin_dsn: str | None = None
             if not await _bounded("database pool", db.close()):
                 db.terminate()
             ops.flush_traces()
+            ops.flush_access_log()
 
     app = FundamentApp(
         title="Fundament API",

@@ -65,3 +65,38 @@ def test_the_access_line_is_the_same_written_directly_or_through_logging() -> No
     finally:
         logger.handlers, logger.propagate = saved[0], saved[1]
         logger.setLevel(saved[2])
+
+
+async def test_access_lines_go_out_in_batches_and_none_is_kept_back() -> None:
+    """Inside a running server (a loop) lines wait for their batch, at most 0.1 s, and
+    the shutdown's flush writes what is left."""
+    import asyncio
+    import io
+    import time
+
+    from fundament.ops import flush_access_log, log_request
+    from fundament.platform import Exchange
+
+    logger = logging.getLogger("fundament.access")
+    saved = logger.handlers[:], logger.propagate, logger.level
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JSONFormatter())
+    try:
+        logger.handlers, logger.propagate = [handler], False
+        logger.setLevel(logging.INFO)
+        exchange = Exchange("GET", "/v1/x", "req_1", time.perf_counter())
+        exchange.status, exchange.route = 200, "/v1/{x}"
+        for _ in range(3):
+            log_request(exchange)
+        assert stream.getvalue() == ""  # batched
+        await asyncio.sleep(0.2)
+        assert len(stream.getvalue().splitlines()) == 3
+        log_request(exchange)
+        flush_access_log()
+        lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+        assert len(lines) == 4 and all(line["route"] == "/v1/{x}" for line in lines)
+    finally:
+        flush_access_log()
+        logger.handlers, logger.propagate = saved[0], saved[1]
+        logger.setLevel(saved[2])

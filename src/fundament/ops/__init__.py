@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from fundament.ops.logs import JSONFormatter, log_request
+from fundament.ops.logs import JSONFormatter, flush_access_log, log_request
 from fundament.ops.metrics import (
     POOL,
     QUEUE,
@@ -38,6 +38,7 @@ __all__ = [
     "disable_tracing",
     "enable_tracing",
     "exposition",
+    "flush_access_log",
     "flush_traces",
     "install",
     "log_request",
