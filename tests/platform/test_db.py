@@ -5,7 +5,19 @@ from __future__ import annotations
 import pytest
 
 from fundament.app import app_dsn
-from fundament.platform import Database, Principal, RequestContext, ServiceUnavailable, Settings
+from fundament.platform import Database, Principal, RequestContext, ServiceUnavailable, Settings, utcnow
+
+AUDIT_COLUMNS = {
+    "id": "text",
+    "at": "timestamptz",
+    "actor_type": "text",
+    "actor_id": "text",
+    "action": "text",
+    "target_type": "text",
+    "target_id": "text",
+    "request_id": "text",
+    "details": "jsonb",
+}
 
 
 @pytest.fixture
@@ -126,3 +138,37 @@ async def test_a_pooled_connection_keeps_no_scope_after_its_transaction(admin_ds
             assert await conn.fetchval("SELECT current_setting('fundament.tenant_id', true)") in ("", None)
     finally:
         await one.close()
+
+
+async def test_staged_rows_go_in_after_the_hooks_in_one_statement_in_their_order(db, tenant):
+    """Rows hooks stage land at commit, two tables' in one statement, each table's rows in
+    the order staged (the change events' order)."""
+    columns = {"id": "text", "at": "timestamptz", "type": "text", "collection": "text", "data": "jsonb"}
+    ids = [f"evt_01JD00000000000000000000{i:02d}" for i in range(3)]
+
+    async def stage_events(tx):
+        if tx.events:
+            tx.stage("event_pending", columns, [(i, utcnow(), "record.created", "c", "{}") for i in ids])
+
+    async def stage_audit(tx):
+        row = ("evt_01JD0000000000000000000099", utcnow(), "system", None, "x.made", "x", "x_1", None, "{}")
+        if tx.events:
+            tx.stage("audit_pending", AUDIT_COLUMNS, [row])
+
+    db.before_commit.extend([stage_events, stage_audit])
+    try:
+        async with db.transaction(ctx(tenant.id)) as tx:
+            tx.emit("x.made", "x", "x_1")  # the hooks stage their rows for it
+        async with db.transaction(ctx(tenant.id)) as tx:
+            staged = await tx.conn.fetch(
+                "SELECT id FROM event_pending WHERE tenant_id = $1 AND id = ANY($2::text[]) ORDER BY n",
+                tenant.id,
+                ids,
+            )
+            audited = await tx.conn.fetchval(
+                "SELECT count(*) FROM audit_pending WHERE tenant_id = $1 AND action = 'x.made'", tenant.id
+            )
+    finally:
+        del db.before_commit[-2:]
+    assert [r["id"] for r in staged] == ids
+    assert audited == 1
