@@ -499,7 +499,8 @@ class Database:
                     yield tx
                     for hook in self.before_commit:
                         await hook(tx)
-                    await _insert_staged(tx)
+                    if tx._staged:
+                        await _insert_staged(tx)
                     for message in tx._notifications:
                         await notify_invalidation(conn, message)
                 if publish is not None:
@@ -556,7 +557,8 @@ class Database:
                 yield tx
                 for hook in self.before_commit:
                     await hook(tx)
-                await _insert_staged(tx)
+                if tx._staged:
+                    await _insert_staged(tx)
                 done = True
             finally:
                 await _end_replica_read(opened, replicas, moved, self.pool, commit=done)
