@@ -11,7 +11,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,10 +43,10 @@ def server_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield from _server_dsn(tmp_path_factory.mktemp("embedded"))
 
 
-@pytest.fixture(scope="session")
-def admin_dsn(server_dsn: str) -> Iterator[str]:
-    """A fresh, migrated database for this test session."""
-    name = f"fundament_test_{uuid.uuid4().hex[:10]}"
+@contextmanager
+def fresh_database(server_dsn: str, prefix: str = "fundament_test") -> Iterator[str]:
+    """An empty database on the server of ``server_dsn`` (its DSN), dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
 
     async def run(sql: str) -> None:
         conn = await asyncpg.connect(server_dsn)
@@ -56,10 +56,18 @@ def admin_dsn(server_dsn: str) -> Iterator[str]:
             await conn.close()
 
     asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    dsn = make_url(server_dsn).set(database=name).render_as_string(hide_password=False)
-    migrate(dsn)
-    yield dsn
-    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    try:
+        yield make_url(server_dsn).set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def admin_dsn(server_dsn: str) -> Iterator[str]:
+    """A fresh, migrated database for this test session."""
+    with fresh_database(server_dsn) as dsn:
+        migrate(dsn)
+        yield dsn
 
 
 @pytest.fixture(scope="session")
