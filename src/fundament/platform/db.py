@@ -82,6 +82,10 @@ class WriteEvent:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+#: Rows a before-commit hook staged: the table, its columns' types by name, the rows.
+Staged = tuple[str, dict[str, str], list[tuple[Any, ...]]]
+
+
 @dataclass(slots=True)
 class Tx:
     """An open transaction: the connection, the context, and what it wrote."""
@@ -93,7 +97,7 @@ class Tx:
     #: What a before-commit hook wants its after-commit half to know, by hook name.
     notes: dict[str, Any] = field(default_factory=dict)
     _notifications: list[str] = field(default_factory=list)
-    _staged: list[tuple[str, dict[str, str], list[tuple[Any, ...]]]] = field(default_factory=list)
+    _staged: list[Staged] = field(default_factory=list)
 
     def emit(self, action: str, target_type: str, target_id: str, **details: Any) -> None:
         """Record a write so before-commit hooks see it."""
@@ -131,9 +135,7 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     calls this."""
 
 
-def _staged_statement(
-    tenant_id: str, staged: list[tuple[str, dict[str, str], list[tuple[Any, ...]]]]
-) -> tuple[str, list[Any]]:
+def _staged_statement(tenant_id: str, staged: list[Staged]) -> tuple[str, list[Any]]:
     """One statement inserting every staged table's rows (data-modifying CTEs when there are
     several). One row binds scalars (cheaper to encode than arrays: the common case, one
     write's one event); several bind one array per column."""
